@@ -1,0 +1,166 @@
+// Gatehouse's configuration: one zod schema over environment variables (and an optional file),
+// parsed once at start. A bad value fails fast with a message naming the variable.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const port = z.coerce
+  .number({ message: 'must be a port number' })
+  .int('must be a whole number')
+  .min(0, 'must be between 0 and 65535')
+  .max(65535, 'must be between 0 and 65535');
+
+const postgresUrl = z
+  .string()
+  .refine((v) => /^postgres(ql)?:\/\/[^\s]+$/.test(v), 'must be a postgres:// or postgresql:// URL')
+  .refine((v) => {
+    try {
+      new URL(v);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'is not a valid URL');
+
+const httpUrl = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
+const hostPort = z.string().regex(/^[^\s:/]+(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$/, 'must be host:port, e.g. temporal.internal:7233');
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+/**
+ * The schema. Keys are the environment variable names, so an error names exactly what to set.
+ * Secrets (tokens, passwords, secret ids) have no defaults.
+ */
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    GATEHOUSE_DATA_DIR: nonEmpty.default('.data'),
+
+    HOST: nonEmpty.default('127.0.0.1'),
+    PORT: port.default(8080),
+    /** The address people and identity providers use to reach Gatehouse. */
+    PUBLIC_URL: httpUrl.optional(),
+    /** Run the Temporal worker inside the server process (the default), or only with `npm run worker`. */
+    GATEHOUSE_EMBEDDED_WORKER: bool.default(true),
+
+    /** The owner's connection: runs migrations. Unset: embedded PostgreSQL under GATEHOUSE_DATA_DIR. */
+    DATABASE_URL: postgresUrl.optional(),
+    /** The application role's connection (least privilege). Required in production with DATABASE_URL. */
+    DATABASE_APP_URL: postgresUrl.optional(),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
+    EMBEDDED_POSTGRES_PORT: port.default(54329),
+
+    /** A Temporal frontend (host:port). Unset: a local dev server started from the Temporal CLI. */
+    TEMPORAL_ADDRESS: hostPort.optional(),
+    TEMPORAL_NAMESPACE: nonEmpty.default('default'),
+    TEMPORAL_TASK_QUEUE: nonEmpty.default('gatehouse'),
+    TEMPORAL_TLS: bool.default(false),
+    TEMPORAL_API_KEY: nonEmpty.optional(),
+    TEMPORAL_CLI_PATH: nonEmpty.optional(),
+    TEMPORAL_DEV_PORT: port.default(7233),
+    TEMPORAL_DEV_UI_PORT: port.default(8233),
+
+    /** A Vault (or Vault-API) server. Unset: a local Vault server from VAULT_BIN, the PATH or the setup cache. */
+    VAULT_ADDR: httpUrl.optional(),
+    VAULT_TOKEN: nonEmpty.optional(),
+    VAULT_ROLE_ID: nonEmpty.optional(),
+    VAULT_SECRET_ID: nonEmpty.optional(),
+    VAULT_NAMESPACE: nonEmpty.optional(),
+    VAULT_KV_MOUNT: nonEmpty.default('secret'),
+    VAULT_TRANSIT_MOUNT: nonEmpty.default('transit'),
+    VAULT_BIN: nonEmpty.optional(),
+    VAULT_DEV_PORT: port.default(8200),
+  })
+  .superRefine((c, ctx) => {
+    if (c.VAULT_ADDR && !c.VAULT_TOKEN && !(c.VAULT_ROLE_ID && c.VAULT_SECRET_ID)) {
+      ctx.addIssue({ code: 'custom', path: ['VAULT_TOKEN'], message: 'is required with VAULT_ADDR (or set VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole)' });
+    }
+    if ((c.VAULT_ROLE_ID && !c.VAULT_SECRET_ID) || (!c.VAULT_ROLE_ID && c.VAULT_SECRET_ID)) {
+      ctx.addIssue({ code: 'custom', path: [c.VAULT_ROLE_ID ? 'VAULT_SECRET_ID' : 'VAULT_ROLE_ID'], message: 'AppRole needs both VAULT_ROLE_ID and VAULT_SECRET_ID' });
+    }
+    if (c.DATABASE_APP_URL && !c.DATABASE_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when DATABASE_APP_URL is set (it runs the migrations)' });
+    }
+    if (c.NODE_ENV === 'production') {
+      for (const key of ['DATABASE_URL', 'DATABASE_APP_URL', 'TEMPORAL_ADDRESS', 'VAULT_ADDR', 'PUBLIC_URL'] as const) {
+        if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production (embedded services are for development only)' });
+      }
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+/** Reads GATEHOUSE_CONFIG_FILE (YAML or JSON whose keys are the variable names); the environment wins. */
+function readConfigFile(file: string): Source {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`GATEHOUSE_CONFIG_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError([`GATEHOUSE_CONFIG_FILE: ${file} is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError([`GATEHOUSE_CONFIG_FILE: ${file} must hold a mapping of variable names to values`]);
+  }
+  const out: Source = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (!(key in configSchema.shape)) {
+      throw new ConfigError([`GATEHOUSE_CONFIG_FILE: ${file} sets unknown key ${key}`]);
+    }
+    if (value !== null && value !== undefined) out[key] = String(value);
+  }
+  return out;
+}
+
+/** Parses the configuration. Empty environment variables count as unset. */
+export function loadConfig(env: Source = process.env): Config {
+  const fromFile = env.GATEHOUSE_CONFIG_FILE ? readConfigFile(env.GATEHOUSE_CONFIG_FILE) : {};
+  const merged: Source = { ...fromFile };
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || 'config'} ${i.message}`));
+  }
+  return result.data;
+}
+
+export function dataDir(config: Pick<Config, 'GATEHOUSE_DATA_DIR'>, ...parts: string[]): string {
+  return path.resolve(config.GATEHOUSE_DATA_DIR, ...parts);
+}
+
+/** The URL people use to reach this server. */
+export function publicUrl(config: Pick<Config, 'PUBLIC_URL' | 'PORT'>, actualPort?: number): string {
+  return (config.PUBLIC_URL ?? `http://localhost:${actualPort ?? config.PORT}`).replace(/\/$/, '');
+}

@@ -1,0 +1,25 @@
+// Mounts declared routes on express: access check first, then input validation, then the handler.
+import type { Request, Response, NextFunction, Router } from 'express';
+import type { ApiRoute, RouteAccess } from '../../shared/http/api-route.js';
+
+/** Decides whether the caller may use a route; throws a GatehouseError (401 or 403) when not. */
+export type Authorize = (req: Request, access: RouteAccess, route: ApiRoute) => Promise<void> | void;
+
+export function mountRoutes(router: Router, routes: ApiRoute[], authorize: Authorize): void {
+  for (const route of routes) {
+    router[route.method](route.path, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        await authorize(req, route.access, route);
+        if (route.request?.params) req.params = route.request.params.parse(req.params) as Request['params'];
+        if (route.request?.query) {
+          // Express 5 makes req.query a getter; keep the parsed copy where handlers look for it.
+          Object.defineProperty(req, 'query', { value: route.request.query.parse(req.query), writable: true });
+        }
+        if (route.request?.body) req.body = route.request.body.parse(req.body ?? {});
+        await route.handler(req, res);
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+}

@@ -1,0 +1,124 @@
+// Starts Gatehouse: its services, the worker (in-process by default), and the HTTP server.
+// Everything started is stopped again, in reverse, on failure or shutdown.
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from '@temporalio/worker';
+import type { Config } from './config.js';
+import { dataDir, publicUrl } from './config.js';
+import type { Logger } from './logger.js';
+import { startRuntime, type Runtime } from './runtime.js';
+import { StartupError } from './embedded/process.js';
+import { createApp } from './app.js';
+import { buildOpenApiDocument } from './http/openapi.js';
+import { systemRoutes } from './system-routes.js';
+import { buildActivities } from './activities.js';
+import { GatehouseError } from '../shared/errors.js';
+import type { ApiRoute } from '../shared/http/api-route.js';
+import { createWorker, workflowBundlePath } from '../workflows/worker.js';
+import { ensureCanary } from '../workflows/selfcheck/activities.js';
+import { GATEHOUSE_VERSION } from './version.js';
+
+export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
+
+export interface RunningGatehouse {
+  runtime: Runtime;
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Builds and runs the worker until stopped; resolves once it is polling. */
+export async function startWorker(runtime: Runtime): Promise<{ worker: Worker; done: Promise<void> }> {
+  const worker = await createWorker({
+    connection: await runtime.temporal.nativeConnection(),
+    namespace: runtime.config.TEMPORAL_NAMESPACE,
+    taskQueue: runtime.config.TEMPORAL_TASK_QUEUE,
+    activities: buildActivities({ orm: runtime.orm, secrets: runtime.secrets }),
+    bundlePath: await workflowBundlePath(dataDir(runtime.config, 'cache')),
+  });
+  const done = worker.run();
+  return { worker, done };
+}
+
+async function listen(server: http.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new StartupError(`port ${port} for the Gatehouse server is already in use: stop whatever listens there, or set PORT`)
+          : err.code === 'EACCES'
+            ? new StartupError(`not allowed to listen on ${host}:${port}: choose a PORT above 1023 or run with the needed privilege`)
+            : new StartupError(`cannot listen on ${host}:${port} (HOST, PORT): ${err.message}`),
+      );
+    });
+    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+export async function startGatehouse(config: Config, log: Logger, options: { webDir?: string } = {}): Promise<RunningGatehouse> {
+  const started = Date.now();
+  const runtime = await startRuntime(config, log);
+  let worker: { worker: Worker; done: Promise<void> } | undefined;
+  let server: http.Server | undefined;
+  try {
+    await runtime.secrets.ensureSigningKey('gatehouse-ledger');
+    await ensureCanary(runtime.secrets);
+    if (config.GATEHOUSE_EMBEDDED_WORKER) {
+      worker = await startWorker(runtime);
+      worker.done.catch((err: unknown) => log.fatal({ err }, 'the embedded Temporal worker stopped with an error'));
+    }
+
+    const routes: ApiRoute[] = [];
+    let openApi: Record<string, unknown> | undefined;
+    routes.push(
+      ...systemRoutes({
+        readiness: () => runtime.readiness(),
+        openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: publicUrl(config) })),
+      }),
+    );
+    const app = createApp({
+      log,
+      routes,
+      webDir: options.webDir ?? WEB_DIST,
+      // Until sign-in is configured, only public routes answer.
+      authorize: (_req, access) => {
+        if (access !== 'public') throw new GatehouseError('unauthenticated', 'sign in first');
+      },
+    });
+    server = http.createServer(app);
+    server.keepAliveTimeout = 65_000;
+    const port = await listen(server, config.HOST, config.PORT);
+    const url = publicUrl(config, port);
+    log.info({ url, ms: Date.now() - started, temporalUi: runtime.temporal.uiUrl }, `Gatehouse is ready at ${url}`);
+
+    const srv = server;
+    const w = worker;
+    return {
+      runtime,
+      url,
+      port,
+      async stop() {
+        await new Promise<void>((resolve) => {
+          srv.close(() => resolve());
+          srv.closeIdleConnections();
+        });
+        if (w) {
+          w.worker.shutdown();
+          await w.done.catch(() => undefined);
+        }
+        await runtime.stop();
+      },
+    };
+  } catch (err) {
+    server?.close();
+    if (worker) {
+      worker.worker.shutdown();
+      await worker.done.catch(() => undefined);
+    }
+    await runtime.stop();
+    throw err;
+  }
+}
+
+export const repoRoot = path.resolve(fileURLToPath(new URL('..', import.meta.url)));

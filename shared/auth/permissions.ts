@@ -1,0 +1,36 @@
+// The admin plane's vocabulary: what a route or service method may ask of the caller's ability.
+// policies/ turns roles and token scopes into CASL abilities over exactly these names.
+
+export const ACTIONS = ['read', 'create', 'update', 'delete', 'manage', 'decide', 'request', 'export', 'verify', 'rotate', 'retry', 'cancel', 'simulate', 'publish'] as const;
+export type Action = (typeof ACTIONS)[number];
+
+export const SUBJECTS = [
+  'Directory', // an identity-provider connection and its SCIM tokens
+  'Connector', // connector instances and their configuration
+  'Policy', // policy documents and their versions
+  'ApprovalRequest', // a change waiting at the approval gate
+  'AccessRequest', // a request for access made by a person
+  'Run', // workflow runs (JML, sync, rotation)
+  'LedgerEntry', // the audit ledger
+  'Evidence', // evidence exports
+  'Credential', // credentials and non-human identities in the inventory
+  'ApiToken', // automation tokens
+  'Identity', // people and groups as Gatehouse knows them
+  'System', // readiness, configuration, signing keys
+] as const;
+export type Subject = (typeof SUBJECTS)[number];
+
+export const ROLES = ['admin', 'security-approver', 'auditor', 'nhi-owner'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who is calling: a person signed in, an automation token, or Gatehouse itself. */
+export interface Principal {
+  kind: 'human' | 'token' | 'system';
+  /** Stable id: the person's Gatehouse user id, the token id, or 'system'. */
+  id: string;
+  displayName?: string;
+  email?: string;
+  roles: Role[];
+  /** For tokens: the named permissions it was scoped to, as `action:Subject`. */
+  scopes?: string[];
+}

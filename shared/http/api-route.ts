@@ -1,0 +1,24 @@
+// How a module declares an API route: as data. The server mounts it, checks its access rule first,
+// validates its input with its zod schemas, and lists it in the OpenAPI document. A route that is
+// not declared this way does not exist, so none can ship without a stated permission.
+import type { Request, Response } from 'express';
+import type { z } from 'zod';
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/** Who may call a route: anyone, anyone signed in, or holders of one permission. */
+export type RouteAccess = 'public' | 'authenticated' | { action: string; subject: string };
+
+export interface ApiRoute {
+  method: HttpMethod;
+  /** Express-style path, e.g. /api/approvals/:id/decision. */
+  path: string;
+  summary: string;
+  tags: string[];
+  access: RouteAccess;
+  request?: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType };
+  responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
+  handler: (req: Request, res: Response) => Promise<void> | void;
+}
+
+export const defineRoute = (route: ApiRoute): ApiRoute => route;

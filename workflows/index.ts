@@ -1,0 +1,2 @@
+// Every workflow type, for the worker's bundle. Workflow files are deterministic (see eslint.config.js).
+export { selfCheckWorkflow } from './selfcheck/workflow.js';
