@@ -12,11 +12,38 @@ import { isPortFree, StartupError } from './embedded/process.js';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded/postgres.js';
 import { describePgError } from './runtime.js';
 import { existsSync, readFileSync } from 'node:fs';
+import type { SecretStore } from '../shared/secrets/secret-store.js';
+import { VaultSecretStore } from '../shared/secrets/vault-store.js';
+import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import path from 'node:path';
 
 export interface CliContext {
   orm: MikroORM;
+  /** The secret store, opened on first use. */
+  secrets(): Promise<SecretStore>;
   close(): Promise<void>;
+}
+
+/** Vault as configured, or the local Vault of a running `npm start` in this data folder. */
+async function openCliSecrets(config: Config): Promise<SecretStore> {
+  const mounts = { kvMount: config.VAULT_KV_MOUNT, transitMount: config.VAULT_TRANSIT_MOUNT };
+  if (config.VAULT_ADDR) {
+    return VaultSecretStore.connect({
+      address: config.VAULT_ADDR,
+      ...(config.VAULT_TOKEN ? { token: config.VAULT_TOKEN } : {}),
+      ...(config.VAULT_ROLE_ID && config.VAULT_SECRET_ID ? { appRole: { roleId: config.VAULT_ROLE_ID, secretId: config.VAULT_SECRET_ID } } : {}),
+      ...(config.VAULT_NAMESPACE ? { namespace: config.VAULT_NAMESPACE } : {}),
+      ...mounts,
+    });
+  }
+  const keysFile = path.join(dataDir(config), 'vault', 'dev-keys.json');
+  if (!(await isPortFree(config.VAULT_DEV_PORT)) && existsSync(keysFile)) {
+    const keys = JSON.parse(readFileSync(keysFile, 'utf8')) as { appToken?: string };
+    if (keys.appToken) return VaultSecretStore.connect({ address: `http://127.0.0.1:${config.VAULT_DEV_PORT}`, token: keys.appToken, ...mounts });
+  }
+  const localStore = path.join(dataDir(config), 'local-secrets', 'store.json');
+  if (existsSync(localStore) && config.NODE_ENV !== 'production') return new LocalDevSecretStore(localStore);
+  throw new StartupError('this command needs Vault: start Gatehouse first (npm start), or set VAULT_ADDR and VAULT_TOKEN');
 }
 
 export async function openCliContext(config: Config, log: Logger): Promise<CliContext> {
@@ -50,10 +77,13 @@ export async function openCliContext(config: Config, log: Logger): Promise<CliCo
     await embedded?.stop();
     throw new StartupError(describePgError(err, appUrl, config.DATABASE_APP_URL ? 'DATABASE_APP_URL' : 'DATABASE_URL'));
   }
+  let secrets: Promise<SecretStore> | undefined;
   return {
     orm,
+    secrets: () => (secrets ??= openCliSecrets(config)),
     async close() {
       await orm.close(true);
+      if (secrets) await (await secrets.catch(() => undefined))?.close();
       await embedded?.stop();
     },
   };
