@@ -1,69 +1,13 @@
-// The `gatehouse` command line: start the server, run a worker alone, migrate, check the system.
-// Start-up failures print one line naming what failed and how to fix it, and exit non-zero.
+// The `gatehouse` command line: start the server, run a worker alone, migrate, check the system,
+// and each module's commands. Start-up failures print one line naming what failed and how to fix
+// it, and exit non-zero.
 import { Command } from 'commander';
-import { Runtime as TemporalRuntime, DefaultLogger, type LogLevel } from '@temporalio/worker';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { createLogger, type Logger } from './logger.js';
-import { StartupError } from './embedded/process.js';
 import { startGatehouse, startWorker } from './server.js';
 import { startRuntime } from './runtime.js';
 import { runMigrations } from './db/orm.js';
 import { GATEHOUSE_VERSION } from './version.js';
 import { runSelfCheck } from './selfcheck.js';
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`gatehouse: ${message}\n`);
-  process.exit(code);
-}
-
-function setup(): { config: Config; log: Logger } {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message, 2);
-    throw err;
-  }
-  const log = createLogger({ level: config.LOG_LEVEL });
-  // The Temporal SDK's own logs go through ours, at warn and above.
-  const level: LogLevel = 'WARN';
-  TemporalRuntime.install({
-    // Shutdown is ours to order (HTTP, then the worker, then the services); the SDK must not act on signals.
-    shutdownSignals: [],
-    logger: new DefaultLogger(level, (entry) => {
-      const fn = entry.level === 'ERROR' ? log.error.bind(log) : log.warn.bind(log);
-      fn({ temporal: entry.meta }, entry.message);
-    }),
-  });
-  return { config, log };
-}
-
-/** Stops cleanly on SIGINT/SIGTERM; a second signal exits at once. */
-function onShutdown(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting without waiting`);
-      process.exit(130);
-    }
-    stopping = true;
-    log.info(`${signal}: shutting down`);
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-}
-
-function reportStartFailure(err: unknown): never {
-  if (err instanceof StartupError || err instanceof ConfigError) fail(err.message);
-  fail(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
-}
+import { fail, onShutdown, reportStartFailure, setup } from './cli/common.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -141,5 +85,7 @@ program
       fail(`self-check failed: ${(err as Error).message}`);
     }
   });
+
+// Each module's commands register themselves here, e.g. registerDirectoryCommands(program).
 
 await program.parseAsync(process.argv);

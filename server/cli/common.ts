@@ -1,0 +1,82 @@
+// Shared by every CLI command: configuration, logging, one-line failures, and the context that
+// one-shot commands use to reach the database and Vault.
+import { Runtime as TemporalRuntime, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { createLogger, type Logger } from '../logger.js';
+import { StartupError } from '../embedded/process.js';
+import { GatehouseError } from '../../shared/errors.js';
+import { openCliContext, type CliContext } from '../cli-context.js';
+
+export function fail(message: string, code = 1): never {
+  process.stderr.write(`gatehouse: ${message}\n`);
+  process.exit(code);
+}
+
+export function setup(): { config: Config; log: Logger } {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+  const log = createLogger({ level: config.LOG_LEVEL });
+  // The Temporal SDK's own logs go through ours, at warn and above.
+  const level: LogLevel = 'WARN';
+  TemporalRuntime.install({
+    // Shutdown is ours to order (HTTP, then the worker, then the services); the SDK must not act on signals.
+    shutdownSignals: [],
+    logger: new DefaultLogger(level, (entry) => {
+      const fn = entry.level === 'ERROR' ? log.error.bind(log) : log.warn.bind(log);
+      fn({ temporal: entry.meta }, entry.message);
+    }),
+  });
+  return { config, log };
+}
+
+/** Stops cleanly on SIGINT/SIGTERM; a second signal exits at once. */
+export function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting without waiting`);
+      process.exit(130);
+    }
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export function reportStartFailure(err: unknown): never {
+  if (err instanceof StartupError || err instanceof ConfigError) fail(err.message);
+  fail(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/**
+ * Runs a one-shot command with database (and, on demand, Vault) access; prints a GatehouseError
+ * or StartupError as one line and exits non-zero.
+ */
+export async function withCliContext(fn: (ctx: CliContext, env: { config: Config; log: Logger }) => Promise<void>): Promise<void> {
+  const env = setup();
+  let ctx: CliContext | undefined;
+  try {
+    ctx = await openCliContext(env.config, env.log);
+    await fn(ctx, env);
+  } catch (err) {
+    await ctx?.close().catch(() => undefined);
+    ctx = undefined;
+    if (err instanceof GatehouseError || err instanceof StartupError) fail(err.message);
+    throw err;
+  } finally {
+    await ctx?.close();
+  }
+}
