@@ -18,6 +18,7 @@ import type { ApiRoute } from '../shared/http/api-route.js';
 import { createWorker, workflowBundlePath } from '../workflows/worker.js';
 import { ensureCanary } from '../workflows/selfcheck/activities.js';
 import { GATEHOUSE_VERSION } from './version.js';
+import { buildModules, type BackgroundService } from './modules.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -61,6 +62,7 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
   const runtime = await startRuntime(config, log);
   let worker: { worker: Worker; done: Promise<void> } | undefined;
   let server: http.Server | undefined;
+  const startedServices: BackgroundService[] = [];
   try {
     await runtime.secrets.ensureSigningKey('gatehouse-ledger');
     await ensureCanary(runtime.secrets);
@@ -69,7 +71,13 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
       worker.done.catch((err: unknown) => log.fatal({ err }, 'the embedded Temporal worker stopped with an error'));
     }
 
-    const routes: ApiRoute[] = [];
+    const modules = await buildModules({ runtime, publicUrl: publicUrl(config) });
+    for (const service of modules.services) {
+      await service.start();
+      startedServices.push(service);
+    }
+
+    const routes: ApiRoute[] = [...modules.routes];
     let openApi: Record<string, unknown> | undefined;
     routes.push(
       ...systemRoutes({
@@ -80,6 +88,7 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
     const app = createApp({
       log,
       routes,
+      protocolRouters: modules.protocolRouters,
       webDir: options.webDir ?? WEB_DIST,
       // Until sign-in is configured, only public routes answer.
       authorize: (_req, access) => {
@@ -94,6 +103,11 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
 
     const srv = server;
     const w = worker;
+    const stopServices = async () => {
+      for (const service of startedServices.reverse()) {
+        await service.stop().catch((err: unknown) => log.warn({ err }, `stopping ${service.name} failed`));
+      }
+    };
     return {
       runtime,
       url,
@@ -103,6 +117,7 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
           srv.close(() => resolve());
           srv.closeIdleConnections();
         });
+        await stopServices();
         if (w) {
           w.worker.shutdown();
           await w.done.catch(() => undefined);
@@ -112,6 +127,7 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
     };
   } catch (err) {
     server?.close();
+    for (const service of startedServices.reverse()) await service.stop().catch(() => undefined);
     if (worker) {
       worker.worker.shutdown();
       await worker.done.catch(() => undefined);

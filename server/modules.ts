@@ -1,0 +1,33 @@
+// Where each module plugs into the running server: its API routes, routers that speak their own
+// protocol (SCIM), and background services (dispatchers, checkpointers). Modules build these
+// from the runtime's clients; this file only lists them.
+import type express from 'express';
+import type { ApiRoute } from '../shared/http/api-route.js';
+import type { Runtime } from './runtime.js';
+
+export interface ModuleContext {
+  runtime: Runtime;
+  /** The URL people and identity providers use to reach this server. */
+  publicUrl: string;
+}
+
+/** Something that runs beside the HTTP server for as long as it runs. */
+export interface BackgroundService {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ServerModules {
+  routes: ApiRoute[];
+  protocolRouters: { path: string; router: express.Router }[];
+  services: BackgroundService[];
+}
+
+export async function buildModules(_ctx: ModuleContext): Promise<ServerModules> {
+  return {
+    routes: [],
+    protocolRouters: [],
+    services: [],
+  };
+}
