@@ -8,7 +8,7 @@ export default defineConfig({
     include: ['**/*.test.ts'],
     exclude: ['node_modules/**', 'web/dist/**', '.data/**'],
     globalSetup: ['test/global-setup.ts'],
-    setupFiles: ['test/setup-temporal-runtime.ts'],
+    setupFiles: ['test/setup-temporal-runtime.ts', 'test/setup-shared-services.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

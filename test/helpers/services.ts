@@ -1,7 +1,7 @@
 // Per-suite access to the shared test services: a fresh database, private Vault mounts with a
 // least-privilege token, a Temporal client and a worker on a task queue of the suite's own.
 import { randomBytes } from 'node:crypto';
-import { inject } from 'vitest';
+import type { SharedServices } from './start-services.js';
 import pg from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -14,6 +14,18 @@ import type { Config } from '../../server/config.js';
 import { loadConfig } from '../../server/config.js';
 
 export const suffix = () => randomBytes(5).toString('hex');
+
+let shared: SharedServices | undefined;
+
+/** Set once per process: by the vitest setup file from the global setup, or by a benchmark. */
+export function useSharedServices(services: SharedServices): void {
+  shared = services;
+}
+
+function inject<K extends keyof SharedServices>(key: K): SharedServices[K] {
+  if (!shared) throw new Error('shared test services are not available: run under vitest, or call useSharedServices() first');
+  return shared[key];
+}
 
 export interface TestDatabase {
   name: string;
