@@ -5,7 +5,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { z } from 'zod';
-import { GatehouseError, invalid } from '../../shared/errors.js';
+import { invalid, type GatehouseError } from '../../shared/errors.js';
 
 export type JsonSchema = Record<string, unknown>;
 
