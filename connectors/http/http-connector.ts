@@ -20,10 +20,11 @@ import type {
   TestOp,
   UpdateAccountOp,
 } from '../spi/connector.js';
+import type {
+  ConnectorError} from '../spi/errors.js';
 import {
   AlreadyExists,
   ConnectionFailed,
-  ConnectorError,
   InvalidCredential,
   PermissionDenied,
   Rejected,
