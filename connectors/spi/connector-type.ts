@@ -29,12 +29,19 @@ export interface ConnectorType {
   capabilitiesFor(settings: Record<string, unknown>): Capability[];
   /** `validate()`: the whole configuration, offline; returns it with defaults applied, or throws naming the field. */
   validate(input: unknown, field?: string): unknown;
-  /** Validates settings alone, for a change that leaves the secrets in Vault as they are. */
-  checkSettings(settings: Record<string, unknown>, field?: string): void;
+  /**
+   * Validates settings for a change that leaves the secrets in Vault as they are (and unread):
+   * the schema without the secrets, then the type's own checks with the stored secret fields
+   * standing in as present.
+   */
+  validateSettings(settings: Record<string, unknown>, storedSecretFields: readonly string[], field?: string): void;
   split(config: Record<string, unknown>): { settings: Record<string, unknown>; secrets: Record<string, string> };
   /** Builds from the output of `validate`. */
   create(validated: unknown, context: { label: string }): Connector;
 }
+
+/** Takes the place of a secret that is set in Vault when only settings change; never sent anywhere. */
+const STAND_IN = 'stored-in-vault';
 
 export function defineConnectorType<C>(def: ConnectorTypeDefinition<C>): ConnectorType {
   const validate = (input: unknown, field = 'config'): C => {
@@ -51,7 +58,11 @@ export function defineConnectorType<C>(def: ConnectorTypeDefinition<C>): Connect
     capabilities: def.capabilities,
     capabilitiesFor: (settings) => def.capabilitiesFor?.(settings) ?? [...def.capabilities],
     validate,
-    checkSettings: (settings, field = 'config') => def.config.checkSettings(settings, field),
+    validateSettings(settings, storedSecretFields, field = 'config') {
+      def.config.checkSettings(settings, field);
+      const standIns = Object.fromEntries(storedSecretFields.map((name) => [name, STAND_IN]));
+      validate({ ...settings, ...standIns }, field);
+    },
     split: (config) => def.config.split(config),
     create: (validated, context) => def.create(validated as C, context),
   };
