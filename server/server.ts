@@ -47,7 +47,7 @@ async function listen(server: http.Server, host: string, port: number): Promise<
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
-          ? new StartupError(`port ${port} for the Gatehouse server is already in use: stop whatever listens there, or set PORT`)
+          ? new StartupError(`port ${port} for the Gatehouse server is already in use: stop whatever listens there, or set PORT to a free port`)
           : err.code === 'EACCES'
             ? new StartupError(`not allowed to listen on ${host}:${port}: choose a PORT above 1023 or run with the needed privilege`)
             : new StartupError(`cannot listen on ${host}:${port} (HOST, PORT): ${err.message}`),

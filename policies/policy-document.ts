@@ -1,0 +1,164 @@
+// Access policy documents: YAML that admins write and publish, parsed and checked here. A document's
+// version hash is SHA-256 over its RFC 8785 canonical JSON, so formatting never changes identity
+// and any change to meaning does.
+import { createHash } from 'node:crypto';
+import ms from 'ms';
+import type { YAMLParseError } from 'yaml';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { invalid } from '../shared/errors.js';
+import { canonicalJson } from '../shared/canonical-json.js';
+import { CHANGE_KINDS, CHANGE_SOURCES, RISK_LEVELS } from './access-change.js';
+import { ROLES } from '../shared/auth/permissions.js';
+
+/** A duration such as `30m`, `48h` or `7d`; at least a second, at most a year. */
+const duration = z.string().refine((v) => {
+  const n = ms(v as ms.StringValue);
+  return typeof n === 'number' && Number.isFinite(n) && n >= 1000 && n <= 366 * 24 * 3600 * 1000;
+}, 'must be a duration such as 30m, 48h or 7d (between 1 second and a year)');
+
+const name = z.string().min(1).max(256);
+
+/** Who may approve a stage. Exactly one key per entry. */
+export const approverSpecSchema = z.union([
+  z.strictObject({ user: name }),
+  z.strictObject({ group: name }),
+  z.strictObject({ role: z.enum(ROLES) }),
+  z.strictObject({ manager: z.literal(true) }),
+  z.strictObject({ entitlementOwner: z.literal(true) }),
+], { error: 'must be one of {user}, {group}, {role}, {manager: true} or {entitlementOwner: true}' });
+export type ApproverSpec = z.infer<typeof approverSpecSchema>;
+
+export const stageSchema = z.strictObject({
+  name,
+  approvers: z.array(approverSpecSchema).min(1, 'needs at least one approver'),
+  /** Distinct approvals needed to pass the stage. */
+  quorum: z.number().int().min(1).max(20).default(1),
+  deadline: duration.default('72h'),
+  /** Who is added when the deadline passes; without it the stage expires at the deadline. */
+  escalateTo: z.array(approverSpecSchema).min(1).optional(),
+  /** How long the escalated stage waits before it expires. */
+  escalationDeadline: duration.optional(),
+  onExpiry: z.enum(['deny', 'allow']).default('deny'),
+});
+export type StageSpec = z.infer<typeof stageSchema>;
+
+const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(500).optional();
+
+export const matchSchema = z.strictObject({
+  kinds: list(z.enum(CHANGE_KINDS)),
+  riskLevels: list(z.enum(RISK_LEVELS)),
+  connectors: list(name),
+  /** Entitlement keys `<connector>:<entitlement>`; `*` matches any run of characters. */
+  entitlements: list(z.string().min(1).max(1024)),
+  privileged: z.boolean().optional(),
+  sources: list(z.enum(CHANGE_SOURCES)),
+  requesterKinds: list(z.enum(['human', 'idp', 'workflow', 'system', 'nhi'])),
+  requesters: list(name),
+  subject: z
+    .strictObject({
+      type: z.enum(['human', 'nhi']).optional(),
+      departments: list(name),
+      employmentTypes: list(name),
+      titles: list(name),
+      locations: list(name),
+      /** Matches when the subject is in any of these groups. */
+      groups: list(name),
+    })
+    .optional(),
+});
+export type RuleMatch = z.infer<typeof matchSchema>;
+
+export const ruleSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+    description: z.string().max(1000).optional(),
+    match: matchSchema.default({}),
+    effect: z.enum(['allow', 'deny', 'require-approval']),
+    approval: z.strictObject({ stages: z.array(stageSchema).min(1).max(10) }).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.effect === 'require-approval' && !r.approval) ctx.addIssue({ code: 'custom', path: ['approval'], message: 'is required when effect is require-approval' });
+    if (r.effect !== 'require-approval' && r.approval) ctx.addIssue({ code: 'custom', path: ['approval'], message: `is only allowed when effect is require-approval (this rule's effect is ${r.effect})` });
+  });
+export type PolicyRule = z.infer<typeof ruleSchema>;
+
+export const sodRuleSchema = z
+  .strictObject({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+    description: z.string().max(1000).optional(),
+    /** Entitlement keys no one may hold all of at once. */
+    entitlements: z.array(z.string().min(1).max(1024)).min(2, 'needs at least two entitlements').max(50),
+    effect: z.enum(['deny', 'require-approval']),
+    /** The extra stage a conflicting change must pass, when effect is require-approval. */
+    stage: stageSchema.optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (new Set(r.entitlements).size !== r.entitlements.length) ctx.addIssue({ code: 'custom', path: ['entitlements'], message: 'lists an entitlement twice' });
+    if (r.effect === 'require-approval' && !r.stage) ctx.addIssue({ code: 'custom', path: ['stage'], message: 'is required when effect is require-approval' });
+    if (r.effect === 'deny' && r.stage) ctx.addIssue({ code: 'custom', path: ['stage'], message: 'is only allowed when effect is require-approval' });
+  });
+export type SodRule = z.infer<typeof sodRuleSchema>;
+
+export const policyDocumentSchema = z
+  .strictObject({
+    apiVersion: z.literal('gatehouse.dev/v1', { error: 'must be gatehouse.dev/v1' }),
+    kind: z.literal('AccessPolicy', { error: 'must be AccessPolicy' }),
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes'),
+    description: z.string().max(2000).optional(),
+    defaults: z
+      .strictObject({
+        /** revoke, disable and delete-account when no rule matches. */
+        removals: z.enum(['allow', 'deny']).default('allow'),
+        /** Everything else when no rule matches. */
+        otherwise: z.enum(['deny']).default('deny'),
+      })
+      .default({ removals: 'allow', otherwise: 'deny' }),
+    rules: z.array(ruleSchema).max(1000).default([]),
+    separationOfDuties: z.array(sodRuleSchema).max(500).default([]),
+  })
+  .superRefine((d, ctx) => {
+    const seen = new Map<string, number>();
+    d.rules.forEach((r, i) => {
+      if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicates rules[${seen.get(r.id)}].id ${r.id}` });
+      seen.set(r.id, i);
+    });
+    const sod = new Map<string, number>();
+    d.separationOfDuties.forEach((r, i) => {
+      if (sod.has(r.id) || seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['separationOfDuties', i, 'id'], message: `duplicates the id ${r.id}` });
+      sod.set(r.id, i);
+    });
+  });
+
+export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
+
+function issuePath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'document';
+}
+
+/** Parses and checks a YAML (or JSON) policy document; a problem names its path in the document. */
+export function parsePolicyDocument(text: string): PolicyDocument {
+  if (text.length > 1_000_000) throw invalid('document', 'is larger than 1 MB');
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    const e = err as YAMLParseError;
+    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw invalid('document', `is not valid YAML${where}: ${e.message.split('\n')[0]}`);
+  }
+  const result = policyDocumentSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw invalid(issuePath(issue.path), issue.message);
+  }
+  return result.data;
+}
+
+/** SHA-256 (hex) of the document's canonical JSON (RFC 8785). */
+export function policyVersionHash(doc: PolicyDocument): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
+}
+
+/** Durations in milliseconds, for the approval gate's timers. */
+export const durationMs = (value: string): number => ms(value as ms.StringValue);
