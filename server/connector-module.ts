@@ -2,6 +2,7 @@
 // the live probe run as a Temporal workflow so secrets are read only on a worker.
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import { dependencyUnavailable } from '../shared/errors.js';
 import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
@@ -12,7 +13,7 @@ import { connectorTestWorkflow } from '../workflows/connector-test/workflow.js';
 import type { Runtime } from './runtime.js';
 
 /** Starts the probe workflow for an instance and waits for its outcome. */
-export function createTemporalProbe(deps: { client: Client; taskQueue: string; timeout?: string }): RunProbe {
+export function createTemporalProbe(deps: { client: Client; taskQueue: string; timeout?: Duration }): RunProbe {
   return async (instanceId) => {
     const workflowId = `connector-test:${instanceId}:${randomUUID()}`;
     try {

@@ -5,17 +5,14 @@
 // definite answer (a crash, a lost connection) is retried in recovery, where "it is already done"
 // from the target counts as done. Activities call `apply` and map failures with toActivityFailure.
 import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
 import { z } from 'zod';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GatehouseError, conflict, invalid } from '../../shared/errors.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
 import type { ConnectorFactory } from '../instances/connector-factory.js';
 import { requireCapability, type Connector } from '../spi/connector.js';
 import { ConnectorError } from '../spi/errors.js';
 import { attributeDelta, newAccount } from '../spi/objects.js';
-
-// The package is CommonJS with an ESM-style declaration: at run time the default import is the function.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 const uid = z.string().min(1).max(512);
 
@@ -57,7 +54,7 @@ interface JournalRow {
 
 /** Identifies a change for its key: SHA-256 over its RFC 8785 form. Never covers a credential. */
 export function operationHash(operation: ConnectorOperation): string {
-  return createHash('sha256').update(canonicalize(connectorOperation.parse(operation))!).digest('hex');
+  return createHash('sha256').update(canonicalJson(connectorOperation.parse(operation))).digest('hex');
 }
 
 /** A failure that says for certain the target was not changed; anything else leaves the outcome open. */

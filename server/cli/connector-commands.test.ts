@@ -8,9 +8,8 @@ import { createTestDatabase, createTestVault, openOrm, sharedTestDataDir, withPg
 import { createPostgresTarget, type PostgresTarget } from '../../test/helpers/postgres-target.js';
 import { createBuiltinConnectorRegistry } from '../../connectors/builtin-connectors.js';
 import { createConnectorInstanceService } from '../../connectors/instances/connector-instance-service.js';
+import { cleanEnv, REPO_ROOT } from '../../test/helpers/cli.js';
 import { configFromOptions, connectorCommandActions, type ConnectorCliIo } from './connector-commands.js';
-
-const repoRoot = path.resolve(import.meta.dirname, '../..');
 
 describe('gatehouse connector', () => {
   let db: TestDatabase;
@@ -65,9 +64,7 @@ describe('gatehouse connector', () => {
 
   const run = (args: string[], stdin?: string) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const env: NodeJS.ProcessEnv = {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
+      const env = cleanEnv({
         NODE_ENV: 'test',
         LOG_LEVEL: 'silent',
         GATEHOUSE_DATA_DIR: dir,
@@ -77,8 +74,9 @@ describe('gatehouse connector', () => {
         VAULT_TOKEN: vault.token,
         VAULT_KV_MOUNT: vault.kvMount,
         VAULT_TRANSIT_MOUNT: vault.transitMount,
-      };
-      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], { cwd: repoRoot, env });
+      });
+      // runCli (test/helpers/cli.ts) closes stdin; these runs feed secrets through it.
+      const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], { cwd: REPO_ROOT, env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
