@@ -2,6 +2,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
 import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js';
+import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
+import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
+import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
@@ -9,7 +12,10 @@ export interface ActivityDeps {
 }
 
 export function buildActivities(deps: ActivityDeps): object {
+  // Connector activities build connectors here, on the worker, with secrets read at call time.
+  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry: createBuiltinConnectorRegistry() });
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
+    ...createConnectorTestActivities({ factory: connectors }),
   };
 }

@@ -4,6 +4,7 @@
 import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
+import { connectorModule } from './connector-module.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -24,9 +25,9 @@ export interface ServerModules {
   services: BackgroundService[];
 }
 
-export async function buildModules(_ctx: ModuleContext): Promise<ServerModules> {
+export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   return {
-    routes: [],
+    routes: [...connectorModule(ctx.runtime).routes],
     protocolRouters: [],
     services: [],
   };

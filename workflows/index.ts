@@ -1,2 +1,3 @@
 // Every workflow type, for the worker's bundle. Workflow files are deterministic (see eslint.config.js).
 export { selfCheckWorkflow } from './selfcheck/workflow.js';
+export { connectorTestWorkflow } from './connector-test/workflow.js';

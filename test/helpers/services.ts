@@ -27,6 +27,19 @@ function inject<K extends keyof SharedServices>(key: K): SharedServices[K] {
   return shared[key];
 }
 
+/**
+ * The shared cluster's superuser, for suites that set up a target system of their own in it (a
+ * connector's target database and roles), never Gatehouse's own database.
+ */
+export function sharedPostgresSuperuserUrl(): string {
+  return inject('pgSuperuserUrl');
+}
+
+/** A folder for this run's scratch files (removed with the shared services). */
+export function sharedTestDataDir(): string {
+  return inject('testDataDir');
+}
+
 export interface TestDatabase {
   name: string;
   ownerUrl: string;

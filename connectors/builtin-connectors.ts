@@ -1,0 +1,11 @@
+// The connector types that ship with Gatehouse. The composition root builds the registry from
+// these; a deployment that adds its own passes a longer list.
+import { createConnectorRegistry, type ConnectorRegistry } from './connector-registry.js';
+import type { ConnectorType } from './spi/connector-type.js';
+import { postgresConnectorType } from './postgres/index.js';
+import { ldapConnectorType } from './ldap/index.js';
+import { httpConnectorType } from './http/index.js';
+
+export const builtinConnectorTypes: readonly ConnectorType[] = [postgresConnectorType, ldapConnectorType, httpConnectorType];
+
+export const createBuiltinConnectorRegistry = (): ConnectorRegistry => createConnectorRegistry(builtinConnectorTypes);

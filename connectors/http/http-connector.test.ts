@@ -1,0 +1,142 @@
+// The HTTP/webhook connector against a real HTTP user directory this suite runs as the target: the
+// contract, then what is particular to declarative HTTP (the Idempotency-Key reaching the target,
+// requests that stay under the base URL, bounded JSONata, offline validation of the mapping).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatehouseError } from '../../shared/errors.js';
+import { describeConnectorContract, expectNamedError } from '../contract/connector-contract.js';
+import { startUserDirectoryServer, type UserDirectoryServer } from '../../test/helpers/user-directory-server.js';
+import { httpConnectorType, type HttpConnector } from './index.js';
+
+/** A complete mapping of the test directory's API, as an administrator would write it. */
+export const directoryConfig = (server: UserDirectoryServer, token = server.tokens.admin, overrides: Record<string, unknown> = {}) => ({
+  baseUrl: `${server.url}/api`,
+  auth: 'bearer',
+  token,
+  pageSize: 2,
+  accounts: {
+    search: {
+      method: 'GET',
+      path: '"/users"',
+      query: '{ "limit": pageSize, "cursor": cursor, "userName": filter.op = "eq" and filter.attribute = "name" ? filter.value }',
+      items: 'users',
+      next: 'next',
+    },
+    get: { method: 'GET', path: '"/users/" & $encodeUrlComponent(uid)' },
+    create: {
+      method: 'POST',
+      path: '"/users"',
+      body: '{ "userName": account.name, "email": account.attributes.email[0], "displayName": account.attributes.displayName[0], "active": account.enabled, "password": password }',
+    },
+    update: { method: 'PATCH', path: '"/users/" & $encodeUrlComponent(uid)', body: '$merge(deltas[op = "replace"].{ attribute: values[0] })' },
+    enable: { method: 'POST', path: '"/users/" & $encodeUrlComponent(uid) & "/enable"', unchangedWhen: 'body.changed = false' },
+    disable: { method: 'POST', path: '"/users/" & $encodeUrlComponent(uid) & "/disable"', unchangedWhen: 'body.changed = false' },
+    delete: { method: 'DELETE', path: '"/users/" & $encodeUrlComponent(uid)' },
+    map: '{ "uid": id, "name": userName, "enabled": active, "attributes": { "email": email, "displayName": displayName }, "entitlements": groups }',
+  },
+  entitlements: {
+    search: { method: 'GET', path: '"/groups"', query: '{ "limit": pageSize, "cursor": cursor }', items: 'groups', next: 'next' },
+    map: '{ "uid": id, "name": name, "kind": "group", "privileged": admin }',
+    grant: { method: 'PUT', path: '"/groups/" & $encodeUrlComponent(entitlementUid) & "/members/" & $encodeUrlComponent(accountUid)', unchangedWhen: 'body.changed = false' },
+    revoke: { method: 'DELETE', path: '"/groups/" & $encodeUrlComponent(entitlementUid) & "/members/" & $encodeUrlComponent(accountUid)', unchangedWhen: 'body.changed = false' },
+  },
+  ...overrides,
+});
+
+const build = (config: Record<string, unknown>) => httpConnectorType.create(httpConnectorType.validate(config), { label: 'http-test' }) as HttpConnector;
+
+let server: UserDirectoryServer;
+let counter = 0;
+
+describeConnectorContract('http', {
+  async setup() {
+    server = await startUserDirectoryServer();
+    const tag = randomUUID().slice(0, 8);
+    return {
+      connector: build(directoryConfig(server)),
+      namePrefix: `acct-${tag}-`,
+      newAccount: () => {
+        const n = ++counter;
+        return { name: `acct-${tag}-${n}`, attributes: { email: [`acct${n}@example.org`], displayName: [`Account ${n}`] } };
+      },
+      // The directory requires a valid email and answers 400.
+      rejectedAccount: () => ({ name: `acct-${tag}-${++counter}`, attributes: { email: ['not-an-address'] } }),
+      entitlementUid: 'g-engineers',
+      missingUid: 'u-missing',
+      update: {
+        deltas: [
+          { attribute: 'email', op: 'replace', values: ['changed@example.org'] },
+          { attribute: 'displayName', op: 'replace', values: ['Changed'] },
+        ],
+        expect: (account) => expect(account.attributes).toMatchObject({ email: ['changed@example.org'], displayName: ['Changed'] }),
+      },
+      wrongPassword: async () => build(directoryConfig(server, 'not-the-token')),
+      stoppedServer: async () => {
+        const other = await startUserDirectoryServer();
+        await other.stop();
+        return build(directoryConfig(other));
+      },
+      lowPrivilege: async () => build(directoryConfig(server, server.tokens.reader)),
+      canLogIn: async (account, password) => {
+        const res = await fetch(`${server.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userName: account.name, password }) });
+        return res.status === 200;
+      },
+    };
+  },
+  teardown: async () => server?.stop(),
+});
+
+describe('http connector, beyond the contract', () => {
+  let s: UserDirectoryServer;
+  let connector: HttpConnector;
+  beforeAll(async () => {
+    s = await startUserDirectoryServer();
+    connector = build(directoryConfig(s));
+  });
+  afterAll(async () => s?.stop());
+
+  it('sends the idempotency key, so a retried create is answered, not repeated, by the target', async () => {
+    const ctx = { idempotencyKey: `http:${randomUUID()}` };
+    const input = { name: `retry-${++counter}`, attributes: { email: ['r@example.org'] } };
+    const first = await connector.createAccount!(input, ctx);
+    const again = await connector.createAccount!(input, ctx);
+    expect(again.uid).toBe(first.uid);
+    expect([...s.users.values()].filter((u) => u.userName === input.name)).toHaveLength(1);
+    expect(s.idempotencyKeys.filter((k) => k === ctx.idempotencyKey)).toHaveLength(2);
+  });
+
+  it('refuses a path that would leave the base URL, before sending anything', async () => {
+    const evil = build(directoryConfig(s, s.tokens.admin, { accounts: { ...directoryConfig(s).accounts, get: { method: 'GET', path: '"/../admin/" & uid' } } }));
+    await expect(evil.getAccount!('x')).rejects.toThrow(/must evaluate to a path under the base URL/);
+    const other = build(directoryConfig(s, s.tokens.admin, { accounts: { ...directoryConfig(s).accounts, get: { method: 'GET', path: '"//evil.example/" & uid' } } }));
+    await expect(other.getAccount!('x')).rejects.toThrow(GatehouseError);
+  });
+
+  it('stops a mapping that runs away', async () => {
+    const runaway = build(directoryConfig(s, s.tokens.admin, { accounts: { ...directoryConfig(s).accounts, get: { method: 'GET', path: '($f := function($n) { $f($n + 1) }; $f(0))' } } }));
+    await expect(runaway.getAccount!('x')).rejects.toThrow(/deeper than|longer than/);
+  });
+
+  it('declares only the capabilities its settings configure', () => {
+    const base = directoryConfig(s);
+    const readOnly = build({ ...base, accounts: { search: base.accounts.search, map: base.accounts.map }, entitlements: {} });
+    expect([...readOnly.capabilities].sort()).toEqual(['searchAccounts', 'sync', 'test']);
+    expect(httpConnectorType.capabilitiesFor({ accounts: {}, entitlements: {} })).not.toContain('grantRevoke');
+  });
+
+  it('validates offline, naming the expression that does not compile and the setting that is missing', () => {
+    const base = directoryConfig(s);
+    const broken = { ...base, accounts: { ...base.accounts, create: { method: 'POST', path: '"/users"', body: '{ "userName": ' } } };
+    expect(() => httpConnectorType.validate(broken)).toThrow(expect.objectContaining({ field: 'config.accounts.create.body' }));
+    expect(() => httpConnectorType.validate({ ...base, token: undefined })).toThrow(expect.objectContaining({ field: 'config.token' }));
+    expect(() => httpConnectorType.validate({ ...base, baseUrl: 'http://directory.example.com/api' })).toThrow(expect.objectContaining({ field: 'config.baseUrl' }));
+    expect(() => httpConnectorType.validate({ ...base, accounts: { ...base.accounts, delete: { method: 'PURGE', path: '"/x"' } } })).toThrow(
+      expect.objectContaining({ field: 'config.accounts.delete.method' }),
+    );
+  });
+
+  it('maps a status the target uses differently, through the instance overrides', async () => {
+    const c = build(directoryConfig(s, s.tokens.admin, { errors: { '404': 'Rejected' } }));
+    await expectNamedError(c.getAccount!('u-none'), 'Rejected');
+  });
+});

@@ -1,0 +1,177 @@
+// Connector instances against real PostgreSQL and Vault: secrets go to Vault with check-and-set and
+// nowhere else, PostgreSQL keeps the path and version, bad input changes nothing, and the factory
+// builds a working connector from what is stored.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GatehouseError } from '../../shared/errors.js';
+import { VaultSecretStore } from '../../shared/secrets/vault-store.js';
+import net from 'node:net';
+import { createTestDatabase, createTestVault, openOrm, withPg, type MikroORM, type TestDatabase, type TestVault } from '../../test/helpers/services.js';
+import { createPostgresTarget, type PostgresTarget } from '../../test/helpers/postgres-target.js';
+import { createBuiltinConnectorRegistry } from '../builtin-connectors.js';
+import { requireCapability } from '../spi/connector.js';
+import { createConnectorFactory } from './connector-factory.js';
+import { createConnectorInstanceService, type ConnectorInstanceService } from './connector-instance-service.js';
+
+describe('connector instances', () => {
+  let db: TestDatabase;
+  let vault: TestVault;
+  let orm: MikroORM;
+  let target: PostgresTarget;
+  let service: ConnectorInstanceService;
+  const registry = createBuiltinConnectorRegistry();
+
+  beforeAll(async () => {
+    [db, vault, target] = await Promise.all([createTestDatabase(), createTestVault(), createPostgresTarget()]);
+    orm = await openOrm(db.appUrl, 4);
+    service = createConnectorInstanceService({ orm, secrets: vault.store, registry });
+  });
+  afterAll(async () => {
+    await orm?.close(true);
+    await target?.drop();
+    await db?.drop();
+  });
+
+  /** The connector secret paths Vault holds (listed with the root token, behind Gatehouse's back). */
+  const vaultPaths = async (): Promise<string[]> => {
+    const res = await fetch(`${vault.address}/v1/${vault.kvMount}/metadata/gatehouse/connectors?list=true`, { headers: { 'X-Vault-Token': vault.rootToken } });
+    if (res.status === 404) return [];
+    return ((await res.json()) as { data: { keys: string[] } }).data.keys;
+  };
+
+  /** Every text in Gatehouse's database, to search for a secret value. */
+  const databaseText = () =>
+    withPg(db.superuserUrl, async (c) => {
+      const rows = await c.query('SELECT row_to_json(t)::text AS t FROM connector_instance t UNION ALL SELECT row_to_json(o)::text FROM connector_operation o');
+      return rows.rows.map((r: { t: string }) => r.t).join('\n');
+    });
+
+  it('keeps secret fields in Vault, settings and the version in PostgreSQL, and shows only which secrets are set', async () => {
+    const view = await service.create({ name: 'pg-main', type: 'postgresql', description: 'the target', config: target.config() });
+    expect(view).toMatchObject({ name: 'pg-main', type: 'postgresql', secretVersion: 1, secrets: { password: { set: true } } });
+    expect(JSON.stringify(view)).not.toContain(target.admin.password);
+    expect(view.config).not.toHaveProperty('password');
+
+    const stored = await vault.store.readKv(`gatehouse/connectors/${view.id}`);
+    expect(stored).toMatchObject({ version: 1, data: { password: target.admin.password } });
+    const text = await databaseText();
+    expect(text).toContain(view.id);
+    expect(text).not.toContain(target.admin.password);
+    const row = await withPg(db.superuserUrl, (c) => c.query('SELECT secret_path, secret_version, secret_fields FROM connector_instance WHERE id = $1', [view.id]));
+    expect(row.rows[0]).toEqual({ secret_path: `gatehouse/connectors/${view.id}`, secret_version: 1, secret_fields: ['password'] });
+  });
+
+  it('builds a working connector from the stored settings and the recorded secret version', async () => {
+    const view = await service.get('pg-main');
+    const factory = createConnectorFactory({ orm, secrets: vault.store, registry });
+    const probe = await factory.withConnector(view.id, (c) => requireCapability(c, 'test').test());
+    expect(probe.details.user).toBe(target.admin.user);
+    // A newer version written behind Gatehouse's back is not used: the instance records version 1.
+    await vault.store.writeKv(`gatehouse/connectors/${view.id}`, { password: 'not-the-password' }, { cas: 1 });
+    const again = await factory.withConnector(view.id, (c) => requireCapability(c, 'test').test());
+    expect(again.details.user).toBe(target.admin.user);
+  });
+
+  it('changes settings without touching Vault, and refuses a bad setting naming it', async () => {
+    const before = await service.get('pg-main');
+    const updated = await service.update('pg-main', { config: { statementTimeoutMs: 5000 }, description: 'changed' });
+    expect(updated).toMatchObject({ description: 'changed', secretVersion: before.secretVersion, config: { statementTimeoutMs: 5000 }, revision: before.revision + 1 });
+    await expect(service.update('pg-main', { config: { port: 'five' } })).rejects.toMatchObject({ status: 400, field: 'config.port' });
+    await expect(service.update('pg-main', { config: { colour: 'red' } })).rejects.toMatchObject({ status: 400, field: 'config.colour' });
+    await expect(service.update('pg-main', { config: { host: null } })).rejects.toMatchObject({ status: 400, field: 'config.host' });
+    expect((await service.get('pg-main')).revision).toBe(updated.revision);
+  });
+
+  it('replaces secrets with check-and-set on the version Vault holds, and records the new version', async () => {
+    const current = (await vault.store.readKvMetadata(`gatehouse/connectors/${(await service.get('pg-main')).id}`))!.currentVersion;
+    const updated = await service.update('pg-main', { config: { password: target.admin.password } });
+    expect(updated.secretVersion).toBe(current + 1);
+    const factory = createConnectorFactory({ orm, secrets: vault.store, registry });
+    expect((await factory.withConnector(updated.id, (c) => requireCapability(c, 'test').test())).details.user).toBe(target.admin.user);
+  });
+
+  it('refuses a stale revision with 409 and changes nothing', async () => {
+    const view = await service.get('pg-main');
+    await expect(service.update('pg-main', { expectedRevision: view.revision - 1, description: 'stale' })).rejects.toMatchObject({ status: 409, field: 'expectedRevision' });
+    expect((await service.get('pg-main')).description).toBe(view.description);
+  });
+
+  it('refuses an invalid configuration, naming the field, and stores nothing anywhere', async () => {
+    const bad = { ...target.config(), port: 70000 };
+    await expect(service.create({ name: 'pg-bad', type: 'postgresql', config: bad })).rejects.toMatchObject({ status: 400, field: 'config.port' });
+    const { password: _omit, ...noPassword } = target.config();
+    await expect(service.create({ name: 'pg-bad', type: 'postgresql', config: noPassword })).rejects.toMatchObject({ status: 400, field: 'config.password' });
+    await expect(service.create({ name: 'pg-bad', type: 'mainframe', config: {} })).rejects.toMatchObject({ status: 400, field: 'type' });
+    expect((await service.list()).map((c) => c.name)).toEqual(['pg-main']);
+  });
+
+  it('refuses a taken name with 409 and leaves no secret behind in Vault', async () => {
+    await expect(service.create({ name: 'pg-main', type: 'postgresql', config: target.config() })).rejects.toMatchObject({ status: 409, field: 'name' });
+    const listed = await withPg(db.superuserUrl, (c) => c.query('SELECT count(*)::int AS n FROM connector_instance'));
+    expect(listed.rows[0].n).toBe(1);
+    expect(await vaultPaths()).toHaveLength(1);
+  });
+
+  it('refuses a change of some secrets while others stay unsaid (Gatehouse never reads them back)', async () => {
+    const http = await service.create({
+      name: 'hooks',
+      type: 'http',
+      config: { baseUrl: 'https://hooks.example.com/api', auth: 'basic', username: 'svc', password: 'first-password', accounts: { search: { method: 'GET', path: '"/u"', items: 'items' }, map: '{"uid": id, "name": name}' } },
+    });
+    expect(http.secrets).toEqual({ token: { set: false }, password: { set: true } });
+    await expect(service.update('hooks', { config: { token: 'a-token' } })).rejects.toMatchObject({ status: 400, field: 'config.password' });
+    const switched = await service.update('hooks', { config: { auth: 'bearer', token: 'a-token', password: null, username: null } });
+    expect(switched.secrets).toEqual({ token: { set: true }, password: { set: false } });
+    expect(await vault.store.readKv(`gatehouse/connectors/${http.id}`)).toMatchObject({ data: { token: 'a-token' } });
+    expect((await vault.store.readKv(`gatehouse/connectors/${http.id}`))!.data).not.toHaveProperty('password');
+    // A settings change is checked with the stored secrets standing in: bearer without its token is refused.
+    await expect(service.update('hooks', { config: { token: null } })).rejects.toMatchObject({ status: 400, field: 'config.token' });
+    // A broken mapping is refused offline, naming the expression.
+    await expect(service.update('hooks', { config: { accounts: { search: { method: 'GET', path: '"/u"', items: 'items[' }, map: '{}' } } })).rejects.toMatchObject({
+      field: 'config.accounts.search.items',
+    });
+  });
+
+  it('answers 503 and stores nothing when Vault cannot be reached', async () => {
+    // A real Vault client whose connection runs through a proxy that is then shut: Vault is gone.
+    const proxy = await tcpProxy(new URL(vault.address));
+    const store = await VaultSecretStore.connect({ address: proxy.url, token: vault.token, kvMount: vault.kvMount, transitMount: vault.transitMount, timeoutMs: 2000 });
+    await proxy.close();
+    const offline = createConnectorInstanceService({ orm, secrets: store, registry });
+    const err = await offline.create({ name: 'pg-offline', type: 'postgresql', config: target.config() }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatehouseError);
+    expect(err).toMatchObject({ status: 503 });
+    expect((await service.list()).map((c) => c.name)).not.toContain('pg-offline');
+    expect(await vaultPaths()).toHaveLength((await service.list()).length);
+  });
+
+  it('deletes an instance and destroys its secrets in Vault', async () => {
+    const view = await service.create({ name: 'pg-gone', type: 'postgresql', config: target.config() });
+    await service.remove('pg-gone');
+    await expect(service.get('pg-gone')).rejects.toMatchObject({ status: 404 });
+    expect(await vault.store.readKvMetadata(`gatehouse/connectors/${view.id}`)).toBeUndefined();
+  });
+});
+
+/** A TCP proxy to `target`; closing it drops every connection through it. */
+async function tcpProxy(target: URL): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,27 @@
+// The LDAP connector type, as the registry sees it.
+import { CAPABILITIES } from '../spi/connector.js';
+import { defineConnectorType } from '../spi/connector-type.js';
+import { invalid } from '../../shared/errors.js';
+import { ldapConfig } from './ldap-config.js';
+import { createLdapConnector } from './ldap-connector.js';
+
+/** A loose DN check (attribute=value pairs); the directory is the judge of the rest. */
+const DN_SHAPE = /^[A-Za-z][A-Za-z0-9.-]*=(?:[^,\\]|\\.)+(?:\s*,\s*[A-Za-z][A-Za-z0-9.-]*=(?:[^,\\]|\\.)+)*$/;
+
+export const ldapConnectorType = defineConnectorType({
+  type: 'ldap',
+  title: 'LDAP directory',
+  description: 'inetOrgPerson accounts and groupOfNames groups in an LDAP directory (OpenLDAP and other RFC 4511 servers); password rotation through the Password Modify operation.',
+  config: ldapConfig,
+  capabilities: CAPABILITIES,
+  check(config, field) {
+    for (const key of ['bindDn', 'usersDn', 'groupsDn', 'emptyGroupPlaceholder'] as const) {
+      if (!DN_SHAPE.test(config[key])) throw invalid(`${field}.${key}`, 'is not a distinguished name (attribute=value, …)');
+    }
+    if (config.startTls && config.url.startsWith('ldaps:')) throw invalid(`${field}.startTls`, 'applies to ldap:// URLs only; ldaps:// is TLS already');
+  },
+  create: (config, context) => createLdapConnector(config, context),
+});
+
+export { createLdapConnector, type LdapConnector } from './ldap-connector.js';
+export type { LdapConfig } from './ldap-config.js';

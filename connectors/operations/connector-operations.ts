@@ -1,0 +1,164 @@
+// The one way a change reaches a target through a connector: the operation is journaled under its
+// idempotency key before the target is touched (promise 5), the capability is checked, and the
+// outcome is recorded. A key that already succeeded answers from the journal without calling the
+// target again; a key reused for a different change is refused; an attempt that ended without a
+// definite answer (a crash, a lost connection) is retried in recovery, where "it is already done"
+// from the target counts as done. Activities call `apply` and map failures with toActivityFailure.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { GatehouseError, conflict, invalid } from '../../shared/errors.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
+import type { ConnectorFactory } from '../instances/connector-factory.js';
+import { requireCapability, type Connector } from '../spi/connector.js';
+import { ConnectorError } from '../spi/errors.js';
+import { attributeDelta, newAccount } from '../spi/objects.js';
+
+const uid = z.string().min(1).max(512);
+
+export const connectorOperation = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('createAccount'), account: newAccount }).strict(),
+  z.object({ kind: z.literal('updateAccount'), accountUid: uid, deltas: z.array(attributeDelta).min(1) }).strict(),
+  z.object({ kind: z.literal('enableAccount'), accountUid: uid }).strict(),
+  z.object({ kind: z.literal('disableAccount'), accountUid: uid }).strict(),
+  z.object({ kind: z.literal('deleteAccount'), accountUid: uid }).strict(),
+  z.object({ kind: z.literal('grant'), accountUid: uid, entitlementUid: uid }).strict(),
+  z.object({ kind: z.literal('revoke'), accountUid: uid, entitlementUid: uid }).strict(),
+]);
+export type ConnectorOperation = z.input<typeof connectorOperation>;
+
+export const operationResult = z.object({
+  /** False when the target already was as asked. */
+  changed: z.boolean(),
+  /** The account's uid (for createAccount, the new account's). */
+  accountUid: z.string().optional(),
+  /** True when the journal answered: an earlier attempt with this key succeeded, the target was not called. */
+  replayed: z.boolean(),
+});
+export type OperationResult = z.infer<typeof operationResult>;
+
+export interface ApplyRequest {
+  instanceId: string;
+  /** The business key of the change (a change id); at most 200 characters. */
+  idempotencyKey: string;
+  operation: ConnectorOperation;
+  /** Only for createAccount: the initial password, read from Vault by the calling activity. */
+  credential?: { password: string };
+}
+
+interface JournalRow {
+  request_hash: string;
+  status: 'started' | 'succeeded' | 'failed';
+  outcome: { changed: boolean; accountUid?: string } | null;
+}
+
+/** Identifies a change for its key: SHA-256 over its RFC 8785 form. Never covers a credential. */
+export function operationHash(operation: ConnectorOperation): string {
+  return createHash('sha256').update(canonicalJson(connectorOperation.parse(operation))).digest('hex');
+}
+
+/** A failure that says for certain the target was not changed; anything else leaves the outcome open. */
+const definite = (err: unknown) => (err instanceof ConnectorError && err.code !== 'Retryable') || (err instanceof GatehouseError && err.status < 500);
+
+export function createConnectorOperations(deps: { orm: MikroORM; factory: ConnectorFactory }) {
+  const sql = () => deps.orm.em.fork().getConnection();
+
+  async function run(connector: Connector, op: z.output<typeof connectorOperation>, key: string, recovering: boolean, credential?: { password: string }) {
+    const ctx = { idempotencyKey: key };
+    switch (op.kind) {
+      case 'createAccount': {
+        try {
+          const created = await requireCapability(connector, 'createAccount').createAccount(op.account, ctx, credential);
+          return { changed: true, accountUid: created.uid };
+        } catch (err) {
+          // An earlier attempt with this key was in flight when it stopped: the account it would
+          // have made is this one.
+          if (recovering && err instanceof ConnectorError && err.code === 'AlreadyExists' && connector.capabilities.has('searchAccounts')) {
+            for await (const a of requireCapability(connector, 'searchAccounts').searchAccounts({ filter: { op: 'eq', attribute: 'name', value: op.account.name } })) {
+              return { changed: true, accountUid: a.uid };
+            }
+          }
+          throw err;
+        }
+      }
+      case 'updateAccount': {
+        const updated = await requireCapability(connector, 'updateAccount').updateAccount(op.accountUid, op.deltas, ctx);
+        return { changed: true, accountUid: updated.uid };
+      }
+      case 'enableAccount':
+      case 'disableAccount':
+        return { ...(await requireCapability(connector, 'enableDisable').setAccountEnabled(op.accountUid, op.kind === 'enableAccount', ctx)), accountUid: op.accountUid };
+      case 'deleteAccount':
+        try {
+          await requireCapability(connector, 'deleteAccount').deleteAccount(op.accountUid, ctx);
+          return { changed: true, accountUid: op.accountUid };
+        } catch (err) {
+          if (recovering && err instanceof ConnectorError && err.code === 'UnknownUid') return { changed: true, accountUid: op.accountUid };
+          throw err;
+        }
+      case 'grant':
+        return { ...(await requireCapability(connector, 'grantRevoke').grant(op.accountUid, op.entitlementUid, ctx)), accountUid: op.accountUid };
+      case 'revoke':
+        return { ...(await requireCapability(connector, 'grantRevoke').revoke(op.accountUid, op.entitlementUid, ctx)), accountUid: op.accountUid };
+    }
+  }
+
+  return {
+    async apply(request: ApplyRequest): Promise<OperationResult> {
+      const parsed = connectorOperation.safeParse(request.operation);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw invalid(['operation', ...issue.path.map(String)].join('.'), issue.message);
+      }
+      const op = parsed.data;
+      const key = request.idempotencyKey;
+      if (!key || key.length > 200) throw invalid('idempotencyKey', 'must be 1 to 200 characters');
+      if (request.credential && op.kind !== 'createAccount') throw invalid('credential', 'is only taken by createAccount');
+      const requestHash = operationHash(op);
+      const where = [request.instanceId, key];
+
+      const claimed = await sql().execute<{ attempts: number }[]>(
+        `INSERT INTO connector_operation (instance_id, idempotency_key, operation, request_hash, status)
+         VALUES (?, ?, ?, ?, 'started') ON CONFLICT (instance_id, idempotency_key) DO NOTHING RETURNING attempts`,
+        [request.instanceId, key, op.kind, requestHash],
+      );
+      let recovering = false;
+      if (!claimed.length) {
+        const [existing] = await sql().execute<JournalRow[]>('SELECT request_hash, status, outcome FROM connector_operation WHERE instance_id = ? AND idempotency_key = ?', where);
+        if (!existing) throw new GatehouseError('internal', 'the connector operation journal lost a row it had just refused to duplicate');
+        if (existing.request_hash !== requestHash) throw conflict(`idempotency key ${key} was already used for a different change on this connector`, 'idempotencyKey');
+        if (existing.status === 'succeeded') return { ...existing.outcome!, replayed: true };
+        recovering = existing.status === 'started';
+        await sql().execute(
+          `UPDATE connector_operation SET status = 'started', attempts = attempts + 1, started_at = now(), finished_at = NULL, error_code = NULL, error_message = NULL
+            WHERE instance_id = ? AND idempotency_key = ?`,
+          where,
+        );
+      }
+
+      try {
+        const outcome = await deps.factory.withConnector(request.instanceId, (connector) => run(connector, op, key, recovering, request.credential));
+        await sql().execute(`UPDATE connector_operation SET status = 'succeeded', outcome = ?::jsonb, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, [
+          JSON.stringify(outcome),
+          ...where,
+        ]);
+        return { ...outcome, replayed: false };
+      } catch (err) {
+        const code = err instanceof ConnectorError ? err.code : err instanceof GatehouseError ? `gatehouse:${err.code}` : 'unexpected';
+        // A definite refusal is 'failed' (nothing changed; a retry may try again). Otherwise the row
+        // stays 'started', so the retry knows an earlier attempt may have reached the target.
+        await sql()
+          .execute(`UPDATE connector_operation SET status = ?, error_code = ?, error_message = ?, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, [
+            definite(err) ? 'failed' : 'started',
+            code,
+            (err as Error).message?.slice(0, 1000) ?? String(err),
+            ...where,
+          ])
+          .catch(() => undefined);
+        throw err;
+      }
+    },
+  };
+}
+
+export type ConnectorOperations = ReturnType<typeof createConnectorOperations>;

@@ -1,0 +1,191 @@
+// The connector SPI: a connector implements only the capabilities its system supports (in the
+// spirit of ConnId's *Op interfaces and Baton's optional builders) and declares them; the core
+// checks a capability with `requireCapability` before calling it, so an unsupported operation is
+// a clear refusal, never a missing-method crash half-way through a change.
+import { GatehouseError } from '../../shared/errors.js';
+import type { Filter } from './filter.js';
+import type { Account, AttributeDelta, ChangeOutcome, ConnectorSchema, Entitlement, NewAccount, ProbeResult } from './objects.js';
+
+export const CAPABILITIES = [
+  'test',
+  'schema',
+  'searchAccounts',
+  'searchEntitlements',
+  'sync',
+  'createAccount',
+  'updateAccount',
+  'enableDisable',
+  'deleteAccount',
+  'grantRevoke',
+  'rotateCredential',
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/** Every change carries one: a retry with the same key must not change the target twice (promise 5). */
+export interface OperationContext {
+  idempotencyKey: string;
+}
+
+export interface AccountQuery {
+  filter?: Filter;
+  /** Fill `entitlements` on each account (costs the target another lookup on most systems). */
+  includeEntitlements?: boolean;
+  /** How many objects to fetch from the target per round trip. */
+  pageSize?: number;
+}
+
+export interface EntitlementQuery {
+  filter?: Filter;
+  pageSize?: number;
+}
+
+export interface TestOp {
+  /** The live probe: logs in and asks the target something cheap. */
+  test(): Promise<ProbeResult>;
+}
+
+export interface SchemaOp {
+  schema(): Promise<ConnectorSchema>;
+}
+
+export interface SearchAccountsOp {
+  /** Streams accounts page by page; the filter is translated to the target's own query. */
+  searchAccounts(query?: AccountQuery): AsyncIterable<Account>;
+  /** One account by uid; UnknownUid when there is none. */
+  getAccount(uid: string, options?: { includeEntitlements?: boolean }): Promise<Account>;
+}
+
+export interface SearchEntitlementsOp {
+  searchEntitlements(query?: EntitlementQuery): AsyncIterable<Entitlement>;
+}
+
+/**
+ * incremental: a pass returns what changed since the token (deletions too when detectsDeletes).
+ * snapshot: a pass lists every account; what a complete pass did not list was deleted.
+ */
+export interface SyncMode {
+  mode: 'incremental' | 'snapshot';
+  detectsDeletes: boolean;
+}
+
+export type SyncChange = { kind: 'upsert'; account: Account } | { kind: 'delete'; uid: string };
+
+export interface SyncBatch {
+  changes: SyncChange[];
+  /** Opaque; pass it back to resume right after this batch, even in another process. */
+  token: string;
+  /** The pass has reached the present; the token then starts the next pass. */
+  complete: boolean;
+}
+
+export interface SyncOp {
+  readonly syncMode: SyncMode;
+  /** Accounts (with their entitlements) changed since `token`, or from the start without one. */
+  sync(request?: { token?: string; pageSize?: number }): AsyncIterable<SyncBatch>;
+}
+
+export interface CreateAccountOp {
+  /** AlreadyExists when an account of that name exists. The password, if any, is set in the same change. */
+  createAccount(account: NewAccount, ctx: OperationContext, credential?: { password: string }): Promise<Account>;
+}
+
+export interface UpdateAccountOp {
+  /** Applies every delta or none. */
+  updateAccount(uid: string, deltas: AttributeDelta[], ctx: OperationContext): Promise<Account>;
+}
+
+export interface EnableDisableOp {
+  setAccountEnabled(uid: string, enabled: boolean, ctx: OperationContext): Promise<ChangeOutcome>;
+}
+
+export interface DeleteAccountOp {
+  /** UnknownUid when it is already gone; the core treats that as done when retrying its own delete. */
+  deleteAccount(uid: string, ctx: OperationContext): Promise<void>;
+}
+
+export interface GrantRevokeOp {
+  /** Idempotent: granting what is held changes nothing and says so. */
+  grant(accountUid: string, entitlementUid: string, ctx: OperationContext): Promise<ChangeOutcome>;
+  revoke(accountUid: string, entitlementUid: string, ctx: OperationContext): Promise<ChangeOutcome>;
+}
+
+/** Whose credential: the connector's own login (its service account) or an account's. */
+export type CredentialTarget = { kind: 'self' } | { kind: 'account'; uid: string };
+
+export interface AppliedCredential {
+  /** Identifies the credential for a later retire (an API key id; 'password' for single ones). */
+  credentialId: string;
+  /** Only when the target issued the secret itself; it goes straight to Vault, never to a workflow. */
+  secret?: string;
+}
+
+/**
+ * Rotation in two phases. single: applying the new credential replaces the old at once, so the
+ * undo is applying the old value again. dual: the target holds the new beside the old (API keys,
+ * two passwords) until the old is retired after the new one is verified.
+ */
+export interface RotateCredentialOp {
+  readonly credentials: { model: 'single' | 'dual'; source: 'caller' | 'target' };
+  /** Phase 1: sets `secret` (source 'caller') or asks the target to issue one (source 'target'). */
+  applyCredential(target: CredentialTarget, ctx: OperationContext, secret?: string): Promise<AppliedCredential>;
+  /** Logs in with the secret; InvalidCredential when it does not work. */
+  verifyCredential(target: CredentialTarget, secret: string): Promise<void>;
+  /** Phase 2 (dual): revokes the old credential. Single-credential targets have nothing to retire. */
+  retireCredential(target: CredentialTarget, credentialId: string, ctx: OperationContext): Promise<ChangeOutcome>;
+}
+
+interface CapabilityOps {
+  test: TestOp;
+  schema: SchemaOp;
+  searchAccounts: SearchAccountsOp;
+  searchEntitlements: SearchEntitlementsOp;
+  sync: SyncOp;
+  createAccount: CreateAccountOp;
+  updateAccount: UpdateAccountOp;
+  enableDisable: EnableDisableOp;
+  deleteAccount: DeleteAccountOp;
+  grantRevoke: GrantRevokeOp;
+  rotateCredential: RotateCredentialOp;
+}
+
+/** The methods each capability brings; a connector that declares one must have them all. */
+export const CAPABILITY_METHODS: { [K in Capability]: readonly (keyof CapabilityOps[K])[] } = {
+  test: ['test'],
+  schema: ['schema'],
+  searchAccounts: ['searchAccounts', 'getAccount'],
+  searchEntitlements: ['searchEntitlements'],
+  sync: ['sync'],
+  createAccount: ['createAccount'],
+  updateAccount: ['updateAccount'],
+  enableDisable: ['setAccountEnabled'],
+  deleteAccount: ['deleteAccount'],
+  grantRevoke: ['grant', 'revoke'],
+  rotateCredential: ['applyCredential', 'verifyCredential', 'retireCredential'],
+};
+
+export interface Connector {
+  /** The connector type, e.g. 'postgresql'. */
+  readonly type: string;
+  /** What this instance can do; may depend on its configuration (the HTTP connector's does). */
+  readonly capabilities: ReadonlySet<Capability>;
+  /** Releases connections. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+export type ConnectorWith<K extends Capability> = Connector & CapabilityOps[K];
+
+export function supports<K extends Capability>(connector: Connector, capability: K): connector is ConnectorWith<K> {
+  if (!connector.capabilities.has(capability)) return false;
+  return CAPABILITY_METHODS[capability].every((m) => typeof (connector as unknown as Record<PropertyKey, unknown>)[m] === 'function');
+}
+
+/** The core's check before any call: a refusal that names the connector and the operation. */
+export function requireCapability<K extends Capability>(connector: Connector, capability: K, label = connector.type): ConnectorWith<K> {
+  if (!supports(connector, capability)) {
+    throw new GatehouseError('invalid_request', `connector ${label} (${connector.type}) cannot ${capability}: its type or configuration does not support it`, {
+      field: 'operation',
+      details: { capability, connectorType: connector.type },
+    });
+  }
+  return connector;
+}
