@@ -8,6 +8,8 @@ import { runMigrations } from './db/orm.js';
 import { GATEHOUSE_VERSION } from './version.js';
 import { runSelfCheck } from './selfcheck.js';
 import { fail, onShutdown, reportStartFailure, setup } from './cli/common.js';
+import { registerTokenCommands } from './cli/token-commands.js';
+import { registerAuthCommands } from './cli/auth-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -87,5 +89,7 @@ program
   });
 
 // Each module's commands register themselves here, e.g. registerDirectoryCommands(program).
+registerTokenCommands(program);
+registerAuthCommands(program);
 
 await program.parseAsync(process.argv);
