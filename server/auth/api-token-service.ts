@@ -21,6 +21,7 @@ export interface ApiTokenServiceDeps {
 }
 
 const DAY_MS = 86_400_000;
+const DEFAULT_DAYS = 90;
 
 export function createApiTokenService(deps: ApiTokenServiceDeps) {
   const now = deps.now ?? (() => new Date());
@@ -45,13 +46,14 @@ export function createApiTokenService(deps: ApiTokenServiceDeps) {
      * Creates a token. The creator must hold every scope unconditionally themselves, so a token
      * is never a way to get more than one already has.
      */
-    async create(input: { name: string; scopes: Permission[]; expiresInDays: number; by: Actor; creatorAbility: AdminAbility }): Promise<{ token: string; view: ApiTokenView }> {
-      if (input.expiresInDays > deps.maxDays) throw invalid('expiresInDays', `must be at most ${deps.maxDays} (AUTH_API_TOKEN_MAX_DAYS)`);
-      input.scopes.forEach((scope, i) => {
+    async create(input: { name: string; scopes: Permission[]; expiresInDays?: number | undefined; by: Actor; creatorAbility: AdminAbility }): Promise<{ token: string; view: ApiTokenView }> {
+      const days = input.expiresInDays ?? Math.min(DEFAULT_DAYS, deps.maxDays);
+      if (days > deps.maxDays) throw invalid('expiresInDays', `must be at most ${deps.maxDays} (AUTH_API_TOKEN_MAX_DAYS)`);
+      for (const scope of input.scopes) {
         if (!holdsUnconditionally(input.creatorAbility, scope)) {
-          throw new GatehouseError('forbidden', `scopes[${i}]: you cannot give a token ${scope}, because you do not hold it yourself`, { field: `scopes[${i}]`, details: { scope } });
+          throw new GatehouseError('forbidden', `scopes: you cannot give a token ${scope}, because you do not hold it yourself`, { field: 'scopes', details: { scope } });
         }
-      });
+      }
       const secret = randomSecret();
       const token = `${API_TOKEN_PREFIX}${secret}`;
       const at = now();
@@ -64,7 +66,7 @@ export function createApiTokenService(deps: ApiTokenServiceDeps) {
         scopes: input.scopes,
         createdBy: `${input.by.kind}:${input.by.id}`,
         createdAt: at,
-        expiresAt: new Date(at.getTime() + input.expiresInDays * DAY_MS),
+        expiresAt: new Date(at.getTime() + days * DAY_MS),
       });
       await em.flush();
       await deps.events.record({ type: 'api-token-created', tokenId: row.id, name: row.name, scopes: row.scopes, expiresAt: row.expiresAt.toISOString(), by: input.by });

@@ -24,7 +24,8 @@ export const createApiTokenSchema = z
   .object({
     name: z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
     scopes: tokenScopesSchema,
-    expiresInDays: z.number().int('must be a whole number of days').min(1, 'must be at least 1').default(90),
+    /** Default: 90 days, or AUTH_API_TOKEN_MAX_DAYS when that is shorter. */
+    expiresInDays: z.number().int('must be a whole number of days').min(1, 'must be at least 1').optional(),
   })
   .strict();
 

@@ -20,14 +20,14 @@ export function registerTokenCommands(program: Command): void {
     .description('create an API token scoped to named permissions; prints the token once')
     .requiredOption('--name <name>', 'what the token is for, e.g. "terraform"')
     .requiredOption('--scope <permission...>', 'permissions as action:Subject, e.g. read:LedgerEntry manage:Directory')
-    .option('--expires-in-days <days>', 'days until it expires', '90')
+    .option('--expires-in-days <days>', 'days until it expires (default 90, or AUTH_API_TOKEN_MAX_DAYS when shorter)')
     .option('--json', 'print the token and its record as JSON')
-    .action(async (options: { name: string; scope: string[]; expiresInDays: string; json?: boolean }) => {
+    .action(async (options: { name: string; scope: string[]; expiresInDays?: string; json?: boolean }) => {
       await withCliContext(async (ctx, { config, log }) => {
         const scopes = tokenScopesSchema.safeParse(options.scope);
         if (!scopes.success) throw invalid('--scope', scopes.error.issues[0]!.message);
-        const days = Number(options.expiresInDays);
-        if (!Number.isInteger(days) || days < 1) throw invalid('--expires-in-days', 'must be a whole number of days, at least 1');
+        const days = options.expiresInDays === undefined ? undefined : Number(options.expiresInDays);
+        if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw invalid('--expires-in-days', 'must be a whole number of days, at least 1');
         const service = createApiTokenService({ orm: ctx.orm, events: logAuthEvents(log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
         const by = operator();
         const created = await service.create({ name: options.name.trim(), scopes: scopes.data, expiresInDays: days, by, creatorAbility: adminAbilityFor({ kind: 'system', id: by.id, roles: [] }) });
