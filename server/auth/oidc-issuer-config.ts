@@ -1,7 +1,7 @@
 // How an OpenID Provider is configured (OIDC_ISSUERS): where it is, the client Gatehouse is there,
 // and which claim values make someone a Gatehouse admin, approver, auditor or NHI owner.
 import { z } from 'zod';
-import { ROLES } from '../../shared/auth/permissions.js';
+import { ROLES, type Role } from '../../shared/auth/permissions.js';
 
 const url = z.string().refine((v) => {
   try {
@@ -28,7 +28,15 @@ export const oidcIssuerSchema = z
     /** The claim holding group or role names; a dotted path reaches nested claims (realm_access.roles). */
     rolesClaim: z.string().min(1).default('groups'),
     /** Gatehouse role -> the claim values that grant it. A person holding none of them has no role. */
-    roles: z.partialRecord(z.enum(ROLES), z.array(z.string().min(1))).default({}),
+    roles: z
+      .record(z.string(), z.array(z.string().min(1)))
+      .superRefine((roles, ctx) => {
+        for (const key of Object.keys(roles)) {
+          if (!(ROLES as readonly string[]).includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: `is not a Gatehouse role (${ROLES.join(', ')})` });
+        }
+      })
+      .transform((roles) => roles as Partial<Record<Role, string[]>>)
+      .default({}),
     /** Also read claims from the UserInfo endpoint (where the provider keeps groups out of the ID token). */
     userinfo: z.boolean().default(false),
   })

@@ -25,6 +25,7 @@ describe('OpenID Connect sign-in against real providers', () => {
   let partner: TestOidcProvider;
   let url: string;
   const events = capturingEvents();
+  const announced: string[] = [];
 
   beforeAll(async () => {
     const port = await freePort();
@@ -95,7 +96,7 @@ describe('OpenID Connect sign-in against real providers', () => {
         ]),
       },
     );
-    gatehouse = await startGatehouse(config, createLogger({ level: 'silent' }), { authEvents: events });
+    gatehouse = await startGatehouse(config, createLogger({ level: 'silent' }), { authEvents: events, announce: (text) => announced.push(text) });
   });
 
   afterAll(async () => {
@@ -105,9 +106,13 @@ describe('OpenID Connect sign-in against real providers', () => {
     await db?.drop();
   });
 
-  it('lists both providers, and no one-time link', async () => {
+  it('lists both providers, and offers no one-time link', async () => {
     const res = await fetch(`${url}/api/auth/providers`);
     expect(await res.json()).toEqual({ providers: [{ id: 'corp', name: 'Corp SSO' }, { id: 'partner', name: 'partner' }], oneTimeLink: false });
+    expect(announced).toEqual([]);
+    const link = await fetch(`${url}/api/auth/one-time-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'x'.repeat(43) }) });
+    expect(link.status).toBe(409);
+    expect(((await link.json()) as { error: { message: string } }).error.message).toBe('one-time links are off once an OpenID Provider is configured: sign in with your provider');
   });
 
   it('signs a person in through the full code flow with PKCE, state and nonce, and maps their groups to roles', async () => {
