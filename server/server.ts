@@ -86,6 +86,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const modules = await buildModules({ runtime, publicUrl: publicUrl(config) });
     // The port (and so the public URL, without PUBLIC_URL) is known for certain once listening.
     let url = publicUrl(config);
+    // Sign-in events go to the security log until the ledger lands; then the ledger's sink is passed here.
     const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, ...(options.authEvents ? { events: options.authEvents } : {}) });
     for (const service of [...modules.services, ...auth.services]) {
       await service.start();
@@ -97,7 +98,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     routes.push(
       ...systemRoutes({
         readiness: () => runtime.readiness(),
-        openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: publicUrl(config) })),
+        openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: url, sessionCookie: auth.sessionCookie })),
       }),
     );
     const app = createApp({

@@ -51,7 +51,7 @@ export function createApiTokenService(deps: ApiTokenServiceDeps) {
       if (days > deps.maxDays) throw invalid('expiresInDays', `must be at most ${deps.maxDays} (AUTH_API_TOKEN_MAX_DAYS)`);
       for (const scope of input.scopes) {
         if (!holdsUnconditionally(input.creatorAbility, scope)) {
-          throw new GatehouseError('forbidden', `scopes: you cannot give a token ${scope}, because you do not hold it yourself`, { field: 'scopes', details: { scope } });
+          throw new GatehouseError('forbidden', `scopes: you cannot give a token ${scope}, because you do not hold it yourself`, { field: 'scopes', details: { action: 'create', subject: 'ApiToken', scope } });
         }
       }
       const secret = randomSecret();

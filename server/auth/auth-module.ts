@@ -51,6 +51,8 @@ export interface AuthDeps {
 
 export interface Auth {
   authorize: Authorize;
+  /** The session cookie's name (__Host- prefixed behind TLS). */
+  sessionCookie: string;
   routes: ApiRoute[];
   rateLimits: Record<RouteRateLimit, RequestHandler>;
   services: BackgroundService[];
@@ -88,6 +90,7 @@ export function createAuth(deps: AuthDeps): Auth {
 
   return {
     authorize: createAuthorize({ authenticate: createAuthenticate({ sessions, apiTokens, cookies }), abilityFor: adminAbilityFor }),
+    sessionCookie: cookies.sessionName,
     routes: [
       ...authRoutes({ providers, oidcSignIn, bootstrapLinks, users, sessions, startSession, cookies, events, publicUrl: deps.publicUrl }),
       ...apiTokenRoutes({ apiTokens }),

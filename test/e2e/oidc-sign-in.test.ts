@@ -93,6 +93,8 @@ describe('OpenID Connect sign-in against real providers', () => {
             roles: { 'nhi-owner': ['nhi-owners'] },
             userinfo: true,
           },
+          // Nothing listens here: a provider that is down.
+          { id: 'down', issuer: 'http://127.0.0.1:1', clientId: 'gatehouse', clientSecret: 'unused' },
         ]),
       },
     );
@@ -106,9 +108,9 @@ describe('OpenID Connect sign-in against real providers', () => {
     await db?.drop();
   });
 
-  it('lists both providers, and offers no one-time link', async () => {
+  it('lists the providers, and offers no one-time link', async () => {
     const res = await fetch(`${url}/api/auth/providers`);
-    expect(await res.json()).toEqual({ providers: [{ id: 'corp', name: 'Corp SSO' }, { id: 'partner', name: 'partner' }], oneTimeLink: false });
+    expect(await res.json()).toEqual({ providers: [{ id: 'corp', name: 'Corp SSO' }, { id: 'partner', name: 'partner' }, { id: 'down', name: 'down' }], oneTimeLink: false });
     expect(announced).toEqual([]);
     const link = await fetch(`${url}/api/auth/one-time-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'x'.repeat(43) }) });
     expect(link.status).toBe(409);
@@ -279,6 +281,14 @@ describe('OpenID Connect sign-in against real providers', () => {
     expect(victim.cookie(url, 'gatehouse.sid')).toBeUndefined();
   });
 
+  it('answers 503 naming a provider that cannot be reached, and signs in with the others meanwhile', async () => {
+    const res = await fetch(`${url}/api/auth/oidc/down/sign-in`, { redirect: 'manual' });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^OpenID Provider down: discovery at http:\/\/127\.0\.0\.1:1 failed: /);
+    corp.signInAs('bob');
+    expect((await oidcSignIn(new TestBrowser(), url, 'corp')).sessionCookieSet).toBe(true);
+  });
+
   it('answers 404 for a provider that is not configured', async () => {
     const res = await fetch(`${url}/api/auth/oidc/nope/sign-in`, { redirect: 'manual' });
     expect(res.status).toBe(404);
@@ -324,6 +334,8 @@ describe('OpenID Connect sign-in against real providers', () => {
     corp.signInAs('alice');
     await oidcSignIn(admin, url, 'corp');
     const csrf = (await whoAmI(admin, url)).body.csrfToken!;
+    const listed = (await (await admin.fetch(`${url}/api/users`)).json()) as { users: { id: string; subject: string; roles: string[]; disabledAt: string | null }[] };
+    expect(listed.users.find((u) => u.id === erinId)).toMatchObject({ subject: 'erin', roles: ['nhi-owner'], disabledAt: null });
     const disabled = await admin.fetch(`${url}/api/users/${erinId}/disable`, { method: 'POST', headers: { 'x-csrf-token': csrf } });
     expect(disabled.status).toBe(200);
     expect(((await disabled.json()) as { disabledAt: string | null }).disabledAt).not.toBeNull();
