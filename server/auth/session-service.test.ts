@@ -81,6 +81,14 @@ describe('session service', () => {
     expect(await sessions.resolve(two.secret)).toBeUndefined();
   });
 
+  it('leaves a disabled person\'s record as it was when they try to sign in again', async () => {
+    const { users, user } = await setup();
+    await users.setDisabled(user.id, true, { kind: 'human', id: 'someone-else' });
+    advance(MIN);
+    const again = await users.recordSignIn({ issuer: user.issuer, subject: user.subject, displayName: 'Changed', roles: ['admin'] });
+    expect(again).toMatchObject({ id: user.id, displayName: 'Pat', roles: ['auditor'], lastSignInAt: user.lastSignInAt, disabledAt: expect.any(String) });
+  });
+
   it('refuses to let people disable themselves', async () => {
     const { users, user } = await setup();
     await expect(users.setDisabled(user.id, true, { kind: 'human', id: user.id })).rejects.toThrow('you cannot disable your own account');

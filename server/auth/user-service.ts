@@ -42,9 +42,14 @@ export function createUserService(deps: UserServiceDeps) {
   const now = deps.now ?? (() => new Date());
 
   return {
-    /** Creates or refreshes the person's record; one atomic upsert, so replicas cannot create two. */
+    /**
+     * Creates or refreshes the person's record; one atomic upsert, so replicas cannot create two.
+     * A disabled person's record is returned untouched: a refused sign-in is not a sign-in.
+     */
     async recordSignIn(person: SignedInPerson): Promise<UserView> {
       const em = deps.orm.em.fork();
+      const existing = await em.findOne(GatehouseUser, { issuer: person.issuer, subject: person.subject });
+      if (existing?.disabledAt) return toUserView(existing);
       const user = await em.upsert(
         GatehouseUser,
         {
