@@ -6,12 +6,11 @@ import path from 'node:path';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import type { ApiRoute } from '../shared/http/api-route.js';
+import type { ApiRoute, RouteRateLimit } from '../shared/http/api-route.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
 import { errorMiddleware, type ErrorMiddlewareOptions } from './http/error-middleware.js';
 import { mountRoutes, type Authorize } from './http/mount-routes.js';
-import type { RouteRateLimit } from '../shared/http/api-route.js';
 
 export interface AppDeps {
   log: Logger;
