@@ -6,10 +6,10 @@ import path from 'node:path';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
-import type { ApiRoute } from '../shared/http/api-route.js';
+import type { ApiRoute, RouteRateLimit } from '../shared/http/api-route.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
-import { errorMiddleware } from './http/error-middleware.js';
+import { errorMiddleware, type ErrorMiddlewareOptions } from './http/error-middleware.js';
 import { mountRoutes, type Authorize } from './http/mount-routes.js';
 
 export interface AppDeps {
@@ -20,6 +20,10 @@ export interface AppDeps {
   webDir?: string;
   /** Routers that render their own protocol (SCIM), mounted before the API's error handler. */
   protocolRouters?: { path: string; router: express.Router }[];
+  /** The rate limiters routes name in their `rateLimit` field. */
+  rateLimits?: Partial<Record<RouteRateLimit, express.RequestHandler>>;
+  /** Told of every refusal (403), to record it. */
+  onRefused?: ErrorMiddlewareOptions['onRefused'];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -55,7 +59,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use('/api', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   const api = express.Router();
-  mountRoutes(api, deps.routes, deps.authorize);
+  mountRoutes(api, deps.routes, deps.authorize, deps.rateLimits);
   app.use(api);
   app.use('/api', (req: Request) => {
     throw new GatehouseError('not_found', `no API route ${req.method} ${req.baseUrl}${req.path}`);
@@ -70,6 +74,6 @@ export function createApp(deps: AppDeps): Express {
   app.use((req: Request) => {
     throw new GatehouseError('not_found', `no route ${req.method} ${req.path}`);
   });
-  app.use(errorMiddleware(deps.log));
+  app.use(errorMiddleware(deps.log, deps.onRefused ? { onRefused: deps.onRefused } : {}));
   return app;
 }

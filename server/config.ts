@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { oidcIssuersSchema } from './auth/oidc-issuer-config.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -84,6 +85,16 @@ export const configSchema = z
     VAULT_TRANSIT_MOUNT: nonEmpty.default('transit'),
     VAULT_BIN: nonEmpty.optional(),
     VAULT_DEV_PORT: port.default(8200),
+
+    /** OpenID Providers people sign in with (README: "Sign-in and roles"). Unset: a one-time admin link at start. */
+    OIDC_ISSUERS: oidcIssuersSchema.default([]),
+    AUTH_SESSION_MAX_AGE_HOURS: z.coerce.number().positive().max(720).default(12),
+    AUTH_SESSION_IDLE_MINUTES: z.coerce.number().positive().max(43_200).default(60),
+    AUTH_BOOTSTRAP_LINK_MINUTES: z.coerce.number().int().min(1).max(1440).default(30),
+    AUTH_API_TOKEN_MAX_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
+    /** Requests per client address per 15 minutes to the sign-in endpoints, and to the API token endpoints. */
+    AUTH_SIGN_IN_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
+    AUTH_TOKEN_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
   })
   .superRefine((c, ctx) => {
     if (c.VAULT_ADDR && !c.VAULT_TOKEN && !(c.VAULT_ROLE_ID && c.VAULT_SECRET_ID)) {
@@ -99,6 +110,13 @@ export const configSchema = z
       for (const key of ['DATABASE_URL', 'DATABASE_APP_URL', 'TEMPORAL_ADDRESS', 'VAULT_ADDR', 'PUBLIC_URL'] as const) {
         if (!c[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when NODE_ENV=production (embedded services are for development only)' });
       }
+      // Session cookies are Secure only behind TLS, and an identity provider's answers are trusted only over TLS.
+      if (c.PUBLIC_URL && !c.PUBLIC_URL.startsWith('https://')) {
+        ctx.addIssue({ code: 'custom', path: ['PUBLIC_URL'], message: 'must be an https:// URL when NODE_ENV=production (session cookies are sent over TLS only)' });
+      }
+      c.OIDC_ISSUERS.forEach((issuer, i) => {
+        if (!issuer.issuer.startsWith('https://')) ctx.addIssue({ code: 'custom', path: ['OIDC_ISSUERS', i, 'issuer'], message: 'must be an https:// URL when NODE_ENV=production' });
+      });
     }
   });
 
@@ -136,7 +154,8 @@ function readConfigFile(file: string): Source {
     if (!(key in configSchema.shape)) {
       throw new ConfigError([`GATEHOUSE_CONFIG_FILE: ${file} sets unknown key ${key}`]);
     }
-    if (value !== null && value !== undefined) out[key] = String(value);
+    // Structured values (OIDC_ISSUERS as a YAML list) reach the schema as the JSON an environment variable would hold.
+    if (value !== null && value !== undefined) out[key] = typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
   return out;
 }

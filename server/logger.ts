@@ -23,6 +23,9 @@ export const SECRET_FIELD_NAMES = [
   'TEMPORAL_API_KEY',
   'DATABASE_URL',
   'DATABASE_APP_URL',
+  'OIDC_ISSUERS',
+  'csrfToken',
+  'codeVerifier',
 ];
 
 function redactPaths(): string[] {

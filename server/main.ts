@@ -9,6 +9,8 @@ import { GATEHOUSE_VERSION } from './version.js';
 import { runSelfCheck } from './selfcheck.js';
 import { fail, onShutdown, reportStartFailure, setup } from './cli/common.js';
 import { registerConnectorCommands } from './cli/connector-commands.js';
+import { registerTokenCommands } from './cli/token-commands.js';
+import { registerAuthCommands } from './cli/auth-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -89,5 +91,7 @@ program
 
 // Each module's commands register themselves here, e.g. registerDirectoryCommands(program).
 registerConnectorCommands(program);
+registerTokenCommands(program);
+registerAuthCommands(program);
 
 await program.parseAsync(process.argv);

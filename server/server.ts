@@ -13,12 +13,14 @@ import { createApp } from './app.js';
 import { buildOpenApiDocument } from './http/openapi.js';
 import { systemRoutes } from './system-routes.js';
 import { buildActivities } from './activities.js';
-import { GatehouseError } from '../shared/errors.js';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import { createWorker, workflowBundlePath } from '../workflows/worker.js';
 import { ensureCanary } from '../workflows/selfcheck/activities.js';
 import { GATEHOUSE_VERSION } from './version.js';
 import { buildModules, type BackgroundService } from './modules.js';
+import { createAuth } from './auth/auth-module.js';
+import { assertKnownAccess } from './auth/authorize.js';
+import type { AuthEventSink } from './auth/auth-events.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -26,6 +28,8 @@ export interface RunningGatehouse {
   runtime: Runtime;
   url: string;
   port: number;
+  /** Every API route this server mounted, as declared (the authorization matrix test walks them). */
+  routes: ApiRoute[];
   stop(): Promise<void>;
 }
 
@@ -57,7 +61,15 @@ async function listen(server: http.Server, host: string, port: number): Promise<
   });
 }
 
-export async function startGatehouse(config: Config, log: Logger, options: { webDir?: string } = {}): Promise<RunningGatehouse> {
+export interface StartOptions {
+  webDir?: string;
+  /** Where the first-start one-time admin link is printed. Default: standard output. */
+  announce?: (text: string) => void;
+  /** Where sign-in events go. Default: the security log (the ledger, once it lands). */
+  authEvents?: AuthEventSink;
+}
+
+export async function startGatehouse(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningGatehouse> {
   const started = Date.now();
   const runtime = await startRuntime(config, log);
   let worker: { worker: Worker; done: Promise<void> } | undefined;
@@ -72,17 +84,21 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
     }
 
     const modules = await buildModules({ runtime, publicUrl: publicUrl(config) });
-    for (const service of modules.services) {
+    // The port (and so the public URL, without PUBLIC_URL) is known for certain once listening.
+    let url = publicUrl(config);
+    // Sign-in events go to the security log until the ledger lands; then the ledger's sink is passed here.
+    const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, ...(options.authEvents ? { events: options.authEvents } : {}) });
+    for (const service of [...modules.services, ...auth.services]) {
       await service.start();
       startedServices.push(service);
     }
 
-    const routes: ApiRoute[] = [...modules.routes];
+    const routes: ApiRoute[] = [...modules.routes, ...auth.routes];
     let openApi: Record<string, unknown> | undefined;
     routes.push(
       ...systemRoutes({
         readiness: () => runtime.readiness(),
-        openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: publicUrl(config) })),
+        openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: url, sessionCookie: auth.sessionCookie })),
       }),
     );
     const app = createApp({
@@ -90,16 +106,17 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
       routes,
       protocolRouters: modules.protocolRouters,
       webDir: options.webDir ?? WEB_DIST,
-      // Until sign-in is configured, only public routes answer.
-      authorize: (_req, access) => {
-        if (access !== 'public') throw new GatehouseError('unauthenticated', 'sign in first');
-      },
+      authorize: auth.authorize,
+      rateLimits: auth.rateLimits,
+      onRefused: auth.onRefused,
     });
+    assertKnownAccess(routes);
     server = http.createServer(app);
     server.keepAliveTimeout = 65_000;
     const port = await listen(server, config.HOST, config.PORT);
-    const url = publicUrl(config, port);
+    url = publicUrl(config, port);
     log.info({ url, ms: Date.now() - started, temporalUi: runtime.temporal.uiUrl }, `Gatehouse is ready at ${url}`);
+    await auth.announceOneTimeLink(options.announce ?? ((text) => process.stdout.write(text)));
 
     const srv = server;
     const w = worker;
@@ -112,6 +129,7 @@ export async function startGatehouse(config: Config, log: Logger, options: { web
       runtime,
       url,
       port,
+      routes,
       async stop() {
         await new Promise<void>((resolve) => {
           srv.close(() => resolve());

@@ -2,6 +2,7 @@
 import type { EntitySchema } from '@mikro-orm/core';
 import { SystemCheck } from '../../workflows/selfcheck/system-check.entity.js';
 import { ConnectorInstance } from '../../connectors/instances/connector-instance.entity.js';
+import { authEntities } from '../auth/auth-entities.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const allEntities: EntitySchema<any, any>[] = [SystemCheck, ConnectorInstance];
+export const allEntities: EntitySchema<any, any>[] = [SystemCheck, ConnectorInstance, ...authEntities];

@@ -2,11 +2,16 @@
 import type { Migration } from '@mikro-orm/migrations';
 import { Migration20261129000000Foundation } from './migrations/Migration20261129000000Foundation.js';
 import { Migration20261203000000Connectors } from '../../connectors/migrations/Migration20261203000000Connectors.js';
+import { Migration20261201090000Auth } from '../auth/migrations/Migration20261201090000Auth.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
 const byName = (a: MigrationClass, b: MigrationClass) => a.name.localeCompare(b.name);
 
-export const allMigrations: { name: string; class: MigrationClass }[] = [Migration20261129000000Foundation, Migration20261203000000Connectors]
+export const allMigrations: { name: string; class: MigrationClass }[] = [
+  Migration20261129000000Foundation,
+  Migration20261201090000Auth,
+  Migration20261203000000Connectors,
+]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

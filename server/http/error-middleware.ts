@@ -1,6 +1,8 @@
 // The API's one error renderer: GatehouseError becomes its status with a body naming the code, the
-// message and the field; anything else is a 500 whose details stay in the log.
+// message and the field; a CASL refusal becomes 403 naming the action and the subject; anything else
+// is a 500 whose details stay in the log.
 import type { ErrorRequestHandler, Request, Response, NextFunction } from 'express';
+import { ForbiddenError } from '@casl/ability';
 import { ZodError } from 'zod';
 import { GatehouseError } from '../../shared/errors.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +13,9 @@ export interface ErrorBody {
 
 export function toGatehouseError(err: unknown): GatehouseError {
   if (err instanceof GatehouseError) return err;
+  if (err instanceof ForbiddenError) {
+    return new GatehouseError('forbidden', err.message, { details: { action: String(err.action), subject: err.subjectType } });
+  }
   if (err instanceof ZodError) {
     const issue = err.issues[0]!;
     const field = issue.path.join('.') || 'body';
@@ -24,12 +29,21 @@ export function toGatehouseError(err: unknown): GatehouseError {
   return new GatehouseError('internal', 'internal error', { cause: err });
 }
 
-export function errorMiddleware(log: Logger): ErrorRequestHandler {
-  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+export interface ErrorMiddlewareOptions {
+  /** Told of every refusal (403) before it is rendered, so each one can be recorded. */
+  onRefused?: (req: Request, error: GatehouseError) => Promise<void>;
+}
+
+export function errorMiddleware(log: Logger, options: ErrorMiddlewareOptions = {}): ErrorRequestHandler {
+  return async (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
     const ge = toGatehouseError(err);
     const requestId = (req as { id?: unknown }).id as string | undefined;
     if (ge.status >= 500) log.error({ err, requestId, path: req.path }, 'request failed');
+    if (ge.status === 403 && options.onRefused) {
+      // The refusal stands whether or not it could be recorded; a failure to record it is logged.
+      await options.onRefused(req, ge).catch((recordErr: unknown) => log.error({ err: recordErr, requestId }, 'recording a refusal failed'));
+    }
     const body: ErrorBody = {
       error: {
         code: ge.code,

@@ -23,7 +23,7 @@ function parametersOf(route: ApiRoute): unknown[] {
   return out;
 }
 
-export function buildOpenApiDocument(routes: ApiRoute[], info: { version: string; serverUrl: string }): Record<string, unknown> {
+export function buildOpenApiDocument(routes: ApiRoute[], info: { version: string; serverUrl: string; sessionCookie?: string }): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const p = (paths[toOpenApiPath(route.path)] ??= {});
@@ -33,6 +33,7 @@ export function buildOpenApiDocument(routes: ApiRoute[], info: { version: string
       tags: route.tags,
       operationId: `${route.method}${route.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       'x-gatehouse-access': access === 'public' || access === 'authenticated' ? access : `${access.action}:${access.subject}`,
+      ...(route.rateLimit ? { 'x-gatehouse-rate-limit': route.rateLimit } : {}),
       ...(access === 'public' ? { security: [] } : {}),
       parameters: parametersOf(route),
       ...(route.request?.body
@@ -56,8 +57,13 @@ export function buildOpenApiDocument(routes: ApiRoute[], info: { version: string
     servers: [{ url: info.serverUrl }],
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'An API token' },
-        session: { type: 'apiKey', in: 'cookie', name: 'gatehouse.sid' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (POST /api/tokens, or `gatehouse token create`)' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: info.sessionCookie ?? 'gatehouse.sid',
+          description: 'A signed-in browser. POST, PUT, PATCH and DELETE also need the X-CSRF-Token header (csrfToken from GET /api/auth/session).',
+        },
       },
     },
     security: [{ bearer: [] }, { session: [] }],

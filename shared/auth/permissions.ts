@@ -1,5 +1,6 @@
 // The admin plane's vocabulary: what a route or service method may ask of the caller's ability.
 // policies/ turns roles and token scopes into CASL abilities over exactly these names.
+import type { MongoAbility } from '@casl/ability';
 
 export const ACTIONS = ['read', 'create', 'update', 'delete', 'manage', 'decide', 'request', 'export', 'verify', 'rotate', 'retry', 'cancel', 'simulate', 'publish'] as const;
 export type Action = (typeof ACTIONS)[number];
@@ -15,6 +16,7 @@ export const SUBJECTS = [
   'Evidence', // evidence exports
   'Credential', // credentials and non-human identities in the inventory
   'ApiToken', // automation tokens
+  'User', // people who sign in to Gatehouse (one per OpenID Provider subject)
   'Identity', // people and groups as Gatehouse knows them
   'System', // readiness, configuration, signing keys
 ] as const;
@@ -34,3 +36,19 @@ export interface Principal {
   /** For tokens: the named permissions it was scoped to, as `action:Subject`. */
   scopes?: string[];
 }
+
+/** A named permission, as API tokens are scoped: `read:LedgerEntry`, `manage:Directory`. */
+export type Permission = `${Action}:${Subject}`;
+
+/**
+ * What a caller may do, as CASL sees it. Services check instances with
+ * `ForbiddenError.from(ability).throwUnlessCan(action, subject('Credential', row))`; conditions
+ * in policies/ name the instance fields they read (e.g. `ownerIds` on a Credential).
+ */
+export type AdminAbility = MongoAbility<[Action, Subject | 'all' | SubjectInstance]>;
+
+/**
+ * A subject instance for an instance check, tagged with `subject('Credential', row)` from CASL.
+ * Typed loosely (any object), so rows of any shape can be checked and conditions can name any field.
+ */
+export type SubjectInstance = object;

@@ -9,6 +9,9 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** Who may call a route: anyone, anyone signed in, or holders of one permission. */
 export type RouteAccess = 'public' | 'authenticated' | { action: string; subject: string };
 
+/** A rate limit the server applies before the access check: sign-in endpoints, API token endpoints. */
+export type RouteRateLimit = 'sign-in' | 'api-token';
+
 export interface ApiRoute {
   method: HttpMethod;
   /** Express-style path, e.g. /api/approvals/:id/decision. */
@@ -16,6 +19,7 @@ export interface ApiRoute {
   summary: string;
   tags: string[];
   access: RouteAccess;
+  rateLimit?: RouteRateLimit;
   request?: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType };
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   handler: (req: Request, res: Response) => Promise<void> | void;

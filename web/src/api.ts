@@ -17,3 +17,73 @@ export async function fetchReadiness(signal?: AbortSignal): Promise<Readiness> {
   if (res.status !== 200 && res.status !== 503) throw new Error(`/readyz answered HTTP ${res.status}`);
   return (await res.json()) as Readiness;
 }
+
+/** The signed-in person (or token), as GET /api/auth/session describes them. */
+export interface Caller {
+  principal: { kind: 'human' | 'token' | 'system'; id: string; displayName?: string; email?: string; roles: string[]; scopes?: string[] };
+  via: 'session' | 'api-token';
+  csrfToken?: string;
+  provider?: string | null;
+  expiresAt?: string;
+}
+
+export interface Providers {
+  providers: { id: string; name: string }[];
+  oneTimeLink: boolean;
+}
+
+async function errorMessage(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { error?: { message?: string } };
+    return body.error?.message ?? `HTTP ${res.status}`;
+  } catch {
+    return `HTTP ${res.status}`;
+  }
+}
+
+/** Who is signed in, or undefined when nobody is. */
+export async function fetchCaller(signal?: AbortSignal): Promise<Caller | undefined> {
+  const res = await fetch('/api/auth/session', { headers: { Accept: 'application/json' }, signal });
+  if (res.status === 401) return undefined;
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return (await res.json()) as Caller;
+}
+
+export async function fetchProviders(signal?: AbortSignal): Promise<Providers> {
+  const res = await fetch('/api/auth/providers', { headers: { Accept: 'application/json' }, signal });
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return (await res.json()) as Providers;
+}
+
+/** Where the browser goes to sign in with a provider, and comes back to afterwards. */
+export const signInUrl = (providerId: string, returnTo = '/') => `/api/auth/oidc/${encodeURIComponent(providerId)}/sign-in?returnTo=${encodeURIComponent(returnTo)}`;
+
+/** Ends the session; answers the provider's own sign-out page when it has one. */
+export async function signOut(csrfToken: string): Promise<{ providerSignOutUrl?: string }> {
+  const res = await fetch('/api/auth/session', { method: 'DELETE', headers: { Accept: 'application/json', 'X-CSRF-Token': csrfToken } });
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return (await res.json()) as { providerSignOutUrl?: string };
+}
+
+export async function redeemOneTimeLink(token: string): Promise<void> {
+  const res = await fetch('/api/auth/one-time-link', {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  if (!res.ok) throw new Error(await errorMessage(res));
+}
+
+/** Why a sign-in was refused, in words, for the reason codes the callback sends back. */
+export const SIGN_IN_ERRORS: Record<string, string> = {
+  state_mismatch: "The provider's answer did not match the sign-in this browser started. Please sign in again.",
+  nonce_mismatch: "The provider's ID token was not issued for this sign-in. Please sign in again.",
+  id_token_expired: "The provider's ID token had already expired. Check the clocks of Gatehouse and the provider, then sign in again.",
+  wrong_audience: "The provider's ID token was issued to another application. Ask your administrator to check Gatehouse's client settings.",
+  wrong_issuer: 'The ID token came from a different issuer than the one configured.',
+  invalid_id_token: "The provider's ID token could not be validated.",
+  access_denied: 'The provider did not let you sign in to Gatehouse.',
+  attempt_missing: 'This sign-in was not started in this browser, took longer than 10 minutes, or was already used. Please sign in again.',
+  account_disabled: 'Your Gatehouse account is disabled. Ask a Gatehouse admin.',
+  provider_error: 'The provider could not complete the sign-in. Please try again, or ask your administrator.',
+};

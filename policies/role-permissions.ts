@@ -1,0 +1,42 @@
+// What each Gatehouse role may do on the admin plane. Nobody gets more than the role needs: admins
+// configure, approvers decide, auditors read evidence, owners of non-human identities see theirs.
+import type { AbilityBuilder } from '@casl/ability';
+import type { AdminAbility, Role } from '../shared/auth/permissions.js';
+
+type Can = AbilityBuilder<AdminAbility>['can'];
+type Cannot = AbilityBuilder<AdminAbility>['cannot'];
+
+/**
+ * Instance conditions read these fields, which services put on the subjects they check:
+ * - `ApprovalRequest`: `eligibleApproverIds` (user ids the approval policy made eligible),
+ *   `requesterId` (who asked for the change), `subjectUserIds` (users whose access it changes);
+ * - `Credential`: `ownerIds` (user ids of its owners).
+ * A check by subject type alone (the route's access rule) passes when any rule could allow it;
+ * the service then checks the instance.
+ */
+export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: string) => void> = {
+  admin: (can) => {
+    can('manage', ['Directory', 'Connector', 'Policy', 'ApiToken', 'User']);
+    can(['read', 'retry', 'cancel'], 'Run');
+    can('read', ['ApprovalRequest', 'AccessRequest', 'Identity', 'System']);
+    can(['read', 'rotate'], 'Credential');
+  },
+
+  'security-approver': (can, cannot, userId) => {
+    can('read', ['ApprovalRequest', 'AccessRequest', 'Run', 'Identity', 'Policy', 'Credential']);
+    can('decide', 'ApprovalRequest', { eligibleApproverIds: userId });
+    // Promise 6: nobody approves their own request or a change to their own access.
+    cannot('decide', 'ApprovalRequest', { requesterId: userId }).because('nobody approves a request they made');
+    cannot('decide', 'ApprovalRequest', { subjectUserIds: userId }).because('nobody approves a change to their own access');
+  },
+
+  auditor: (can) => {
+    can(['read', 'verify'], 'LedgerEntry');
+    can(['read', 'export'], 'Evidence');
+    can('read', 'Credential');
+  },
+
+  'nhi-owner': (can, _cannot, userId) => {
+    can(['read', 'rotate'], 'Credential', { ownerIds: userId });
+  },
+};

@@ -1,0 +1,65 @@
+// Who may call every API route: the authorization matrix as data. The test beside it calls every
+// route the server mounts with every caller below and asserts exactly these sets, so a route that is
+// missing here fails the test, and no route ships without its permissions written down.
+//
+// Adding a route: add a line `'<METHOD> <path as declared>': [callers allowed past the access check]`.
+// "Allowed" means the access check let the call through (whatever the handler then answered with
+// placeholder input); refused means 401 or 403.
+import type { Permission, Role } from '../../shared/auth/permissions.js';
+
+/** Every kind of caller the matrix is checked with. */
+export const CALLERS = [
+  'anonymous',
+  'admin',
+  'security-approver',
+  'auditor',
+  'nhi-owner',
+  'no-role',
+  'token:audit-export',
+  'token:directory-sync',
+  'token:monitoring',
+] as const;
+export type Caller = (typeof CALLERS)[number];
+
+/** What each signed-in caller holds: a person's roles, or a token's scopes. */
+export const CALLER_GRANTS: Record<Exclude<Caller, 'anonymous'>, { roles: Role[] } | { scopes: Permission[] }> = {
+  admin: { roles: ['admin'] },
+  'security-approver': { roles: ['security-approver'] },
+  auditor: { roles: ['auditor'] },
+  'nhi-owner': { roles: ['nhi-owner'] },
+  'no-role': { roles: [] },
+  'token:audit-export': { scopes: ['read:LedgerEntry', 'verify:LedgerEntry', 'export:Evidence'] },
+  'token:directory-sync': { scopes: ['manage:Directory'] },
+  'token:monitoring': { scopes: ['read:System', 'read:Run'] },
+};
+
+const EVERYONE: readonly Caller[] = CALLERS;
+const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
+const ADMIN: readonly Caller[] = ['admin'];
+
+export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
+  // system
+  'GET /healthz': EVERYONE,
+  'GET /readyz': EVERYONE,
+  'GET /api/openapi.json': EVERYONE,
+
+  // sign-in
+  'GET /api/auth/providers': EVERYONE,
+  'GET /api/auth/oidc/:provider/sign-in': EVERYONE,
+  'GET /api/auth/oidc/:provider/callback': EVERYONE,
+  'POST /api/auth/one-time-link': EVERYONE,
+  'GET /api/auth/session': SIGNED_IN,
+  'DELETE /api/auth/session': SIGNED_IN,
+
+  // API tokens: people with the admin role only; a token never manages tokens
+  'GET /api/tokens': ADMIN,
+  'POST /api/tokens': ADMIN,
+  'GET /api/tokens/:id': ADMIN,
+  'DELETE /api/tokens/:id': ADMIN,
+
+  // users
+  'GET /api/users': ADMIN,
+  'GET /api/users/:id': ADMIN,
+  'POST /api/users/:id/disable': ADMIN,
+  'POST /api/users/:id/enable': ADMIN,
+};
