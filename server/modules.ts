@@ -8,8 +8,8 @@ import { connectorModule } from './connector-module.js';
 
 export interface ModuleContext {
   runtime: Runtime;
-  /** The URL people and identity providers use to reach this server. */
-  publicUrl: string;
+  /** The URL people and identity providers use to reach this server (final once it listens). */
+  publicUrl: () => string;
 }
 
 /** Something that runs beside the HTTP server for as long as it runs. */

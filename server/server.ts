@@ -83,9 +83,9 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       worker.done.catch((err: unknown) => log.fatal({ err }, 'the embedded Temporal worker stopped with an error'));
     }
 
-    const modules = await buildModules({ runtime, publicUrl: publicUrl(config) });
     // The port (and so the public URL, without PUBLIC_URL) is known for certain once listening.
     let url = publicUrl(config);
+    const modules = await buildModules({ runtime, publicUrl: () => url });
     // Sign-in events go to the security log until the ledger lands; then the ledger's sink is passed here.
     const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, ...(options.authEvents ? { events: options.authEvents } : {}) });
     for (const service of [...modules.services, ...auth.services]) {

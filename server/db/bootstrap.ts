@@ -39,6 +39,9 @@ export async function bootstrapDatabase(options: {
   const client = new pg.Client({ connectionString: options.superuserUrl });
   await client.connect();
   try {
+    // Roles are cluster-wide: two bootstraps at once (two test suites, two replicas) would race on
+    // the same pg_authid rows ("tuple concurrently updated"), so they take turns.
+    await client.query("SELECT pg_advisory_lock(hashtext('gatehouse:bootstrap'))");
     await ensureLoginRole(client, OWNER_ROLE, options.ownerPassword, 'NOSUPERUSER CREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS');
     await ensureLoginRole(client, APP_ROLE, options.appPassword, 'NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS');
     const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);

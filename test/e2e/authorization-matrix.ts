@@ -57,6 +57,16 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/tokens/:id': ADMIN,
   'DELETE /api/tokens/:id': ADMIN,
 
+  // connectors: configured by admins only (approvers see policies and requests, not connector settings)
+  'GET /api/connector-types': ADMIN,
+  'POST /api/connector-types/:type/validate': ADMIN,
+  'GET /api/connectors': ADMIN,
+  'POST /api/connectors': ADMIN,
+  'GET /api/connectors/:ref': ADMIN,
+  'PATCH /api/connectors/:ref': ADMIN,
+  'DELETE /api/connectors/:ref': ADMIN,
+  'POST /api/connectors/:ref/test': ADMIN,
+
   // users
   'GET /api/users': ADMIN,
   'GET /api/users/:id': ADMIN,
