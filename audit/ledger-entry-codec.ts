@@ -2,9 +2,13 @@
 // canonical JSON (RFC 8785, through `canonicalize`), the chain hash, and the refusal of anything
 // that is not plain JSON or that looks like a secret.
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import canonicalizeModule from 'canonicalize';
 import { invalid } from '../shared/errors.js';
 import { newLedgerEntrySchema, type LedgerEntry, type NewLedgerEntry } from './ledger-types.js';
+
+// canonicalize is CommonJS (module.exports = fn) with an ESM-style `export default` in its types;
+// under Node's ESM loader the default import is the function itself.
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
 /** The previous hash of the first entry. */
 export const GENESIS_HASH = Buffer.alloc(32);
@@ -17,8 +21,8 @@ const SECRET_KEYS = new Set([
 ]);
 
 const MAX_DEPTH = 16;
-/** An entry is a record of what happened, not a document store. */
-export const MAX_ENTRY_BYTES = 64 * 1024;
+/** An entry is a record of what happened, not a document store. Everything else in it is bounded. */
+export const MAX_DETAILS_BYTES = 60 * 1024;
 
 // A lone surrogate cannot be encoded as UTF-8, and PostgreSQL refuses \u0000 in JSON.
 const UNENCODABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -67,8 +71,12 @@ export function validateNewEntry(input: unknown, field = 'entry'): NewLedgerEntr
   }
   const entry = parsed.data;
   for (const [key, value] of Object.entries(entry)) {
-    if (key === 'details' && value) checkJson(value, `${field}.details`, 0);
-    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) if (typeof v === 'string') checkString(v, `${field}.${key}.${k}`);
+    if (key === 'details' && value) {
+      checkJson(value, `${field}.details`, 0);
+      if (Buffer.byteLength(canonicalize(value)!) > MAX_DETAILS_BYTES) {
+        throw invalid(`${field}.details`, `is larger than ${MAX_DETAILS_BYTES / 1024} KiB; record references, not documents`);
+      }
+    } else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) if (typeof v === 'string') checkString(v, `${field}.${key}.${k}`);
   }
   return entry;
 }
