@@ -25,6 +25,7 @@ const MAX_DEPTH = 16;
 export const MAX_DETAILS_BYTES = 60 * 1024;
 
 // A lone surrogate cannot be encoded as UTF-8, and PostgreSQL refuses \u0000 in JSON.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this pattern must find
 const UNENCODABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 function checkString(value: string, path: string): void {
