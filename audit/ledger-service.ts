@@ -166,9 +166,9 @@ export function createLedger(deps: LedgerDeps): Ledger {
     async checkpoint(options = {}) {
       const ledgerOrigin = await origin();
       return inTransaction(await getPool(), async (sql) => {
-        const lock = options.wait === false ? `pg_try_advisory_xact_lock(${CHECKPOINT_LOCK})` : `pg_advisory_xact_lock(${CHECKPOINT_LOCK}) IS NULL`;
-        const [{ locked } = { locked: false }] = await sql.query<{ locked: boolean }>(`SELECT ${lock} AS locked`);
-        // pg_advisory_xact_lock returns void (NULL): `IS NULL` makes the waiting form say true.
+        const [{ locked } = { locked: false }] = await sql.query<{ locked: boolean }>(
+          options.wait === false ? `SELECT pg_try_advisory_xact_lock(${CHECKPOINT_LOCK}) AS locked` : `SELECT true AS locked FROM (SELECT pg_advisory_xact_lock(${CHECKPOINT_LOCK})) AS waited`,
+        );
         if (!locked) return undefined;
         const { size } = await readHead(sql);
         const [last] = await sql.query<CheckpointRow & { age_ms: number }>(

@@ -71,7 +71,7 @@ async function checkProtections(sql: Sql): Promise<{ problems: VerificationProbl
   }
   const privileges = await sql.query<{ role: string; table: string; privilege: string; granted: boolean }>(
     `SELECT r.role, t.name AS "table", p.privilege, has_table_privilege(r.role, t.name, p.privilege) AS granted
-       FROM unnest(ARRAY['gatehouse_app', current_user::text]) AS r(role), unnest($1::text[]) AS t(name), unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)`,
+       FROM (SELECT DISTINCT unnest(ARRAY['gatehouse_app', current_user::text])) AS r(role), unnest($1::text[]) AS t(name), unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)`,
     [LEDGER_TABLES],
   );
   const [{ current } = { current: '' }] = await sql.query<{ current: string }>('SELECT current_user AS current');
@@ -189,14 +189,19 @@ export async function verifyLedger(
     for (const cp of checkpoints.slice(cpAt)) {
       report({ kind: 'ledger-truncated', seq: expected, treeSize: cp.treeSize, message: `the ledger ends at entry ${expected - 1} but the checkpoint at tree size ${cp.treeSize} was signed over ${cp.treeSize} entries: entries ${expected}..${cp.treeSize - 1} were removed` });
     }
-    const entryKinds = new Set<ProblemKind>(['entry-missing', 'entry-altered', 'entry-rewritten', 'entry-inserted', 'entries-reordered', 'chain-broken', 'ledger-truncated', 'checkpoint-root-mismatch']);
-    const bad = problems.filter((p) => entryKinds.has(p.kind) && p.seq !== undefined).map((p) => p.seq!);
-    problems.sort((a, b) => (a.seq ?? -1) - (b.seq ?? -1));
+    // Precise findings first (they name the entry); a root mismatch only bounds where to look.
+    const precise = new Set<ProblemKind>(['entry-missing', 'entry-altered', 'entry-rewritten', 'entry-inserted', 'entries-reordered', 'chain-broken', 'ledger-truncated']);
+    const rank = (p: VerificationProblem) =>
+      p.kind === 'protection-missing' ? 0 : p.kind.startsWith('checkpoint-') && p.kind !== 'checkpoint-root-mismatch' ? 1 : precise.has(p.kind) ? 2 : p.kind === 'checkpoint-root-mismatch' ? 3 : 4;
+    problems.sort((a, b) => rank(a) - rank(b) || (a.seq ?? a.treeSize ?? 0) - (b.seq ?? b.treeSize ?? 0));
+    const located = problems.filter((p) => precise.has(p.kind));
+    const bounded = problems.filter((p) => p.kind === 'checkpoint-root-mismatch');
+    const firstBad = (located.length ? located : bounded).map((p) => p.seq!);
     return {
       ok: problems.length === 0,
       entries: read,
       checkpoints: { total: checkpoints.length, verified: rootsMatched, ...(checkpoints.length ? { latestTreeSize: checkpoints[checkpoints.length - 1]!.treeSize } : {}) },
-      ...(bad.length ? { firstBadSeq: Math.min(...bad) } : {}),
+      ...(firstBad.length ? { firstBadSeq: Math.min(...firstBad) } : {}),
       problems,
       warnings: protections.warnings,
     };
