@@ -218,8 +218,8 @@ export async function prepareEvidenceExport(deps: EvidenceExportDeps, input: Exp
       const signature = await deps.signer.sign(keyName, Buffer.from(manifestText, 'utf8'));
       const sig: ManifestSignature = { keyName, keyVersion: signature.keyVersion, signature: signature.signature };
       await sink.file('manifest.sig.json', [`${JSON.stringify(sig, null, 2)}\n`]);
-      await sink.close();
-
+      // Recorded before the container is closed: a zip is unreadable without its closing
+      // directory, so no usable export leaves without its ledger entry.
       const recorded = await ledger.append({
         action: 'export.created',
         actor: requestedBy,
@@ -227,6 +227,18 @@ export async function prepareEvidenceExport(deps: EvidenceExportDeps, input: Exp
         details: { format: request.format, firstSeq, lastSeq, entries: total, ...(request.from ? { from: request.from } : {}), ...(request.to ? { to: request.to } : {}), coveringCheckpoint: covering.treeSize, manifestSha256: manifestDigest.sha256, host: hostname() },
         ...(options.requestId ? { correlation: { requestId: options.requestId } } : {}),
       });
+      try {
+        await sink.close();
+      } catch (err) {
+        await ledger.append({
+          action: 'export.failed',
+          actor: requestedBy,
+          subject: { type: 'evidenceExport', id: manifestDigest.sha256 },
+          details: { reason: (err as Error).message, recordedAs: recorded.seq },
+          ...(options.requestId ? { correlation: { requestId: options.requestId } } : {}),
+        });
+        throw err;
+      }
       return { manifest, manifestSha256: manifestDigest.sha256, recorded };
     },
   };

@@ -57,11 +57,13 @@ export function folderSink(dir: string): EvidenceSink {
 /** A zip written to `out` as it is produced (deflated, zip64 when large). */
 export function zipSink(out: Writable): EvidenceSink {
   const zip = new yazl.ZipFile();
+  // Done only when every byte was handed on; a connection closed early is a failed export.
   const finished = new Promise<void>((resolve, reject) => {
     out.once('error', reject);
-    out.once('close', resolve);
     out.once('finish', resolve);
+    out.once('close', () => (out.writableFinished ? resolve() : reject(new Error('the export was not delivered: the connection closed before the end'))));
   });
+  finished.catch(() => undefined);
   zip.outputStream.pipe(out);
   const mtime = new Date();
   return {

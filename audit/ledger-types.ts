@@ -67,19 +67,22 @@ export type Correlation = z.infer<typeof correlationSchema>;
 export type PolicyRef = z.infer<typeof policyRefSchema>;
 export type NewLedgerEntry = z.infer<typeof newLedgerEntrySchema>;
 
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lower-case hex digits');
+
 /**
  * An entry as the ledger holds it. `hash` is SHA-256 over the previous entry's hash (32 bytes; 32
  * zero bytes before the first entry) followed by the entry's canonical JSON (RFC 8785) without
  * `prevHash` and `hash`. Hashes are lower-case hex.
  */
-export type LedgerEntry = NewLedgerEntry & {
+export const ledgerEntrySchema = newLedgerEntrySchema.extend({
   /** Gapless, from 0. */
-  seq: number;
+  seq: z.number().int().min(0),
   /** When the ledger recorded it, ISO 8601 UTC with milliseconds; never decreases along the chain. */
-  timestamp: string;
-  prevHash: string;
-  hash: string;
-};
+  timestamp: z.string(),
+  prevHash: hex32,
+  hash: hex32,
+});
+export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;
 
 export interface AppendOptions {
   /**
