@@ -8,6 +8,7 @@ import { runMigrations } from './db/orm.js';
 import { GATEHOUSE_VERSION } from './version.js';
 import { runSelfCheck } from './selfcheck.js';
 import { fail, onShutdown, reportStartFailure, setup } from './cli/common.js';
+import { registerAuditCommands } from './cli/audit-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -87,5 +88,6 @@ program
   });
 
 // Each module's commands register themselves here, e.g. registerDirectoryCommands(program).
+registerAuditCommands(program);
 
 await program.parseAsync(process.argv);
