@@ -12,6 +12,7 @@ import { queryEntries, type LedgerPage, type LedgerQuery } from './ledger-query.
 import { extendStoredTree, perfectSubtrees, treeRoot } from './ledger-tree.js';
 import { consistencyProof, inclusionProof, leafHash } from './merkle.js';
 import { originOf, treeHeadBody, type Checkpoint, type PublicKey } from './checkpoint-note.js';
+import { CHECKPOINT_COLUMNS, readCheckpoints, toCheckpoint, type CheckpointRow } from './checkpoint-store.js';
 import { verifyLedger, type VerificationReport, type VerifyProgress } from './ledger-verifier.js';
 
 export const LEDGER_KEY_NAME = 'gatehouse-ledger';
@@ -78,18 +79,6 @@ export interface Ledger extends LedgerAppender {
   seqRangeOfTime(from?: string, to?: string): Promise<{ first: number; last: number } | undefined>;
 }
 
-interface CheckpointRow {
-  tree_size: string;
-  root_hash: Buffer;
-  ts: string;
-  key_name: string;
-  key_version: number;
-  body: string;
-  signature: Buffer;
-}
-
-const CHECKPOINT_COLUMNS = `tree_size, root_hash, ${isoUtc('signed_at')} AS ts, key_name, key_version, body, signature`;
-
 export function createLedger(deps: LedgerDeps): Ledger {
   const keyName = deps.keyName ?? LEDGER_KEY_NAME;
   let pool: pg.Pool | undefined;
@@ -113,17 +102,6 @@ export function createLedger(deps: LedgerDeps): Ledger {
     }
     return originCache;
   };
-
-  const toCheckpoint = (row: CheckpointRow, ledgerOrigin: string): Checkpoint => ({
-    origin: ledgerOrigin,
-    treeSize: Number(row.tree_size),
-    rootHash: row.root_hash.toString('hex'),
-    timestamp: row.ts,
-    keyName: row.key_name,
-    keyVersion: row.key_version,
-    signature: row.signature.toString('base64'),
-    body: row.body,
-  });
 
   const append = async (entries: NewLedgerEntry[], options: AppendOptions | undefined): Promise<LedgerEntry[]> => {
     if (options?.em) return appendEntries(sqlInTransactionOf(options.em), entries);
@@ -199,15 +177,8 @@ export function createLedger(deps: LedgerDeps): Ledger {
     },
 
     async checkpoints(range = {}) {
-      const rows = await withSql((sql) =>
-        sql.query<CheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM ledger_checkpoint WHERE tree_size >= $1 AND tree_size <= $2 ORDER BY tree_size LIMIT $3`, [
-          range.fromSize ?? 0,
-          range.toSize ?? Number.MAX_SAFE_INTEGER,
-          range.limit ?? 100_000,
-        ]),
-      );
       const ledgerOrigin = await origin();
-      return rows.map((r) => toCheckpoint(r, ledgerOrigin));
+      return withSql((sql) => readCheckpoints(sql, ledgerOrigin, range));
     },
 
     async proveInclusion(seq, treeSize) {
@@ -236,7 +207,7 @@ export function createLedger(deps: LedgerDeps): Ledger {
     },
 
     async verify(options = {}) {
-      return verifyLedger({ pool: await getPool(), origin: await origin(), publicKeys: () => ledger.publicKeys(), checkpoints: () => ledger.checkpoints() }, options);
+      return verifyLedger({ pool: await getPool(), origin: await origin(), publicKeys: () => ledger.publicKeys() }, options);
     },
 
     async *readRaw(from, to) {

@@ -94,18 +94,47 @@ export interface RawEntryRow {
   entry: string;
 }
 
-/** Rows with seq in [from, to), in order, a page at a time (keyset pagination, no long transaction). */
-export async function* readRawEntries(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<RawEntryRow[]> {
+/**
+ * Rows with seq in [from, to), in order, a page at a time, the next page already requested while
+ * the caller works on this one. Pages are bounded seq ranges without ORDER BY: whatever the
+ * planner's statistics say, nothing is sorted on the server (rows arrive nearly in order from an
+ * append-only table, and are put in order here).
+ */
+async function* readPages<R extends { seq: string }>(sql: Sql, columns: string, from: number, to: number, pageSize: number): AsyncGenerator<R[]> {
+  const prefetch = (lo: number) => {
+    if (lo >= to) return undefined;
+    const page = sql.query<R>(`SELECT ${columns} FROM ledger_entry WHERE seq >= $1 AND seq < $2`, [lo, Math.min(to, lo + pageSize)]);
+    page.catch(() => undefined); // surfaced by the await below; not unhandled if the reader stops early
+    return page;
+  };
   let next = from;
-  while (next < to) {
-    const rows = await sql.query<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>(
-      'SELECT seq, prev_hash, hash, entry FROM ledger_entry WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3',
-      [next, to, pageSize],
-    );
-    if (rows.length === 0) return;
-    const page = rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, entry: r.entry }));
-    yield page;
-    next = page[page.length - 1]!.seq + 1;
+  let pending = prefetch(next);
+  while (pending) {
+    const rows = await pending;
+    next += pageSize;
+    pending = prefetch(next);
+    if (!rows.length) continue;
+    for (let i = 1; i < rows.length; i++) {
+      if (Number(rows[i]!.seq) < Number(rows[i - 1]!.seq)) {
+        rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+        break;
+      }
+    }
+    yield rows;
+  }
+}
+
+/** Every stored column that the chain covers, for export. */
+export async function* readRawEntries(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<RawEntryRow[]> {
+  for await (const rows of readPages<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>(sql, 'seq, prev_hash, hash, entry', from, to, pageSize)) {
+    yield rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, entry: r.entry }));
+  }
+}
+
+/** What verification needs from each row: each hash is checked against the hash of the row before. */
+export async function* readChainRows(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<{ seq: number; hash: Buffer; entry: string }[]> {
+  for await (const rows of readPages<{ seq: string; hash: Buffer; entry: string }>(sql, 'seq, hash, entry', from, to, pageSize)) {
+    yield rows.map((r) => ({ seq: Number(r.seq), hash: r.hash, entry: r.entry }));
   }
 }
 

@@ -3,11 +3,12 @@
 // that the database still enforces append-only. Any tampering is named, with the first bad entry.
 import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
-import { readHead, readRawEntries, type RawEntryRow } from './ledger-store.js';
+import { readChainRows, readHead, type RawEntryRow } from './ledger-store.js';
 import { sqlOnClient, type Sql } from './ledger-sql.js';
 import { MerkleAccumulator, leafHash } from './merkle.js';
 import { STORED_LEVEL } from './ledger-tree.js';
-import { checkCheckpoint, type Checkpoint, type PublicKey } from './checkpoint-note.js';
+import { checkCheckpoint, type PublicKey } from './checkpoint-note.js';
+import { readCheckpoints } from './checkpoint-store.js';
 
 export type ProblemKind =
   | 'entry-missing'
@@ -102,8 +103,34 @@ function diagnoseBrokenLink(prev: RawEntryRow, row: RawEntryRow): VerificationPr
   return { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} does not link to entry ${prev.seq}` };
 }
 
+/** Two stored rows in full (with prev_hash), for naming a problem. */
+async function readFullRows(sql: Sql, prevSeq: number, seq: number): Promise<[RawEntryRow | undefined, RawEntryRow | undefined]> {
+  const rows = await sql.query<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>('SELECT seq, prev_hash, hash, entry FROM ledger_entry WHERE seq = ANY($1)', [[prevSeq, seq]]);
+  const of = (s: number) => {
+    const r = rows.find((x) => Number(x.seq) === s);
+    return r && { seq: s, prevHash: r.prev_hash, hash: r.hash, entry: r.entry };
+  };
+  return [of(prevSeq), of(seq)];
+}
+
+/** Entries whose stored prev_hash differs from the stored hash of the entry before (or genesis). */
+async function checkPrevHashColumn(pool: pg.Pool, size: number): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    const rows = await client.query<{ seq: string }>(
+      `SELECT e.seq FROM ledger_entry e LEFT JOIN ledger_entry p ON p.seq = e.seq - 1
+        WHERE e.seq < $1 AND ((e.seq = 0 AND e.prev_hash <> $2) OR (p.seq IS NOT NULL AND e.prev_hash <> p.hash))
+        ORDER BY e.seq LIMIT $3`,
+      [size, GENESIS_HASH, MAX_PROBLEMS],
+    );
+    return rows.rows.map((r) => Number(r.seq));
+  } finally {
+    client.release();
+  }
+}
+
 export async function verifyLedger(
-  deps: { pool: pg.Pool; origin: string; publicKeys: () => Promise<PublicKey[]>; checkpoints: () => Promise<Checkpoint[]> },
+  deps: { pool: pg.Pool; origin: string; publicKeys: () => Promise<PublicKey[]> },
   options: { onProgress?: VerifyProgress } = {},
 ): Promise<VerificationReport> {
   const problems: VerificationProblem[] = [];
@@ -112,11 +139,16 @@ export async function verifyLedger(
   };
   const client = await deps.pool.connect();
   try {
+    // One snapshot for everything read, so appends and checkpoints made meanwhile cannot look
+    // like a truncated ledger or a missing entry.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const sql = sqlOnClient(client);
     const protections = await checkProtections(sql);
     protections.problems.forEach(report);
 
-    const [keys, checkpoints, head] = await Promise.all([deps.publicKeys(), deps.checkpoints(), readHead(sql)]);
+    const keys = await deps.publicKeys();
+    const head = await readHead(sql);
+    const checkpoints = await readCheckpoints(sql, deps.origin);
     const signed = new Set<number>();
     for (const cp of checkpoints) {
       const problem = checkCheckpoint(cp, keys, deps.origin);
@@ -136,14 +168,20 @@ export async function verifyLedger(
       }
     });
 
+    // The stored prevHash column repeats the hash before it; check it on a second connection while
+    // the chain is walked (rows below the head never change, so no shared snapshot is needed).
+    const prevColumn = checkPrevHashColumn(deps.pool, head.size);
+    prevColumn.catch(() => undefined);
+
     let rootsMatched = 0;
     let cpAt = 0;
     let expected = 0;
-    let prev: RawEntryRow | undefined;
+    let prevSeq = -1;
+    let prevHash: Buffer | undefined = GENESIS_HASH;
     let prevFlagged = false;
     let read = 0;
     const total = head.size;
-    for await (const page of readRawEntries(sql, 0, Number.MAX_SAFE_INTEGER)) {
+    for await (const page of readChainRows(sql, 0, head.size)) {
       for (const row of page) {
         let flagged = false;
         const gap = row.seq !== expected;
@@ -151,16 +189,19 @@ export async function verifyLedger(
           report({ kind: 'entry-missing', seq: expected, message: row.seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${row.seq - 1} are missing (deleted)` });
           flagged = true;
         }
-        const computed = chainHash(row.prevHash, row.entry);
-        if (!computed.equals(row.hash)) {
-          report({ kind: 'entry-altered', seq: row.seq, message: `entry ${row.seq} was changed: its content no longer hashes to its stored hash` });
-          flagged = true;
-        } else if (!gap) {
-          const linked = prev ? row.prevHash.equals(prev.hash) : row.prevHash.equals(GENESIS_HASH);
-          if (!linked && !prevFlagged) {
-            report(prev ? diagnoseBrokenLink(prev, row) : { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} is the first entry but does not start from the genesis hash` });
+        // Fast path: the entry hashes, after the hash of the row before, to its stored hash.
+        let computed = row.hash;
+        if (gap || !prevHash || !chainHash(prevHash, row.entry).equals(row.hash)) {
+          // Slow path, rare: read both rows in full and name what is wrong.
+          const [prevRow, full] = await readFullRows(sql, prevSeq, row.seq);
+          computed = chainHash(full!.prevHash, full!.entry);
+          if (!computed.equals(full!.hash)) {
+            report({ kind: 'entry-altered', seq: row.seq, message: `entry ${row.seq} was changed: its content no longer hashes to its stored hash` });
             flagged = true;
-          } else if (!linked) flagged = true;
+          } else if (!gap) {
+            if (!prevFlagged) report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} is the first entry but does not start from the genesis hash` });
+            flagged = true;
+          }
         }
         acc.push(leafHash(computed));
         const size = row.seq + 1;
@@ -179,12 +220,17 @@ export async function verifyLedger(
             });
           }
         }
-        prev = row;
+        prevSeq = row.seq;
+        prevHash = row.hash;
         prevFlagged = flagged;
         expected = size;
         read++;
       }
       options.onProgress?.(read, total);
+    }
+    const reported = new Set(problems.map((p) => p.seq));
+    for (const seq of await prevColumn) {
+      if (!reported.has(seq) && !reported.has(seq - 1)) report({ kind: 'chain-broken', seq, message: `entry ${seq}'s stored prevHash is not the hash of entry ${seq - 1} (the column was changed)` });
     }
     for (const cp of checkpoints.slice(cpAt)) {
       report({ kind: 'ledger-truncated', seq: expected, treeSize: cp.treeSize, message: `the ledger ends at entry ${expected - 1} but the checkpoint at tree size ${cp.treeSize} was signed over ${cp.treeSize} entries: entries ${expected}..${cp.treeSize - 1} were removed` });
@@ -206,6 +252,7 @@ export async function verifyLedger(
       warnings: protections.warnings,
     };
   } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
     client.release();
   }
 }

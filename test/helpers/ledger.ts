@@ -12,9 +12,24 @@ export interface TestLedger {
   close(): Promise<void>;
 }
 
+/**
+ * createTestDatabase re-runs ALTER ROLE on the shared roles, which PostgreSQL refuses with "tuple
+ * concurrently updated" when another suite does the same at that instant; the audit suites create
+ * many databases, so they try again.
+ */
+async function createDatabaseRetrying(): Promise<TestDatabase> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createTestDatabase();
+    } catch (err) {
+      if (attempt >= 5 || !/tuple concurrently updated/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 export async function createTestLedger(vault: TestVault, options: { poolMax?: number } = {}): Promise<TestLedger> {
   await vault.store.ensureSigningKey(LEDGER_KEY_NAME);
-  const db = await createTestDatabase();
+  const db = await createDatabaseRetrying();
   const orm = await openOrm(db.appUrl, options.poolMax ?? 5);
   const ledger = createLedger({ orm, signer: vault.store });
   return {
