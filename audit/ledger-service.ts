@@ -17,6 +17,9 @@ import { verifyLedger, type VerificationReport, type VerifyProgress } from './le
 
 export const LEDGER_KEY_NAME = 'gatehouse-ledger';
 
+/** Entries written together when appends queue up behind the ledger lock. */
+const MAX_COALESCED = 5000;
+
 /** Serialises checkpoint creation across processes (appends are not blocked by it). */
 const CHECKPOINT_LOCK = "hashtextextended('gatehouse.ledger.checkpoint', 0)";
 
@@ -103,9 +106,41 @@ export function createLedger(deps: LedgerDeps): Ledger {
     return originCache;
   };
 
+  // Appends of this process that are not joined to a caller's transaction go through a queue:
+  // one batch holds the ledger lock while later calls wait, then they all go in the next batch
+  // (one lock, one insert, one WAL flush). A lone call goes at once. Every call still returns
+  // only after its entries are committed.
+  const queue: { entries: NewLedgerEntry[]; resolve: (e: LedgerEntry[]) => void; reject: (err: unknown) => void }[] = [];
+  let draining = false;
+  const drain = async () => {
+    draining = true;
+    try {
+      while (queue.length) {
+        let count = 0;
+        let take = 0;
+        while (take < queue.length && (take === 0 || count + queue[take]!.entries.length <= MAX_COALESCED)) count += queue[take++]!.entries.length;
+        const batch = queue.splice(0, take);
+        try {
+          const stored = await inTransaction(await getPool(), (sql) => appendEntries(sql, batch.flatMap((b) => b.entries)));
+          let at = 0;
+          for (const b of batch) {
+            b.resolve(stored.slice(at, at + b.entries.length));
+            at += b.entries.length;
+          }
+        } catch (err) {
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
   const append = async (entries: NewLedgerEntry[], options: AppendOptions | undefined): Promise<LedgerEntry[]> => {
     if (options?.em) return appendEntries(sqlInTransactionOf(options.em), entries);
-    return inTransaction(await getPool(), (sql) => appendEntries(sql, entries));
+    return new Promise((resolve, reject) => {
+      queue.push({ entries, resolve, reject });
+      if (!draining) void drain();
+    });
   };
 
   const checkpointAt = async (treeSize: number): Promise<Checkpoint> => {

@@ -100,7 +100,7 @@ export interface RawEntryRow {
  * planner's statistics say, nothing is sorted on the server (rows arrive nearly in order from an
  * append-only table, and are put in order here).
  */
-async function* readPages<R extends { seq: string }>(sql: Sql, columns: string, from: number, to: number, pageSize: number): AsyncGenerator<R[]> {
+async function* readPages<R>(sql: Sql, columns: string, seqOf: (row: R) => number, from: number, to: number, pageSize: number): AsyncGenerator<R[]> {
   const prefetch = (lo: number) => {
     if (lo >= to) return undefined;
     const page = sql.query<R>(`SELECT ${columns} FROM ledger_entry WHERE seq >= $1 AND seq < $2`, [lo, Math.min(to, lo + pageSize)]);
@@ -115,8 +115,8 @@ async function* readPages<R extends { seq: string }>(sql: Sql, columns: string, 
     pending = prefetch(next);
     if (!rows.length) continue;
     for (let i = 1; i < rows.length; i++) {
-      if (Number(rows[i]!.seq) < Number(rows[i - 1]!.seq)) {
-        rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+      if (seqOf(rows[i]!) < seqOf(rows[i - 1]!)) {
+        rows.sort((a, b) => seqOf(a) - seqOf(b));
         break;
       }
     }
@@ -126,15 +126,24 @@ async function* readPages<R extends { seq: string }>(sql: Sql, columns: string, 
 
 /** Every stored column that the chain covers, for export. */
 export async function* readRawEntries(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<RawEntryRow[]> {
-  for await (const rows of readPages<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>(sql, 'seq, prev_hash, hash, entry', from, to, pageSize)) {
+  for await (const rows of readPages<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>(sql, 'seq, prev_hash, hash, entry', (r) => Number(r.seq), from, to, pageSize)) {
     yield rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, entry: r.entry }));
   }
 }
 
-/** What verification needs from each row: each hash is checked against the hash of the row before. */
+/**
+ * What verification needs from each row: its seq, hash and entry. Sent as one text field per row
+ * (`seq hexhash entry`), which costs the driver less than half of three fields, and verification
+ * reads every row there is.
+ */
 export async function* readChainRows(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<{ seq: number; hash: Buffer; entry: string }[]> {
-  for await (const rows of readPages<{ seq: string; hash: Buffer; entry: string }>(sql, 'seq, hash, entry', from, to, pageSize)) {
-    yield rows.map((r) => ({ seq: Number(r.seq), hash: r.hash, entry: r.entry }));
+  const columns = "seq::text || ' ' || encode(hash, 'hex') || entry AS r";
+  const seqOf = (row: { r: string }) => Number(row.r.slice(0, row.r.indexOf(' ')));
+  for await (const rows of readPages<{ r: string }>(sql, columns, seqOf, from, to, pageSize)) {
+    yield rows.map(({ r }) => {
+      const space = r.indexOf(' ');
+      return { seq: Number(r.slice(0, space)), hash: Buffer.from(r.slice(space + 1, space + 65), 'hex'), entry: r.slice(space + 65) };
+    });
   }
 }
 

@@ -5,9 +5,9 @@ import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
 import { readChainRows, readHead, type RawEntryRow } from './ledger-store.js';
 import { sqlOnClient, type Sql } from './ledger-sql.js';
-import { MerkleAccumulator, leafHash } from './merkle.js';
+import { startMerkleWorker } from './merkle-worker.js';
 import { STORED_LEVEL } from './ledger-tree.js';
-import { checkCheckpoint, type PublicKey } from './checkpoint-note.js';
+import { checkCheckpoint, type Checkpoint, type PublicKey } from './checkpoint-note.js';
 import { readCheckpoints } from './checkpoint-store.js';
 
 export type ProblemKind =
@@ -160,20 +160,16 @@ export async function verifyLedger(
     for (const row of await sql.query<{ level: number; idx: string; hash: Buffer }>('SELECT level, idx, hash FROM ledger_tree_node')) {
       stored.set(`${row.level}/${row.idx}`, row.hash);
     }
-    const acc = new MerkleAccumulator((level, index, hash) => {
-      if (level < STORED_LEVEL) return;
-      const kept = stored.get(`${level}/${index}`);
-      if (kept && !kept.equals(hash)) {
-        report({ kind: 'tree-store-mismatch', seq: index * 2 ** level, message: `the stored subtree over entries ${index * 2 ** level}..${(index + 1) * 2 ** level - 1} differs from the one recomputed from the entries` });
-      }
-    });
+    // The tree is recomputed on a second thread from the hashes this one checks.
+    const tree = startMerkleWorker({ sizes: checkpoints.map((c) => c.treeSize), stored, storedLevel: STORED_LEVEL });
 
     // The stored prevHash column repeats the hash before it; check it on a second connection while
     // the chain is walked (rows below the head never change, so no shared snapshot is needed).
     const prevColumn = checkPrevHashColumn(deps.pool, head.size);
     prevColumn.catch(() => undefined);
 
-    let rootsMatched = 0;
+    /** For each checkpoint reached, whether the leaves so far were exactly entries 0..size-1. */
+    const reached: { cp: Checkpoint; aligned: boolean }[] = [];
     let cpAt = 0;
     let expected = 0;
     let prevSeq = -1;
@@ -181,53 +177,63 @@ export async function verifyLedger(
     let prevFlagged = false;
     let read = 0;
     const total = head.size;
-    for await (const page of readChainRows(sql, 0, head.size)) {
-      for (const row of page) {
-        let flagged = false;
-        const gap = row.seq !== expected;
-        if (gap) {
-          report({ kind: 'entry-missing', seq: expected, message: row.seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${row.seq - 1} are missing (deleted)` });
-          flagged = true;
-        }
-        // Fast path: the entry hashes, after the hash of the row before, to its stored hash.
-        let computed = row.hash;
-        if (gap || !prevHash || !chainHash(prevHash, row.entry).equals(row.hash)) {
-          // Slow path, rare: read both rows in full and name what is wrong.
-          const [prevRow, full] = await readFullRows(sql, prevSeq, row.seq);
-          computed = chainHash(full!.prevHash, full!.entry);
-          if (!computed.equals(full!.hash)) {
-            report({ kind: 'entry-altered', seq: row.seq, message: `entry ${row.seq} was changed: its content no longer hashes to its stored hash` });
-            flagged = true;
-          } else if (!gap) {
-            if (!prevFlagged) report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} is the first entry but does not start from the genesis hash` });
+    try {
+      for await (const page of readChainRows(sql, 0, head.size)) {
+        const leaves = Buffer.allocUnsafe(page.length * 32);
+        for (const [i, row] of page.entries()) {
+          let flagged = false;
+          const gap = row.seq !== expected;
+          if (gap) {
+            report({ kind: 'entry-missing', seq: expected, message: row.seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${row.seq - 1} are missing (deleted)` });
             flagged = true;
           }
-        }
-        acc.push(leafHash(computed));
-        const size = row.seq + 1;
-        while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= size) {
-          const cp = checkpoints[cpAt++]!;
-          const root = cp.treeSize === size && acc.size === size ? acc.root().toString('hex') : undefined;
-          if (root === cp.rootHash) {
-            if (signed.has(cp.treeSize)) rootsMatched++;
-          } else {
-            const since = checkpoints.slice(0, cpAt - 1).reverse().find((c) => c.treeSize < cp.treeSize);
-            report({
-              kind: 'checkpoint-root-mismatch',
-              treeSize: cp.treeSize,
-              seq: since?.treeSize ?? 0,
-              message: `the entries do not hash to the root signed at tree size ${cp.treeSize} (${cp.timestamp}): something in entries ${since?.treeSize ?? 0}..${cp.treeSize - 1} differs from what was signed`,
-            });
+          // Fast path: the entry hashes, after the hash of the row before, to its stored hash.
+          let computed = row.hash;
+          if (gap || !prevHash || !chainHash(prevHash, row.entry).equals(row.hash)) {
+            // Slow path, rare: read both rows in full and name what is wrong.
+            const [prevRow, full] = await readFullRows(sql, prevSeq, row.seq);
+            computed = chainHash(full!.prevHash, full!.entry);
+            if (!computed.equals(full!.hash)) {
+              report({ kind: 'entry-altered', seq: row.seq, message: `entry ${row.seq} was changed: its content no longer hashes to its stored hash` });
+              flagged = true;
+            } else if (!gap) {
+              if (!prevFlagged) report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} is the first entry but does not start from the genesis hash` });
+              flagged = true;
+            }
           }
+          computed.copy(leaves, i * 32);
+          read++;
+          const size = row.seq + 1;
+          while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= size) {
+            const cp = checkpoints[cpAt++]!;
+            reached.push({ cp, aligned: cp.treeSize === size && read === size });
+          }
+          prevSeq = row.seq;
+          prevHash = row.hash;
+          prevFlagged = flagged;
+          expected = size;
         }
-        prevSeq = row.seq;
-        prevHash = row.hash;
-        prevFlagged = flagged;
-        expected = size;
-        read++;
+        tree.push(leaves);
+        options.onProgress?.(read, total);
       }
-      options.onProgress?.(read, total);
+      const result = await tree.finish();
+      for (const { cp, aligned } of reached) {
+        if (aligned && result.roots.get(cp.treeSize) === cp.rootHash) continue;
+        const since = checkpoints.filter((c) => c.treeSize < cp.treeSize).pop();
+        report({
+          kind: 'checkpoint-root-mismatch',
+          treeSize: cp.treeSize,
+          seq: since?.treeSize ?? 0,
+          message: `the entries do not hash to the root signed at tree size ${cp.treeSize} (${cp.timestamp}): something in entries ${since?.treeSize ?? 0}..${cp.treeSize - 1} differs from what was signed`,
+        });
+      }
+      for (const { level, index } of result.mismatches) {
+        report({ kind: 'tree-store-mismatch', seq: index * 2 ** level, message: `the stored subtree over entries ${index * 2 ** level}..${(index + 1) * 2 ** level - 1} differs from the one recomputed from the entries` });
+      }
+    } finally {
+      await tree.terminate();
     }
+    const rootsMatched = reached.filter(({ cp }) => signed.has(cp.treeSize) && !problems.some((p) => p.kind === 'checkpoint-root-mismatch' && p.treeSize === cp.treeSize)).length;
     const reported = new Set(problems.map((p) => p.seq));
     for (const seq of await prevColumn) {
       if (!reported.has(seq) && !reported.has(seq - 1)) report({ kind: 'chain-broken', seq, message: `entry ${seq}'s stored prevHash is not the hash of entry ${seq - 1} (the column was changed)` });
