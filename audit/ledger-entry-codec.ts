@@ -93,11 +93,11 @@ export function canonicalEntryJson(entry: Omit<LedgerEntry, 'prevHash' | 'hash'>
 // between filling it and hashing it.
 let scratch = Buffer.allocUnsafe(64 * 1024 + 32);
 
-/** hash = SHA-256(previous hash (32 bytes) ‖ UTF-8 canonical JSON). */
-export function chainHash(prevHash: Buffer, canonicalJson: string | Buffer): Buffer {
+/** hash = SHA-256(previous hash (32 bytes, at `prevOffset`) ‖ UTF-8 canonical JSON). */
+export function chainHash(prevHash: Buffer, canonicalJson: string | Buffer, prevOffset = 0): Buffer {
   const length = typeof canonicalJson === 'string' ? Buffer.byteLength(canonicalJson) : canonicalJson.length;
   if (scratch.length < length + 32) scratch = Buffer.allocUnsafe(length + 32);
-  prevHash.copy(scratch, 0, 0, 32);
+  prevHash.copy(scratch, 0, prevOffset, prevOffset + 32);
   if (typeof canonicalJson === 'string') scratch.write(canonicalJson, 32, 'utf8');
   else canonicalJson.copy(scratch, 32);
   return hash('sha256', scratch.subarray(0, length + 32), 'buffer') as unknown as Buffer;

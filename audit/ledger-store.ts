@@ -95,12 +95,12 @@ export interface RawEntryRow {
 }
 
 /**
- * Rows with seq in [from, to), in order, a page at a time, the next page already requested while
- * the caller works on this one. Pages are bounded seq ranges without ORDER BY: whatever the
- * planner's statistics say, nothing is sorted on the server (rows arrive nearly in order from an
- * append-only table, and are put in order here).
+ * Rows with seq in [from, to), a page at a time, the next page already requested while the caller
+ * works on this one. Pages are bounded seq ranges without ORDER BY: whatever the planner's
+ * statistics say, nothing is sorted on the server. Rows of an append-only table arrive nearly in
+ * order; the readers below put them in order.
  */
-async function* readPages<R>(sql: Sql, columns: string, seqOf: (row: R) => number, from: number, to: number, pageSize: number): AsyncGenerator<R[]> {
+async function* readPages<R>(sql: Sql, columns: string, from: number, to: number, pageSize: number): AsyncGenerator<R[]> {
   const prefetch = (lo: number) => {
     if (lo >= to) return undefined;
     const page = sql.query<R>(`SELECT ${columns} FROM ledger_entry WHERE seq >= $1 AND seq < $2`, [lo, Math.min(to, lo + pageSize)]);
@@ -113,37 +113,51 @@ async function* readPages<R>(sql: Sql, columns: string, seqOf: (row: R) => numbe
     const rows = await pending;
     next += pageSize;
     pending = prefetch(next);
-    if (!rows.length) continue;
-    for (let i = 1; i < rows.length; i++) {
-      if (seqOf(rows[i]!) < seqOf(rows[i - 1]!)) {
-        rows.sort((a, b) => seqOf(a) - seqOf(b));
-        break;
-      }
-    }
-    yield rows;
+    if (rows.length) yield rows;
   }
+}
+
+function inOrder<T extends { seq: number }>(rows: T[]): T[] {
+  for (let i = 1; i < rows.length; i++) if (rows[i]!.seq < rows[i - 1]!.seq) return rows.sort((a, b) => a.seq - b.seq);
+  return rows;
 }
 
 /** Every stored column that the chain covers, for export. */
 export async function* readRawEntries(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<RawEntryRow[]> {
-  for await (const rows of readPages<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>(sql, 'seq, prev_hash, hash, entry', (r) => Number(r.seq), from, to, pageSize)) {
-    yield rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, entry: r.entry }));
+  for await (const rows of readPages<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>(sql, 'seq, prev_hash, hash, entry', from, to, pageSize)) {
+    yield inOrder(rows.map((r) => ({ seq: Number(r.seq), prevHash: r.prev_hash, hash: r.hash, entry: r.entry })));
   }
 }
 
+/** A page of the chain as verification reads it: row i is seqs[i], hashes[32i..32i+32), entries[i]. */
+export interface ChainPage {
+  seqs: number[];
+  hashes: Buffer;
+  entries: string[];
+}
+
 /**
- * What verification needs from each row: its seq, hash and entry. Sent as one text field per row
- * (`seq hexhash entry`), which costs the driver less than half of three fields, and verification
- * reads every row there is.
+ * What verification needs from each row: its seq, hash and entry, sent as one text field per row
+ * (`seq hexhash entry`), which costs the driver less than half of three fields, and decoded into
+ * one buffer per page: verification reads every row there is.
  */
-export async function* readChainRows(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<{ seq: number; hash: Buffer; entry: string }[]> {
+export async function* readChainPages(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<ChainPage> {
   const columns = "seq::text || ' ' || encode(hash, 'hex') || entry AS r";
-  const seqOf = (row: { r: string }) => Number(row.r.slice(0, row.r.indexOf(' ')));
-  for await (const rows of readPages<{ r: string }>(sql, columns, seqOf, from, to, pageSize)) {
-    yield rows.map(({ r }) => {
+  for await (const rows of readPages<{ r: string }>(sql, columns, from, to, pageSize)) {
+    let lines = rows.map((row) => row.r);
+    const seqs = lines.map((r) => Number(r.slice(0, r.indexOf(' '))));
+    if (seqs.some((seq, i) => i > 0 && seq < seqs[i - 1]!)) {
+      const order = seqs.map((seq, i) => ({ seq, i })).sort((a, b) => a.seq - b.seq);
+      lines = order.map((o) => lines[o.i]!);
+      seqs.sort((a, b) => a - b);
+    }
+    const hashes = Buffer.allocUnsafe(lines.length * 32);
+    const entries = lines.map((r, i) => {
       const space = r.indexOf(' ');
-      return { seq: Number(r.slice(0, space)), hash: Buffer.from(r.slice(space + 1, space + 65), 'hex'), entry: r.slice(space + 65) };
+      hashes.write(r.slice(space + 1, space + 65), i * 32, 32, 'hex');
+      return r.slice(space + 65);
     });
+    yield { seqs, hashes, entries };
   }
 }
 

@@ -3,7 +3,7 @@
 // that the database still enforces append-only. Any tampering is named, with the first bad entry.
 import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
-import { readChainRows, readHead, type RawEntryRow } from './ledger-store.js';
+import { readChainPages, readHead, type RawEntryRow } from './ledger-store.js';
 import { sqlOnClient, type Sql } from './ledger-sql.js';
 import { startMerkleWorker } from './merkle-worker.js';
 import { STORED_LEVEL } from './ledger-tree.js';
@@ -178,42 +178,42 @@ export async function verifyLedger(
     let read = 0;
     const total = head.size;
     try {
-      for await (const page of readChainRows(sql, 0, head.size)) {
-        const leaves = Buffer.allocUnsafe(page.length * 32);
-        for (const [i, row] of page.entries()) {
+      for await (const page of readChainPages(sql, 0, head.size)) {
+        const { seqs, hashes, entries } = page;
+        for (let i = 0; i < seqs.length; i++) {
+          const seq = seqs[i]!;
           let flagged = false;
-          const gap = row.seq !== expected;
+          const gap = seq !== expected;
           if (gap) {
-            report({ kind: 'entry-missing', seq: expected, message: row.seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${row.seq - 1} are missing (deleted)` });
+            report({ kind: 'entry-missing', seq: expected, message: seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${seq - 1} are missing (deleted)` });
             flagged = true;
           }
-          // Fast path: the entry hashes, after the hash of the row before, to its stored hash.
-          let computed = row.hash;
-          if (gap || !prevHash || !chainHash(prevHash, row.entry).equals(row.hash)) {
+          // Fast path: the entry hashes, after the stored hash of the row before, to its stored hash.
+          const linked = !gap && (i === 0 ? prevHash !== undefined && chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
+          if (!linked) {
             // Slow path, rare: read both rows in full and name what is wrong.
-            const [prevRow, full] = await readFullRows(sql, prevSeq, row.seq);
-            computed = chainHash(full!.prevHash, full!.entry);
-            if (!computed.equals(full!.hash)) {
-              report({ kind: 'entry-altered', seq: row.seq, message: `entry ${row.seq} was changed: its content no longer hashes to its stored hash` });
+            const [prevRow, full] = await readFullRows(sql, prevSeq, seq);
+            if (!chainHash(full!.prevHash, full!.entry).equals(full!.hash)) {
+              report({ kind: 'entry-altered', seq, message: `entry ${seq} was changed: its content no longer hashes to its stored hash` });
               flagged = true;
             } else if (!gap) {
-              if (!prevFlagged) report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} is the first entry but does not start from the genesis hash` });
+              if (!prevFlagged) report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq, message: `entry ${seq} is the first entry but does not start from the genesis hash` });
               flagged = true;
             }
           }
-          computed.copy(leaves, i * 32);
           read++;
-          const size = row.seq + 1;
+          const size = seq + 1;
           while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= size) {
             const cp = checkpoints[cpAt++]!;
             reached.push({ cp, aligned: cp.treeSize === size && read === size });
           }
-          prevSeq = row.seq;
-          prevHash = row.hash;
+          prevSeq = seq;
           prevFlagged = flagged;
           expected = size;
         }
-        tree.push(leaves);
+        prevHash = Buffer.from(hashes.subarray(hashes.length - 32));
+        // The tree commits to the stored hashes; the chain check above ties each to its content.
+        tree.push(hashes);
         options.onProgress?.(read, total);
       }
       const result = await tree.finish();
