@@ -1,7 +1,7 @@
 // Evidence exports from a real ledger, checked offline: every format and container verifies, and
 // every edit of an export file is found and named.
-import { mkdtempSync, readFileSync, writeFileSync, createWriteStream, readdirSync } from 'node:fs';
-import { generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, generateKeyPairSync, sign as edSign } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,6 @@ import { GatehouseError } from '../shared/errors.js';
 import { prepareEvidenceExport, type ExportRequest } from './evidence-export.js';
 import { folderSink, zipSink } from './evidence-sink.js';
 import { verifyEvidence } from './evidence-verify.js';
-import { createHash } from 'node:crypto';
 
 let vault: TestVault;
 let t: TestLedger;
@@ -204,7 +203,6 @@ describe('an edited export', () => {
   it('a file slipped in is found as file-unexpected; a file removed as file-missing', async () => {
     const dir = await exportTo({ fromSeq: 0, toSeq: 50 });
     writeFileSync(path.join(dir, 'approvals.json'), '[]');
-    const { rmSync } = await import('node:fs');
     rmSync(path.join(dir, 'proofs.json'));
     const report = await verifyEvidence(dir);
     expect(report.problems).toEqual(

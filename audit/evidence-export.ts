@@ -3,19 +3,16 @@
 // proofs for the first and last entry, the public keys, and a manifest holding the SHA-256 of every
 // file, itself signed. `verifyEvidence` checks all of it with no database and no network.
 import { hostname } from 'node:os';
-import canonicalizeModule from 'canonicalize';
 import { stringify } from 'csv-stringify/sync';
 import { z } from 'zod';
 import { GatehouseError, invalid } from '../shared/errors.js';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
 import type { Actor, LedgerEntry } from './ledger-types.js';
-import { entryFromCanonical } from './ledger-entry-codec.js';
+import { canonicalize, entryFromCanonical } from './ledger-entry-codec.js';
 import { LEDGER_KEY_NAME, type Checkpoint, type ConsistencyProof, type InclusionProof, type Ledger } from './ledger-service.js';
 import { noteVerifierKey, signedNote } from './checkpoint-note.js';
 import { OCSF_VERSION, toOcsf } from './ocsf.js';
 import type { EvidenceSink, FileDigest } from './evidence-sink.js';
-
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
 export const EXPORT_FORMATS = ['jsonl', 'csv', 'ocsf'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

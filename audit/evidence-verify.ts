@@ -1,23 +1,19 @@
 // `gatehouse audit verify-export`: checks an evidence export (folder or zip) with node:crypto and
 // the files themselves: no database, no network, no trust in Gatehouse beyond its public key.
 // Every problem is named, with the first bad entry when an entry is the problem.
-import { createHash } from 'node:crypto';
+import { createHash, verify as edVerify } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import canonicalizeModule from 'canonicalize';
 import { parse as parseCsv } from 'csv-parse';
 import yauzl from 'yauzl';
-import { GENESIS_HASH, chainHash, entryFromCanonical } from './ledger-entry-codec.js';
+import { GENESIS_HASH, canonicalize, chainHash, entryFromCanonical } from './ledger-entry-codec.js';
 import type { LedgerEntry } from './ledger-types.js';
 import { checkCheckpoint, ed25519PublicKey, type Checkpoint, type PublicKey } from './checkpoint-note.js';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import { CSV_COLUMNS, EVIDENCE_FORMAT, csvRow, type EvidenceManifest, type ManifestSignature } from './evidence-export.js';
 import { toOcsf } from './ocsf.js';
-import { verify as edVerify } from 'node:crypto';
-
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
 export type EvidenceProblemKind =
   | 'file-missing'

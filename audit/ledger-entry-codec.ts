@@ -8,7 +8,8 @@ import { newLedgerEntrySchema, type LedgerEntry, type NewLedgerEntry } from './l
 
 // canonicalize is CommonJS (module.exports = fn) with an ESM-style `export default` in its types;
 // under Node's ESM loader the default import is the function itself.
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+/** RFC 8785 canonical JSON of a value (undefined for undefined). */
+export const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
 
 /** The previous hash of the first entry. */
 export const GENESIS_HASH = Buffer.alloc(32);
