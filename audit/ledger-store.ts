@@ -129,38 +129,6 @@ export async function* readRawEntries(sql: Sql, from: number, to: number, pageSi
   }
 }
 
-/** A page of the chain as verification reads it: row i is seqs[i], hashes[32i..32i+32), entries[i]. */
-export interface ChainPage {
-  seqs: number[];
-  hashes: Buffer;
-  entries: string[];
-}
-
-/**
- * What verification needs from each row: its seq, hash and entry, sent as one text field per row
- * (`seq hexhash entry`), which costs the driver less than half of three fields, and decoded into
- * one buffer per page: verification reads every row there is.
- */
-export async function* readChainPages(sql: Sql, from: number, to: number, pageSize = 10_000): AsyncGenerator<ChainPage> {
-  const columns = "seq::text || ' ' || encode(hash, 'hex') || entry AS r";
-  for await (const rows of readPages<{ r: string }>(sql, columns, from, to, pageSize)) {
-    let lines = rows.map((row) => row.r);
-    const seqs = lines.map((r) => Number(r.slice(0, r.indexOf(' '))));
-    if (seqs.some((seq, i) => i > 0 && seq < seqs[i - 1]!)) {
-      const order = seqs.map((seq, i) => ({ seq, i })).sort((a, b) => a.seq - b.seq);
-      lines = order.map((o) => lines[o.i]!);
-      seqs.sort((a, b) => a - b);
-    }
-    const hashes = Buffer.allocUnsafe(lines.length * 32);
-    const entries = lines.map((r, i) => {
-      const space = r.indexOf(' ');
-      hashes.write(r.slice(space + 1, space + 65), i * 32, 32, 'hex');
-      return r.slice(space + 65);
-    });
-    yield { seqs, hashes, entries };
-  }
-}
-
 /** Entry hashes for seq in [from, to), in order; a missing row is an error (the tree needs every leaf). */
 export async function readEntryHashes(sql: Sql, from: number, to: number): Promise<Buffer[]> {
   const rows = await sql.query<{ seq: string; hash: Buffer }>('SELECT seq, hash FROM ledger_entry WHERE seq >= $1 AND seq < $2 ORDER BY seq', [from, to]);

@@ -3,7 +3,8 @@
 // that the database still enforces append-only. Any tampering is named, with the first bad entry.
 import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
-import { readChainPages, readHead, type RawEntryRow } from './ledger-store.js';
+import { readHead, type RawEntryRow } from './ledger-store.js';
+import { readChainByCopy } from './ledger-copy-reader.js';
 import { sqlOnClient, type Sql } from './ledger-sql.js';
 import { startMerkleWorker } from './merkle-worker.js';
 import { STORED_LEVEL } from './ledger-tree.js';
@@ -173,34 +174,22 @@ export async function verifyLedger(
     let cpAt = 0;
     let expected = 0;
     let prevSeq = -1;
-    let prevHash: Buffer | undefined = GENESIS_HASH;
-    let prevFlagged = false;
+    let prevHash: Buffer = GENESIS_HASH;
     let read = 0;
     const total = head.size;
+    // Rows whose hash does not follow from the row before; named after the walk (the connection
+    // is busy streaming until then).
+    const suspects: { seq: number; prevSeq: number; gap: boolean }[] = [];
     try {
-      for await (const page of readChainPages(sql, 0, head.size)) {
-        const { seqs, hashes, entries } = page;
+      for await (const batch of readChainByCopy(client, 0, head.size)) {
+        const { seqs, hashes, entries } = batch;
         for (let i = 0; i < seqs.length; i++) {
           const seq = seqs[i]!;
-          let flagged = false;
           const gap = seq !== expected;
-          if (gap) {
-            report({ kind: 'entry-missing', seq: expected, message: seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${seq - 1} are missing (deleted)` });
-            flagged = true;
-          }
-          // Fast path: the entry hashes, after the stored hash of the row before, to its stored hash.
-          const linked = !gap && (i === 0 ? prevHash !== undefined && chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
-          if (!linked) {
-            // Slow path, rare: read both rows in full and name what is wrong.
-            const [prevRow, full] = await readFullRows(sql, prevSeq, seq);
-            if (!chainHash(full!.prevHash, full!.entry).equals(full!.hash)) {
-              report({ kind: 'entry-altered', seq, message: `entry ${seq} was changed: its content no longer hashes to its stored hash` });
-              flagged = true;
-            } else if (!gap) {
-              if (!prevFlagged) report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq, message: `entry ${seq} is the first entry but does not start from the genesis hash` });
-              flagged = true;
-            }
-          }
+          if (gap) report({ kind: 'entry-missing', seq: expected, message: seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${seq - 1} are missing (deleted)` });
+          // The entry hashes, after the stored hash of the row before, to its stored hash.
+          const linked = !gap && (i === 0 ? chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
+          if (!linked) suspects.push({ seq, prevSeq, gap });
           read++;
           const size = seq + 1;
           while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= size) {
@@ -208,7 +197,6 @@ export async function verifyLedger(
             reached.push({ cp, aligned: cp.treeSize === size && read === size });
           }
           prevSeq = seq;
-          prevFlagged = flagged;
           expected = size;
         }
         prevHash = Buffer.from(hashes.subarray(hashes.length - 32));
@@ -216,6 +204,24 @@ export async function verifyLedger(
         tree.push(hashes);
         options.onProgress?.(read, total);
       }
+      // Name each suspect from both rows in full. A row right after a flagged one only follows
+      // from it (a moved or rewritten row breaks two links), so it is not reported again.
+      let flaggedSeq = -2;
+      for (const suspect of suspects.slice(0, MAX_PROBLEMS * 2)) {
+        const [prevRow, full] = await readFullRows(sql, suspect.prevSeq, suspect.seq);
+        let flagged = suspect.gap;
+        if (!chainHash(full!.prevHash, full!.entry).equals(full!.hash)) {
+          report({ kind: 'entry-altered', seq: suspect.seq, message: `entry ${suspect.seq} was changed: its content no longer hashes to its stored hash` });
+          flagged = true;
+        } else if (!suspect.gap) {
+          if (flaggedSeq !== suspect.prevSeq) {
+            report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: suspect.seq, message: `entry ${suspect.seq} is the first entry but does not start from the genesis hash` });
+          }
+          flagged = true;
+        }
+        if (flagged) flaggedSeq = suspect.seq;
+      }
+      if (suspects.length > MAX_PROBLEMS * 2) report({ kind: 'chain-broken', seq: suspects[MAX_PROBLEMS * 2]!.seq, message: `${suspects.length - MAX_PROBLEMS * 2} more entries do not link to the entry before them` });
       const result = await tree.finish();
       for (const { cp, aligned } of reached) {
         if (aligned && result.roots.get(cp.treeSize) === cp.rootHash) continue;
