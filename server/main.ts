@@ -8,6 +8,7 @@ import { runMigrations } from './db/orm.js';
 import { GATEHOUSE_VERSION } from './version.js';
 import { runSelfCheck } from './selfcheck.js';
 import { fail, onShutdown, reportStartFailure, setup } from './cli/common.js';
+import { registerDirectoryCommands } from './cli/directory-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -86,6 +87,7 @@ program
     }
   });
 
-// Each module's commands register themselves here, e.g. registerDirectoryCommands(program).
+// Each module's commands register themselves here.
+registerDirectoryCommands(program);
 
 await program.parseAsync(process.argv);

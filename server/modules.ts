@@ -4,6 +4,7 @@
 import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
+import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -24,10 +25,13 @@ export interface ServerModules {
   services: BackgroundService[];
 }
 
-export async function buildModules(_ctx: ModuleContext): Promise<ServerModules> {
+export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
+  // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
+  // until then events wait in the outbox.
+  const scim = await createScimModule({ orm: ctx.runtime.orm, publicUrl: ctx.publicUrl, log: ctx.runtime.log });
   return {
-    routes: [],
-    protocolRouters: [],
+    routes: [...scim.routes],
+    protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [],
   };
 }
