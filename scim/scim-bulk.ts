@@ -33,6 +33,7 @@ interface BulkOperationResult {
 }
 
 const BULK_REF = /^bulkId:(.+)$/;
+const PATH_REF = /^(\/[^/]+\/)bulkId:([^/]+)$/;
 
 /** Every "bulkId:x" a value or path refers to. */
 function referencesIn(value: unknown, out: Set<string>): Set<string> {
@@ -140,7 +141,7 @@ export async function processBulk(
   });
 
   const run = async (op: BulkOperation): Promise<void> => {
-    const path = substitute(op.path, created) as string;
+    const path = op.path.replace(PATH_REF, (all, prefix: string, ref: string) => (created.has(ref) ? `${prefix}${created.get(ref)}` : all));
     const data = substitute(op.data, created);
     const { type, id } = target({ ...op, path });
     const ifMatch = op.version !== undefined ? { ifMatch: op.version } : {};
@@ -176,7 +177,9 @@ export async function processBulk(
     let progressed = false;
     for (const op of pending) {
       if (errors >= failOnErrors) break;
-      const refs = referencesIn(op.path, referencesIn(op.data, new Set()));
+      const refs = referencesIn(op.data, new Set());
+      const pathRef = PATH_REF.exec(op.path)?.[2];
+      if (pathRef) refs.add(pathRef);
       const failed = [...refs].find((r) => failedBulkIds.has(r));
       const unknown = [...refs].find((r) => !declared.has(r));
       if (failed || unknown) {
