@@ -48,15 +48,16 @@ const toRow = (r: DbRow): ResourceRow => ({
 
 // Named (server-side prepared) statements for query shapes we see repeatedly. The set is bounded so
 // that arbitrary filter shapes cannot grow every connection's statement cache without limit.
-const preparedShapes = new Set<string>();
+const preparedShapes = new Map<string, string>();
 const MAX_PREPARED_SHAPES = 200;
 
 function statement(text: string, values: unknown[]): QueryConfig {
-  if (preparedShapes.has(text) || preparedShapes.size < MAX_PREPARED_SHAPES) {
-    preparedShapes.add(text);
-    return { name: `scim_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text, values };
+  let name = preparedShapes.get(text);
+  if (!name && preparedShapes.size < MAX_PREPARED_SHAPES) {
+    name = `scim_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    preparedShapes.set(text, name);
   }
-  return { text, values };
+  return name ? { name, text, values } : { text, values };
 }
 
 type Queryable = Pick<Pool, 'query'> | PoolClient;
@@ -324,9 +325,17 @@ export function createScimStore(deps: ScimStoreDeps) {
       const relations = q.withRelations && table.resourceType === 'User' ? `, ${USER_GROUPS}` : '';
       const limit = q.params.add(q.limit);
       const offset = q.params.add(q.offset);
+      // The page is chosen on ids alone, then only its rows are read and rendered: PostgreSQL would
+      // otherwise compute every column (memberships included) for each row OFFSET skips.
       const rows =
         q.limit > 0
-          ? await query<DbRow>(pool, `SELECT ${ROW_COLUMNS}${relations} FROM ${table.table} r WHERE r.directory_id = $1 AND ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET ${offset}`, q.params.values)
+          ? await query<DbRow>(
+              pool,
+              `SELECT ${ROW_COLUMNS}${relations} FROM ${table.table} r
+                WHERE r.id IN (SELECT r.id FROM ${table.table} r WHERE r.directory_id = $1 AND ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET ${offset})
+                ORDER BY ${q.orderBy}`,
+              q.params.values,
+            )
           : [];
       let total: number;
       if (q.limit > 0 && q.offset === 0 && rows.length < q.limit) {

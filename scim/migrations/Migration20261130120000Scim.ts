@@ -45,7 +45,7 @@ export class Migration20261130120000Scim extends Migration {
     );`);
     this.addSql('CREATE UNIQUE INDEX scim_user_user_name_key ON scim_user (directory_id, lower(user_name COLLATE pg_c_utf8));');
     this.addSql('CREATE INDEX scim_user_external_id_idx ON scim_user (directory_id, external_id);');
-    this.addSql('CREATE UNIQUE INDEX scim_user_listing_idx ON scim_user (directory_id, seq);');
+    this.addSql('CREATE UNIQUE INDEX scim_user_listing_idx ON scim_user (directory_id, seq) INCLUDE (id);');
     this.addSql('GRANT SELECT, INSERT, UPDATE, DELETE ON scim_user TO gatehouse_app;');
 
     this.addSql(`CREATE TABLE scim_group (
@@ -62,7 +62,7 @@ export class Migration20261130120000Scim extends Migration {
     );`);
     this.addSql('CREATE INDEX scim_group_display_name_idx ON scim_group (directory_id, lower(display_name COLLATE pg_c_utf8));');
     this.addSql('CREATE INDEX scim_group_external_id_idx ON scim_group (directory_id, external_id);');
-    this.addSql('CREATE UNIQUE INDEX scim_group_listing_idx ON scim_group (directory_id, seq);');
+    this.addSql('CREATE UNIQUE INDEX scim_group_listing_idx ON scim_group (directory_id, seq) INCLUDE (id);');
     this.addSql('GRANT SELECT, INSERT, UPDATE, DELETE ON scim_group TO gatehouse_app;');
 
     // A member is a User or a Group of the same directory (checked by the service: a foreign key
