@@ -23,6 +23,12 @@ function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
 }
 
+/** CPU seconds a process has used (user + system), from /proc. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
@@ -170,14 +176,16 @@ try {
   // BENCH_ONLY=<text> runs only the scenarios whose name contains it.
   for (const s of scenarios.filter((x) => !process.env.BENCH_ONLY || x.name.includes(process.env.BENCH_ONLY))) {
     await load(`${s.name} (warm-up)`, url, token, s.request(), 3);
+    const cpuBefore = cpuSecondsOf(child.pid!);
     const r = await load(s.name, url, token, s.request());
+    const cpuPerRequestUs = ((cpuSecondsOf(child.pid!) - cpuBefore) / Math.max(1, r.requests.total)) * 1e6;
     const mem = memoryOf(child.pid!);
     rows.push({
       name: s.name,
       value: r.requests.average,
       unit: 'req/s',
       ...(s.target ? { target: s.target } : {}),
-      extra: { p50_ms: r.latency.p50, p99_ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, rss_mb: mem.rssMb, ...(s.check ? { result: s.check(r) ?? 'met' } : {}) },
+      extra: { p50_ms: r.latency.p50, p99_ms: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts, server_cpu_us_per_req: cpuPerRequestUs, rss_mb: mem.rssMb, ...(s.check ? { result: s.check(r) ?? 'met' } : {}) },
     });
   }
   const end = memoryOf(child.pid!);

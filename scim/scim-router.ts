@@ -102,7 +102,9 @@ export function createScimRouter(deps: ScimRouterDeps): express.Router {
       next(err);
     }
   });
-  router.use(express.json({ limit: deps.maxPayloadSize, type: () => true, strict: true }));
+  // Bodies are read for the methods that carry one; a GET with a Content-Type header is not parsed.
+  const json = express.json({ limit: deps.maxPayloadSize, type: () => true, strict: true });
+  router.use((req, res, next) => (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? json(req, res, next) : next()));
 
   router.get('/ServiceProviderConfig', handle((_req, res) => send(res, 200, discovery.serviceProviderConfig)));
   router.get('/ResourceTypes', handle((_req, res) => send(res, 200, discovery.resourceTypes())));

@@ -325,18 +325,15 @@ export function createScimStore(deps: ScimStoreDeps) {
       const relations = q.withRelations && table.resourceType === 'User' ? `, ${USER_GROUPS}` : '';
       const limit = q.params.add(q.limit);
       const offset = q.params.add(q.offset);
-      // The page is chosen on ids alone, then only its rows are read and rendered: PostgreSQL would
-      // otherwise compute every column (memberships included) for each row OFFSET skips.
-      const rows =
-        q.limit > 0
-          ? await query<DbRow>(
-              pool,
-              `SELECT ${ROW_COLUMNS}${relations} FROM ${table.table} r
-                WHERE r.id IN (SELECT r.id FROM ${table.table} r WHERE r.directory_id = $1 AND ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET ${offset})
-                ORDER BY ${q.orderBy}`,
-              q.params.values,
-            )
-          : [];
+      // Past the first rows, the page is chosen on ids alone and only its rows are read and rendered:
+      // PostgreSQL would otherwise compute every column (memberships included) for each row OFFSET skips.
+      const text =
+        q.offset === 0
+          ? `SELECT ${ROW_COLUMNS}${relations} FROM ${table.table} r WHERE r.directory_id = $1 AND ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET ${offset}`
+          : `SELECT ${ROW_COLUMNS}${relations} FROM ${table.table} r
+              WHERE r.id IN (SELECT r.id FROM ${table.table} r WHERE r.directory_id = $1 AND ${q.where} ORDER BY ${q.orderBy} LIMIT ${limit} OFFSET ${offset})
+              ORDER BY ${q.orderBy}`;
+      const rows = q.limit > 0 ? await query<DbRow>(pool, text, q.params.values) : [];
       let total: number;
       if (q.limit > 0 && q.offset === 0 && rows.length < q.limit) {
         total = rows.length;
