@@ -22,8 +22,6 @@ function scimError(code: ErrorCode, scimType: ScimType | undefined, message: str
   });
 }
 
-/** A 400 with the scimType the RFC defines for it; the message names the field or path. */
-export const badRequest = (scimType: ScimType, message: string, field?: string) => scimError('invalid_request', scimType, message, field);
 export const invalidFilter = (message: string) => scimError('invalid_request', 'invalidFilter', `filter: ${message}`, 'filter');
 export const invalidValue = (field: string, message: string) => scimError('invalid_request', 'invalidValue', `${field}: ${message}`, field);
 export const invalidSyntax = (field: string, message: string) => scimError('invalid_request', 'invalidSyntax', `${field}: ${message}`, field);
@@ -34,7 +32,6 @@ export const uniqueness = (message: string, field: string) => scimError('conflic
 export const resourceNotFound = (type: string, id: string) => scimError('not_found', undefined, `${type} ${id} not found`);
 export const preconditionFailed = (message: string) => scimError('precondition_failed', undefined, message);
 export const payloadTooLarge = (message: string) => scimError('payload_too_large', undefined, message);
-export const tooMany = (message: string) => scimError('invalid_request', 'tooMany', message);
 
 export interface ScimErrorBody {
   schemas: [typeof MSG_ERROR];

@@ -22,17 +22,10 @@ export interface MemberInput {
   type?: 'User' | 'Group';
 }
 
-/** Attributes kept in indexed columns, whose length a btree bounds. */
-const INDEXED = new Set(['userName', 'externalId', 'displayName']);
-
 function maxCharsFor(rt: ResourceTypeDef, def: AttributeDef): number | undefined {
   if (def.name === 'externalId' || def.name === 'userName') return INDEXED_MAX_CHARS;
   if (rt.name === 'Group' && def.name === 'displayName') return INDEXED_MAX_CHARS;
   return undefined;
-}
-
-export function isIndexedAttribute(name: string): boolean {
-  return INDEXED.has(name);
 }
 
 /** Group members as sent: ids with an optional display and type; `$ref` is ours to set. */

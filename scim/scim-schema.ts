@@ -247,7 +247,3 @@ export function findExtension(rt: ResourceTypeDef, urn: string): SchemaDef | und
   const lower = urn.toLowerCase();
   return rt.extensions.find((e) => e.schema.id.toLowerCase() === lower)?.schema;
 }
-
-export function resourceTypeByName(name: ResourceTypeName): ResourceTypeDef {
-  return name === 'User' ? userResourceType : groupResourceType;
-}

@@ -1,7 +1,8 @@
 // SCIM users, groups and memberships in PostgreSQL, and the identity events each change writes to the
 // outbox in the same transaction. Every statement is scoped by the directory; every value is a bind
 // parameter. Writes to one identity are serialized by its row lock, and its outbox rows are inserted
-// while that lock is held, so outbox order is commit order for every identity.
+// while that lock is held, so outbox order is commit order for every identity. (When the ledger lands,
+// each write appends its ledger entry here too, in the same transaction, with the Actor's token.)
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { GatehouseError } from '../shared/errors.js';

@@ -8,7 +8,7 @@ import { findAttribute, type AttributeDef } from './scim-schema.js';
 /** Attributes indexed in PostgreSQL: bounded so every value fits a btree entry. */
 export const INDEXED_MAX_CHARS = 512;
 /** Any other string; the payload limit bounds the total. */
-export const STRING_MAX_CHARS = 65_536;
+const STRING_MAX_CHARS = 65_536;
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
 
