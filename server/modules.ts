@@ -8,6 +8,7 @@ import { connectorModule } from './connector-module.js';
 import { createLedger } from '../audit/ledger-service.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
+import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -32,9 +33,12 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const { config, orm, secrets, log } = ctx.runtime;
   // The ledger every other module appends to (they take it as a LedgerAppender).
   const ledger = createLedger({ orm, signer: secrets });
+  // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
+  // until then events wait in the outbox. SCIM's base URL is the configured one (PUBLIC_URL, or PORT).
+  const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
   return {
-    routes: [...connectorModule(ctx.runtime).routes, ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } })],
-    protocolRouters: [],
+    routes: [...connectorModule(ctx.runtime).routes, ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...scim.routes],
+    protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createCheckpointer({
         ledger,
