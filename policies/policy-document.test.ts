@@ -23,6 +23,7 @@ describe('policy documents', () => {
       defaults: { removals: 'allow', otherwise: 'deny' },
       rules: [],
       separationOfDuties: [],
+      targets: [],
     });
   });
 
