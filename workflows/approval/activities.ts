@@ -1,10 +1,12 @@
-// Activities of the approval gate: each gate event is written to the request record and the ledger
-// in one transaction, exactly once (a retried activity finds its event already recorded).
+// The approval gate's activity: each gate event is written to the request record and the ledger in
+// one transaction, exactly once (a retried activity finds its event already recorded by request id
+// and sequence number). Every entry names the policy version that required the approval.
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { LedgerAppender, NewLedgerEntry } from '../../audit/index.js';
 import type { AccessChange } from '../../policies/access-change.js';
-import type { DecisionStage } from '../../policies/decide.js';
 import type { GateParticipants } from '../../policies/approval-eligibility.js';
+import type { DecisionStage, SodConflict } from '../../policies/decide.js';
+import { LEDGER_ACTIONS } from '../change/change-authority.js';
 
 export type GateEventKind = 'opened' | 'stage-started' | 'approved' | 'denied' | 'escalated' | 'expired' | 'passed-by-expiry' | 'cancelled' | 'closed';
 
@@ -12,9 +14,11 @@ export interface GateEvent {
   requestId: string;
   seq: number;
   kind: GateEventKind;
+  stageIndex: number;
   stage?: string | undefined;
-  /** The person who acted (approve, deny, cancel); the workflow otherwise. */
+  /** The person who acted (approve, deny, withdraw); the workflow otherwise. */
   actorId?: string;
+  actorName?: string;
   reason?: string;
   detail?: Record<string, unknown>;
   workflowId: string;
@@ -24,65 +28,36 @@ export interface GateEvent {
 
 /** What `opened` carries, so the request record can be created. */
 export interface OpenedDetail {
-  change: AccessChange;
   stages: DecisionStage[];
   participants: GateParticipants;
   reasons: string[];
-}
-
-/** The ledger as the gate uses it: appends that join the caller's transaction. */
-export interface GateLedger {
-  append(
-    entry: {
-      action: string;
-      actor: { kind: 'human' | 'idp' | 'workflow' | 'nhi' | 'system'; id: string; display?: string };
-      subject?: { type: string; id: string; display?: string };
-      target?: { type: string; id: string; display?: string };
-      details?: Record<string, unknown>;
-      correlation?: { workflowId?: string; runId?: string; requestId?: string; directoryId?: string; changeId?: string };
-      policy?: { id: string; versionHash: string };
-    },
-    options?: { em?: EntityManager },
-  ): Promise<unknown>;
+  sodConflicts: SodConflict[];
 }
 
 const LEDGER_ACTION: Record<GateEventKind, string> = {
-  opened: 'access.request.opened',
-  'stage-started': 'access.request.stage-started',
-  approved: 'access.change.approved',
-  denied: 'access.change.denied',
-  escalated: 'access.change.escalated',
-  expired: 'access.change.expired',
-  'passed-by-expiry': 'access.change.approved',
-  cancelled: 'access.request.cancelled',
-  closed: 'access.request.closed',
+  opened: LEDGER_ACTIONS.requestOpened,
+  'stage-started': LEDGER_ACTIONS.requestStageStarted,
+  approved: LEDGER_ACTIONS.approved,
+  denied: LEDGER_ACTIONS.denied,
+  escalated: LEDGER_ACTIONS.escalated,
+  expired: LEDGER_ACTIONS.expired,
+  'passed-by-expiry': LEDGER_ACTIONS.approved,
+  cancelled: LEDGER_ACTIONS.requestCancelled,
+  closed: LEDGER_ACTIONS.requestClosed,
 };
 
-const STATUS_AFTER: Partial<Record<GateEventKind, string>> = { denied: 'denied', expired: 'expired', cancelled: 'cancelled' };
+/** The request's status once the gate closes, and the change's. */
+const CHANGE_STATUS_AFTER: Record<string, string> = { approved: 'approved', denied: 'rejected', expired: 'expired', cancelled: 'cancelled' };
 
-export function createApprovalActivities(deps: { orm: MikroORM; ledger: GateLedger }) {
+export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAppender }) {
   return {
     async recordGateEvent(event: GateEvent): Promise<{ recorded: boolean }> {
       return deps.orm.em.fork().transactional(async (em) => {
         const conn = em.getConnection();
         const ctx = em.getTransactionContext();
         const now = new Date();
+        const run = (sql: string, params: unknown[]) => conn.execute(sql, params, 'run', ctx);
 
-        if (event.kind === 'opened') {
-          const d = event.detail as unknown as OpenedDetail;
-          const c = d.change;
-          await conn.execute(
-            `INSERT INTO access_request (id, workflow_id, status, kind, subject_id, subject_type, requester_id, connector_id, entitlement_id, change,
-               policy_name, policy_version_hash, reasons, stages, participants, current_stage, created_at, updated_at)
-             VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO NOTHING`,
-            [event.requestId, event.workflowId, c.kind, c.subject.id, c.subject.type, c.requester.id, c.target.connectorId, c.target.entitlement?.id ?? null,
-              JSON.stringify(c), event.policy.name, event.policy.versionHash, JSON.stringify(d.reasons), JSON.stringify(d.stages), JSON.stringify(d.participants),
-              event.stage ?? null, now, now],
-            'run',
-            ctx,
-          );
-        }
         const inserted = await conn.execute<{ seq: number }[]>(
           `INSERT INTO access_request_event (request_id, seq, kind, stage, actor_id, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (request_id, seq) DO NOTHING RETURNING seq`,
@@ -92,44 +67,95 @@ export function createApprovalActivities(deps: { orm: MikroORM; ledger: GateLedg
         );
         if (!inserted.length) return { recorded: false }; // a retry of an event already on record
 
-        const rows = await conn.execute<{ change: AccessChange; decisions: unknown[] }[]>('SELECT change, decisions FROM access_request WHERE id = ? FOR UPDATE', [event.requestId], 'all', ctx);
-        const change = rows[0]!.change;
-        const decisions = [...rows[0]!.decisions];
-        if (event.kind === 'approved' || event.kind === 'denied') {
-          decisions.push({ stage: event.stage, userId: event.actorId, verdict: event.kind === 'approved' ? 'approve' : 'deny', reason: event.reason, at: now.toISOString(), ...event.detail });
-        }
-        const closedStatus = event.kind === 'closed' ? String(event.detail?.status) : STATUS_AFTER[event.kind];
-        await conn.execute(
-          `UPDATE access_request SET current_stage = COALESCE(?, current_stage), escalated = CASE WHEN ? THEN true WHEN ? THEN false ELSE escalated END,
-             decisions = ?, status = COALESCE(?, status), closing_reason = CASE WHEN ? THEN ? ELSE closing_reason END,
-             closed_at = CASE WHEN ? THEN ? ELSE closed_at END, updated_at = ?
-           WHERE id = ?`,
-          [event.stage ?? null, event.kind === 'escalated', event.kind === 'stage-started', JSON.stringify(decisions), closedStatus ?? null,
-            event.kind === 'closed', event.reason ?? null, event.kind === 'closed', now, now, event.requestId],
-          'run',
-          ctx,
-        );
+        const [changeRow] = await conn.execute<{ change: AccessChange }[]>('SELECT change FROM access_change WHERE id = ?', [event.requestId], 'all', ctx);
+        if (!changeRow) throw new Error(`approval gate ${event.workflowId}: change ${event.requestId} was never decided, so it cannot wait for approval`);
+        const change = changeRow.change;
 
-        const human = event.kind === 'approved' || event.kind === 'denied' || event.kind === 'cancelled';
-        await deps.ledger.append(
-          {
-            action: LEDGER_ACTION[event.kind],
-            actor: human && event.actorId ? { kind: 'human', id: event.actorId } : { kind: 'workflow', id: event.workflowId },
-            subject: { type: change.subject.type === 'nhi' ? 'nhi' : 'identity', id: change.subject.id },
-            target: { type: 'connector', id: change.target.connectorId, ...(change.target.entitlement ? { display: change.target.entitlement.id } : {}) },
-            details: {
-              gateEvent: event.kind,
-              changeKind: change.kind,
-              ...(event.stage ? { stage: event.stage } : {}),
-              ...(event.reason ? { reason: event.reason } : {}),
-              ...(event.kind === 'passed-by-expiry' ? { byExpiry: true } : {}),
-              ...(event.kind === 'opened' ? { stages: (event.detail as unknown as OpenedDetail).stages.map((s) => s.name) } : event.detail ?? {}),
-            },
-            correlation: { workflowId: event.workflowId, runId: event.runId, changeId: event.requestId },
-            policy: { id: event.policy.name, versionHash: event.policy.versionHash },
+        switch (event.kind) {
+          case 'opened': {
+            const d = event.detail as unknown as OpenedDetail;
+            await run(
+              `INSERT INTO access_request (id, workflow_id, status, kind, subject_id, subject_type, requester_kind, requester_id, connector_id, entitlement_id, change,
+                 policy_name, policy_version_hash, reasons, sod_conflicts, stages, participants, current_stage_index, current_stage, stage_started_at, created_at, updated_at)
+               VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
+               ON CONFLICT (id) DO NOTHING`,
+              [
+                event.requestId,
+                event.workflowId,
+                change.kind,
+                change.subject.id,
+                change.subject.type,
+                change.requester.kind,
+                change.requester.id,
+                change.target.connectorId,
+                change.target.entitlement?.id ?? null,
+                JSON.stringify(change),
+                event.policy.name,
+                event.policy.versionHash,
+                JSON.stringify(d.reasons),
+                JSON.stringify(d.sodConflicts),
+                JSON.stringify(d.stages),
+                JSON.stringify(d.participants),
+                event.stage ?? null,
+                now,
+                now,
+                now,
+              ],
+            );
+            break;
+          }
+          case 'stage-started':
+            await run('UPDATE access_request SET current_stage_index = ?, current_stage = ?, stage_started_at = ?, escalated = false, updated_at = ? WHERE id = ?', [
+              event.stageIndex,
+              event.stage ?? null,
+              now,
+              now,
+              event.requestId,
+            ]);
+            break;
+          case 'escalated':
+            await run('UPDATE access_request SET escalated = true, updated_at = ? WHERE id = ?', [now, event.requestId]);
+            break;
+          case 'approved':
+          case 'denied':
+            await run("UPDATE access_request SET decisions = decisions || ?::jsonb, updated_at = ? WHERE id = ?", [
+              JSON.stringify([{ stageIndex: event.stageIndex, stage: event.stage, userId: event.actorId, ...(event.actorName ? { displayName: event.actorName } : {}), verdict: event.kind === 'approved' ? 'approve' : 'deny', reason: event.reason, at: now.toISOString(), ...event.detail }]),
+              now,
+              event.requestId,
+            ]);
+            break;
+          case 'closed': {
+            const status = String(event.detail?.status);
+            await run('UPDATE access_request SET status = ?, closing_reason = ?, closed_at = ?, updated_at = ? WHERE id = ?', [status, event.reason ?? null, now, now, event.requestId]);
+            await run("UPDATE access_change SET status = ?, updated_at = ? WHERE id = ? AND status = 'awaiting-approval'", [CHANGE_STATUS_AFTER[status] ?? 'cancelled', now, event.requestId]);
+            break;
+          }
+          default:
+            break;
+        }
+
+        const human = (event.kind === 'approved' || event.kind === 'denied' || event.kind === 'cancelled') && event.actorId;
+        const entry: NewLedgerEntry = {
+          action: LEDGER_ACTION[event.kind],
+          actor: human ? { kind: 'human', id: event.actorId!, ...(event.actorName ? { display: event.actorName.slice(0, 256) } : {}) } : { kind: 'workflow', id: event.workflowId },
+          subject: { type: change.subject.type === 'nhi' ? 'nhi' : 'identity', id: change.subject.id },
+          target: { type: 'connector', id: change.target.connectorId, ...(change.target.connectorName ? { display: change.target.connectorName } : {}) },
+          details: {
+            gateEvent: event.kind,
+            changeKind: change.kind,
+            ...(change.target.entitlement ? { entitlement: change.target.entitlement.id } : {}),
+            stageIndex: event.stageIndex,
+            ...(event.stage ? { stage: event.stage } : {}),
+            ...(event.reason ? { reason: event.reason } : {}),
+            ...(event.kind === 'passed-by-expiry' ? { byExpiry: true } : {}),
+            ...(event.kind === 'opened'
+              ? { stages: (event.detail as unknown as OpenedDetail).stages.map((s) => ({ name: s.name, quorum: s.quorum, deadlineMs: s.deadlineMs })) }
+              : (event.detail ?? {})),
           },
-          { em },
-        );
+          correlation: { workflowId: event.workflowId, runId: event.runId, requestId: event.requestId, changeId: event.requestId },
+          policy: { id: event.policy.name, versionHash: event.policy.versionHash },
+        };
+        await deps.ledger.append(entry, { em });
         return { recorded: true };
       });
     },
