@@ -5,6 +5,7 @@ import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
+import { accessModule } from './access/access-module.js';
 import { createLedger } from '../audit/ledger-service.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
@@ -37,7 +38,12 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   // until then events wait in the outbox. SCIM's base URL is the configured one (PUBLIC_URL, or PORT).
   const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
   return {
-    routes: [...connectorModule(ctx.runtime).routes, ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...scim.routes],
+    routes: [
+      ...connectorModule(ctx.runtime).routes,
+      ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
+      ...scim.routes,
+      ...accessModule(ctx.runtime, ledger).routes,
+    ],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createCheckpointer({
