@@ -4,6 +4,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { compilePolicy, type CompiledPolicy } from './compile-policy.js';
 import { policyDocumentSchema, type PolicyDocument } from './policy-document.js';
+import { isoTime } from '../shared/timestamps.js';
 
 export interface PolicyVersion {
   name: string;
@@ -27,7 +28,7 @@ interface PublicationRow {
   seq: string;
   name: string;
   version_hash: string;
-  published_at: Date;
+  published_at: Date | string;
   published_by_kind: string;
   published_by_id: string;
   published_by_name: string | null;
@@ -41,7 +42,7 @@ export function toPublication(r: PublicationRow): PolicyPublication {
     seq: Number(r.seq),
     name: r.name,
     versionHash: r.version_hash,
-    publishedAt: r.published_at.toISOString(),
+    publishedAt: isoTime(r.published_at),
     publishedBy: { kind: r.published_by_kind, id: r.published_by_id, ...(r.published_by_name ? { name: r.published_by_name } : {}) },
     ...(r.note ? { note: r.note } : {}),
   };
@@ -64,19 +65,19 @@ export function createPolicyStore(deps: { orm: MikroORM }) {
     return hit;
   };
 
-  const toVersion = (r: { name: string; version_hash: string; document: unknown; source: string; created_at: Date }): PolicyVersion => ({
+  const toVersion = (r: { name: string; version_hash: string; document: unknown; source: string; created_at: Date | string }): PolicyVersion => ({
     name: r.name,
     versionHash: r.version_hash,
     // Stored documents were checked when published; parsing again fills defaults added since.
     document: policyDocumentSchema.parse(r.document),
     source: r.source,
-    createdAt: r.created_at.toISOString(),
+    createdAt: isoTime(r.created_at),
   });
 
   return {
     /** The publication in force, or undefined before the first publication. */
     async inForce(): Promise<(PolicyPublication & { version: PolicyVersion }) | undefined> {
-      const [row] = await sql().execute<(PublicationRow & { document: unknown; source: string; created_at: Date })[]>(
+      const [row] = await sql().execute<(PublicationRow & { document: unknown; source: string; created_at: Date | string })[]>(
         `SELECT ${PUBLICATION_COLUMNS}, v.document, v.source, v.created_at
            FROM policy_publication p JOIN policy_version v ON v.version_hash = p.version_hash
           ORDER BY p.seq DESC LIMIT 1`,
@@ -96,7 +97,7 @@ export function createPolicyStore(deps: { orm: MikroORM }) {
     },
 
     async version(versionHash: string): Promise<PolicyVersion | undefined> {
-      const [row] = await sql().execute<{ name: string; version_hash: string; document: unknown; source: string; created_at: Date }[]>(
+      const [row] = await sql().execute<{ name: string; version_hash: string; document: unknown; source: string; created_at: Date | string }[]>(
         'SELECT name, version_hash, document, source, created_at FROM policy_version WHERE version_hash = ?',
         [versionHash],
       );

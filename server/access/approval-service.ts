@@ -13,6 +13,7 @@ import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, notFound } from '../../shared/errors.js';
 import { approvalWorkflowId, decideUpdate, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
 import type { IdentityResolver } from './identity-resolver.js';
+import { isoTime } from '../../shared/timestamps.js';
 
 export interface ApprovalCaller {
   principal: Principal;
@@ -30,10 +31,10 @@ interface RequestRow {
   stages: DecisionStage[];
   participants: GateParticipants;
   current_stage_index: number;
-  stage_started_at: Date;
+  stage_started_at: Date | string;
   escalated: boolean;
   decisions: (ApprovalDecisionRecord & { at?: string })[];
-  created_at: Date;
+  created_at: Date | string;
   connector_name: string | null;
 }
 
@@ -76,7 +77,7 @@ export function createApprovalService(deps: { orm: MikroORM; temporal: Client; i
     const stage = row.stages[row.current_stage_index];
     if (!stage) return undefined;
     const approvers = row.escalated && stage.escalateTo ? [...stage.approvers, ...stage.escalateTo] : stage.approvers;
-    const started = row.stage_started_at.getTime();
+    const started = new Date(row.stage_started_at).getTime();
     const deadline = started + stage.deadlineMs + (row.escalated ? (stage.escalationDeadlineMs ?? stage.deadlineMs) : 0);
     return { stage, approvers, deadlineAt: new Date(deadline).toISOString() };
   }
@@ -132,7 +133,7 @@ export function createApprovalService(deps: { orm: MikroORM; temporal: Client; i
       stages: row.stages.map((s) => ({ name: s.name, quorum: s.quorum })),
       decisions: row.decisions,
       eligibleAs: as,
-      createdAt: row.created_at.toISOString(),
+      createdAt: isoTime(row.created_at),
     };
   };
 

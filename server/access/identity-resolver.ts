@@ -112,7 +112,10 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
   /** Gatehouse user ids of people whose e-mail is one of these. */
   async function userIdsByEmails(emails: string[]): Promise<string[]> {
     if (!emails.length) return [];
-    const rows = await sql().execute<{ id: string }[]>('SELECT id FROM gatehouse_user WHERE lower(email) = ANY(?::text[])', [emails.map((e) => e.toLowerCase())]);
+    // A list goes in as one JSON parameter: the driver would spread an array into several.
+    const rows = await sql().execute<{ id: string }[]>('SELECT id FROM gatehouse_user WHERE lower(email) IN (SELECT lower(e) FROM jsonb_array_elements_text(?::jsonb) e)', [
+      JSON.stringify(emails),
+    ]);
     return rows.map((r) => r.id);
   }
 

@@ -15,6 +15,7 @@ import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, invalid, notFound } from '../../shared/errors.js';
 import { accessRequestWorkflow, accessRequestWorkflowId } from '../../workflows/access-request/workflow.js';
 import type { IdentityResolver } from './identity-resolver.js';
+import { isoTime } from '../../shared/timestamps.js';
 
 export interface RequestCaller {
   principal: Principal;
@@ -76,9 +77,9 @@ interface ChangeRow {
   policy_version_hash: string;
   result: Record<string, unknown> | null;
   error: { type: string; message: string } | null;
-  decided_at: Date;
+  decided_at: Date | string;
   decided_us: string;
-  updated_at: Date;
+  updated_at: Date | string;
   connector_name: string | null;
   r_status: string | null;
   r_stages: { name: string; quorum: number }[] | null;
@@ -149,8 +150,8 @@ function toView(row: ChangeRow): RequestView {
       : {}),
     ...(row.result ? { result: row.result } : {}),
     ...(row.error ? { error: row.error } : {}),
-    decidedAt: row.decided_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
+    decidedAt: isoTime(row.decided_at),
+    updatedAt: isoTime(row.updated_at),
   };
 }
 
@@ -269,9 +270,12 @@ export function createRequestService(deps: RequestServiceDeps) {
       if (q.from) add('a.decided_at >= ?::timestamptz', q.from);
       if (q.to) add('a.decided_at < ?::timestamptz', q.to);
       if (q.mine === 'requested') add("a.requester_kind = 'human' AND a.requester_id = ?", caller.principal.id);
-      if (q.mine === 'about-me') add("(lower(a.subject_id) = ANY(?::text[]) OR lower(a.change #>> '{subject,ownerId}') = ANY(?::text[]))", [...myKeys], [...myKeys]);
+      // Lists go in as one JSON parameter each: the driver would spread an array into several.
+      const mine = JSON.stringify([...myKeys]);
+      const IN_MINE = '(SELECT jsonb_array_elements_text(?::jsonb))';
+      if (q.mine === 'about-me') add(`(lower(a.subject_id) IN ${IN_MINE} OR lower(a.change #>> '{subject,ownerId}') IN ${IN_MINE})`, mine, mine);
       // Without a reviewing role, only what the caller asked for or what changes their own access.
-      if (!everything) add("((a.requester_kind = 'human' AND a.requester_id = ?) OR lower(a.subject_id) = ANY(?::text[]) OR lower(a.change #>> '{subject,ownerId}') = ANY(?::text[]))", caller.principal.id, [...myKeys], [...myKeys]);
+      if (!everything) add(`((a.requester_kind = 'human' AND a.requester_id = ?) OR lower(a.subject_id) IN ${IN_MINE} OR lower(a.change #>> '{subject,ownerId}') IN ${IN_MINE})`, caller.principal.id, mine, mine);
       if (q.cursor) {
         const [at, id] = q.cursor.split('_') as [string, string];
         add(`(${DECIDED_US}, a.id) < (?::bigint, ?::uuid)`, at, id);

@@ -5,6 +5,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { AccessChange } from '../../policies/access-change.js';
 import { entitlementKey } from '../../policies/access-change.js';
+import { isoTime } from '../../shared/timestamps.js';
 
 export interface SubjectRef {
   type: 'human' | 'nhi';
@@ -53,7 +54,7 @@ interface AccountRow {
   account_name: string | null;
   enabled: boolean;
   change_id: string;
-  updated_at: Date;
+  updated_at: Date | string;
 }
 
 interface EntitlementRow {
@@ -65,7 +66,7 @@ interface EntitlementRow {
   entitlement_uid: string | null;
   account_uid: string;
   change_id: string;
-  granted_at: Date;
+  granted_at: Date | string;
 }
 
 const toAccount = (r: AccountRow): AccountAssignment => ({
@@ -77,7 +78,7 @@ const toAccount = (r: AccountRow): AccountAssignment => ({
   ...(r.account_name ? { accountName: r.account_name } : {}),
   enabled: r.enabled,
   changeId: r.change_id,
-  updatedAt: r.updated_at.toISOString(),
+  updatedAt: isoTime(r.updated_at),
 });
 
 const toEntitlement = (r: EntitlementRow): EntitlementAssignment => ({
@@ -88,7 +89,7 @@ const toEntitlement = (r: EntitlementRow): EntitlementAssignment => ({
   ...(r.entitlement_uid ? { entitlementUid: r.entitlement_uid } : {}),
   accountUid: r.account_uid,
   changeId: r.change_id,
-  grantedAt: r.granted_at.toISOString(),
+  grantedAt: isoTime(r.granted_at),
 });
 
 /** Applies one effect to the record, inside the caller's transaction (the one that appends its ledger entry). */
