@@ -180,7 +180,7 @@ ${extra}`;
   });
 
   it('simulates a draft against held access and pending requests before anyone publishes it', async () => {
-    const draft = policy().replace(/  - id: service-accounts-reviewed[\s\S]*$/, '');
+    const draft = policy().replace(/ {2}- id: service-accounts-reviewed[\s\S]*$/, '');
     expect((await s.api(sam.as, 'POST', '/api/policies/simulate', { document: draft })).status).toBe(403);
     const report = await s.api<{ assignments: { differences: { ref: Record<string, string>; after: { effect: string } }[] }; pendingRequests: { differences: { ref: Record<string, string>; before: { effect: string }; after: { effect: string } }[] }; inForce: { versionHash: string } }>(
       s.admin,
