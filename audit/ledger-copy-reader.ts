@@ -19,18 +19,15 @@ const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
  * COPY format: a header, then per row a 16-bit field count and each field as a 32-bit length and
  * its bytes. Small enough to own; the general binary-COPY parsers build an object per field.
  */
-export async function* readChainByCopy(client: pg.ClientBase, from: number, to: number, options: { ordered: boolean; batchSize?: number }): AsyncGenerator<ChainBatch> {
-  const batchSize = options.batchSize ?? 10_000;
-  if (options.ordered) {
-    // An ordered index scan without a sort, whatever the statistics say (until the transaction ends).
-    await client.query('SET LOCAL enable_seqscan = off');
-    await client.query('SET LOCAL enable_bitmapscan = off');
-    await client.query('SET LOCAL enable_sort = off');
-  }
-  // Unordered, rows come in the table's physical order, which for an append-only table is seq
-  // order, at about twice the speed; the caller checks and asks again in order if it is not.
+export async function* readChainByCopy(client: pg.ClientBase, from: number, to: number, batchSize = 10_000): AsyncGenerator<ChainBatch> {
+  // An ordered index scan without a sort, whatever the statistics say (until the transaction ends).
+  // Physical order would be faster but is not seq order once autovacuum has let later rows fill
+  // free space in earlier pages.
+  await client.query('SET LOCAL enable_seqscan = off');
+  await client.query('SET LOCAL enable_bitmapscan = off');
+  await client.query('SET LOCAL enable_sort = off');
   const stream = client.query(
-    copyTo(`COPY (SELECT seq, hash, entry FROM ledger_entry WHERE seq >= ${Math.floor(from)} AND seq < ${Math.floor(to)}${options.ordered ? ' ORDER BY seq' : ''}) TO STDOUT (FORMAT binary)`),
+    copyTo(`COPY (SELECT seq, hash, entry FROM ledger_entry WHERE seq >= ${Math.floor(from)} AND seq < ${Math.floor(to)} ORDER BY seq) TO STDOUT (FORMAT binary)`),
   );
   let rest: Buffer | undefined;
   let headerDone = false;

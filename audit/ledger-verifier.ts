@@ -143,22 +143,20 @@ interface Walk {
 }
 
 /**
- * One pass over the chain: each entry must hash, after the stored hash of the row before, to its
- * stored hash; the stored hashes go to the tree thread. Unordered, rows come in physical order;
- * if that is not seq order (rows were moved), returns undefined so the caller asks again in order.
+ * One pass over the chain in seq order: each entry must hash, after the stored hash of the row
+ * before, to its stored hash; the stored hashes go to the tree thread.
  */
-async function walkChain(client: pg.ClientBase, size: number, checkpoints: Checkpoint[], stored: Map<string, Buffer>, ordered: boolean, onProgress?: VerifyProgress): Promise<Walk | undefined> {
+async function walkChain(client: pg.ClientBase, size: number, checkpoints: Checkpoint[], stored: Map<string, Buffer>, onProgress?: VerifyProgress): Promise<Walk> {
   const tree = startMerkleWorker({ sizes: checkpoints.map((c) => c.treeSize), stored, storedLevel: STORED_LEVEL });
   const walk: Omit<Walk, 'tree'> = { missing: [], suspects: [], reached: [], read: 0, expected: 0 };
   let cpAt = 0;
   let prevSeq = -1;
   let prevHash: Buffer = GENESIS_HASH;
   try {
-    for await (const { seqs, hashes, entries } of readChainByCopy(client, 0, size, { ordered })) {
+    for await (const { seqs, hashes, entries } of readChainByCopy(client, 0, size)) {
       for (let i = 0; i < seqs.length; i++) {
         const seq = seqs[i]!;
         if (seq < walk.expected) {
-          if (!ordered) return undefined;
           walk.missing.push({ kind: 'chain-broken', seq, message: `entry ${seq} appears more than once` });
           continue;
         }
@@ -223,7 +221,7 @@ export async function verifyLedger(
     const prevColumn = checkPrevHashColumn(deps.pool, head.size);
     prevColumn.catch(() => undefined);
 
-    const walk = (await walkChain(client, head.size, checkpoints, stored, false, options.onProgress)) ?? (await walkChain(client, head.size, checkpoints, stored, true, options.onProgress))!;
+    const walk = await walkChain(client, head.size, checkpoints, stored, options.onProgress);
     const { reached, suspects, read, expected } = walk;
     walk.missing.forEach(report);
     // Name each suspect from both rows in full. A row right after a flagged one only follows
