@@ -1,6 +1,7 @@
 // Every module's activities, built with their dependencies. Modules own their activity factories.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
+import type { LedgerAppender } from '../audit/index.js';
 import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js';
 import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
 import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
@@ -9,6 +10,7 @@ import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors
 export interface ActivityDeps {
   orm: MikroORM;
   secrets: SecretStore;
+  ledger: LedgerAppender;
 }
 
 export function buildActivities(deps: ActivityDeps): object {

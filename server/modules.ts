@@ -5,6 +5,8 @@ import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
+import { auditRoutes } from '../audit/ledger-routes.js';
+import { createCheckpointer } from '../audit/checkpointer.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -26,9 +28,17 @@ export interface ServerModules {
 }
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
+  const { config, secrets, log, ledger } = ctx.runtime;
   return {
-    routes: [...connectorModule(ctx.runtime).routes],
+    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes],
     protocolRouters: [],
-    services: [],
+    services: [
+      createCheckpointer({
+        ledger,
+        everyEntries: config.LEDGER_CHECKPOINT_EVERY_ENTRIES,
+        intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000,
+        log: log.child({ module: 'audit' }),
+      }),
+    ],
   };
 }
