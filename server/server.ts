@@ -20,7 +20,7 @@ import { GATEHOUSE_VERSION } from './version.js';
 import { buildModules, type BackgroundService } from './modules.js';
 import { createAuth } from './auth/auth-module.js';
 import { assertKnownAccess } from './auth/authorize.js';
-import type { AuthEventSink } from './auth/auth-events.js';
+import { ledgerAuthEvents, type AuthEventSink } from './auth/auth-events.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -65,7 +65,7 @@ export interface StartOptions {
   webDir?: string;
   /** Where the first-start one-time admin link is printed. Default: standard output. */
   announce?: (text: string) => void;
-  /** Where sign-in events go. Default: the security log (the ledger, once it lands). */
+  /** Where sign-in events go. Default: the ledger and the security log. */
   authEvents?: AuthEventSink;
 }
 
@@ -86,8 +86,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // The port (and so the public URL, without PUBLIC_URL) is known for certain once listening.
     let url = publicUrl(config);
     const modules = await buildModules({ runtime, publicUrl: () => url });
-    // Sign-in events go to the security log until the ledger lands; then the ledger's sink is passed here.
-    const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, ...(options.authEvents ? { events: options.authEvents } : {}) });
+    const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, events: options.authEvents ?? ledgerAuthEvents(runtime.ledger, log) });
     for (const service of [...modules.services, ...auth.services]) {
       await service.start();
       startedServices.push(service);
