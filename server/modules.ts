@@ -7,11 +7,12 @@ import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
+import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 
 export interface ModuleContext {
   runtime: Runtime;
-  /** The URL people and identity providers use to reach this server (final once it listens). */
-  publicUrl: () => string;
+  /** The URL people and identity providers use to reach this server. */
+  publicUrl: string;
 }
 
 /** Something that runs beside the HTTP server for as long as it runs. */
@@ -29,9 +30,12 @@ export interface ServerModules {
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const { config, secrets, log, ledger } = ctx.runtime;
+  // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
+  // until then events wait in the outbox.
+  const scim = await createScimModule({ orm: ctx.runtime.orm, publicUrl: ctx.publicUrl, log });
   return {
-    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes],
-    protocolRouters: [],
+    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes, ...scim.routes],
+    protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createCheckpointer({
         ledger,

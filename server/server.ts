@@ -83,9 +83,14 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       worker.done.catch((err: unknown) => log.fatal({ err }, 'the embedded Temporal worker stopped with an error'));
     }
 
-    // The port (and so the public URL, without PUBLIC_URL) is known for certain once listening.
-    let url = publicUrl(config);
-    const modules = await buildModules({ runtime, publicUrl: () => url });
+    // Listen first: the port (and so the public URL, without PUBLIC_URL) is then known for certain,
+    // and every module is built with it. Requests wait for the app, attached below.
+    server = http.createServer();
+    server.keepAliveTimeout = 65_000;
+    const port = await listen(server, config.HOST, config.PORT);
+    const url = publicUrl(config, port);
+
+    const modules = await buildModules({ runtime, publicUrl: url });
     const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, events: options.authEvents ?? ledgerAuthEvents(runtime.ledger, log) });
     for (const service of [...modules.services, ...auth.services]) {
       await service.start();
@@ -100,6 +105,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: url, sessionCookie: auth.sessionCookie })),
       }),
     );
+    assertKnownAccess(routes);
     const app = createApp({
       log,
       routes,
@@ -109,11 +115,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       rateLimits: auth.rateLimits,
       onRefused: auth.onRefused,
     });
-    assertKnownAccess(routes);
-    server = http.createServer(app);
-    server.keepAliveTimeout = 65_000;
-    const port = await listen(server, config.HOST, config.PORT);
-    url = publicUrl(config, port);
+    server.on('request', app);
     log.info({ url, ms: Date.now() - started, temporalUi: runtime.temporal.uiUrl }, `Gatehouse is ready at ${url}`);
     await auth.announceOneTimeLink(options.announce ?? ((text) => process.stdout.write(text)));
 

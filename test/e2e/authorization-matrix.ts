@@ -36,6 +36,7 @@ export const CALLER_GRANTS: Record<Exclude<Caller, 'anonymous'>, { roles: Role[]
 const EVERYONE: readonly Caller[] = CALLERS;
 const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
+const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
@@ -67,6 +68,13 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'PATCH /api/connectors/:ref': ADMIN,
   'DELETE /api/connectors/:ref': ADMIN,
   'POST /api/connectors/:ref/test': ADMIN,
+
+  // directories (identity-provider connections) and their SCIM tokens
+  'GET /api/directories': DIRECTORY_ADMINS,
+  'POST /api/directories': DIRECTORY_ADMINS,
+  'GET /api/directories/:directoryId': DIRECTORY_ADMINS,
+  'POST /api/directories/:directoryId/tokens': DIRECTORY_ADMINS,
+  'DELETE /api/directories/:directoryId/tokens/:tokenId': DIRECTORY_ADMINS,
 
   // the audit ledger: its public keys for anyone; entries, proofs and exports for auditors
   'GET /api/audit/keys': EVERYONE,
