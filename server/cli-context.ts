@@ -13,6 +13,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded/p
 import { describePgError } from './runtime.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
+import { createLedger, type Ledger } from '../audit/index.js';
 import { VaultSecretStore } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import path from 'node:path';
@@ -21,6 +22,8 @@ export interface CliContext {
   orm: MikroORM;
   /** The secret store, opened on first use. */
   secrets(): Promise<SecretStore>;
+  /** The audit ledger; Vault is reached only if a command signs or reads keys. */
+  ledger: Ledger;
   close(): Promise<void>;
 }
 
@@ -78,9 +81,17 @@ export async function openCliContext(config: Config, log: Logger): Promise<CliCo
     throw new StartupError(describePgError(err, appUrl, config.DATABASE_APP_URL ? 'DATABASE_APP_URL' : 'DATABASE_URL'));
   }
   let secrets: Promise<SecretStore> | undefined;
+  const openSecrets = () => (secrets ??= openCliSecrets(config));
   return {
     orm,
-    secrets: () => (secrets ??= openCliSecrets(config)),
+    secrets: openSecrets,
+    ledger: createLedger({
+      orm,
+      signer: {
+        sign: async (name, input) => (await openSecrets()).sign(name, input),
+        publicKeys: async (name) => (await openSecrets()).publicKeys(name),
+      },
+    }),
     async close() {
       await orm.close(true);
       if (secrets) await (await secrets.catch(() => undefined))?.close();

@@ -6,15 +6,14 @@ import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
 import { accessModule } from './access/access-module.js';
-import { createLedger } from '../audit/ledger-service.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 
 export interface ModuleContext {
   runtime: Runtime;
-  /** The URL people and identity providers use to reach this server (final once it listens). */
-  publicUrl: () => string;
+  /** The URL people and identity providers use to reach this server. */
+  publicUrl: string;
 }
 
 /** Something that runs beside the HTTP server for as long as it runs. */
@@ -31,16 +30,14 @@ export interface ServerModules {
 }
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
-  const { config, orm, secrets, log } = ctx.runtime;
-  // The ledger every other module appends to (they take it as a LedgerAppender).
-  const ledger = createLedger({ orm, signer: secrets });
+  const { config, secrets, log, ledger } = ctx.runtime;
   // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
-  // until then events wait in the outbox. SCIM's base URL is the configured one (PUBLIC_URL, or PORT).
-  const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
+  // until then events wait in the outbox.
+  const scim = await createScimModule({ orm: ctx.runtime.orm, publicUrl: ctx.publicUrl, log });
   return {
     routes: [
-      ...connectorModule(ctx.runtime).routes,
       ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
+      ...connectorModule(ctx.runtime).routes,
       ...scim.routes,
       ...accessModule(ctx.runtime, ledger).routes,
     ],

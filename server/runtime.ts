@@ -18,6 +18,7 @@ import type { SecretStore } from '../shared/secrets/secret-store.js';
 import { VaultSecretStore } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { createLedger, type Ledger } from '../audit/index.js';
 
 export type Mode = 'embedded' | 'external' | 'local-dev';
 
@@ -36,6 +37,8 @@ export interface Runtime {
   temporal: { mode: Mode; address: string; uiUrl?: string; connection: Connection; client: Client; nativeConnection(): Promise<NativeConnection> };
   secrets: SecretStore;
   secretsMode: Mode;
+  /** The audit ledger every module appends to (as a LedgerAppender). */
+  ledger: Ledger;
   readiness(): Promise<{ ready: boolean; dependencies: Record<'postgres' | 'temporal' | 'vault', DependencyStatus>; warnings: string[] }>;
   stop(): Promise<void>;
 }
@@ -255,6 +258,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     temporal: temporal.value,
     secrets: secrets.value.store,
     secretsMode: secrets.value.mode,
+    ledger: createLedger({ orm, signer: secrets.value.store }),
     async readiness() {
       const warnings: string[] = [];
       const postgres: DependencyStatus = await (async () => {

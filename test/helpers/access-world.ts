@@ -163,7 +163,7 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
     },
 
     async startWorker() {
-      worker = await createTestWorker(temporal, buildActivities({ orm: workerOrm, secrets: vault.store }));
+      worker = await createTestWorker(temporal, buildActivities({ orm: workerOrm, secrets: vault.store, ledger: createLedger({ orm: workerOrm, signer: vault.store }) }));
       running = worker.run();
       // Keep a failure of the worker visible instead of unhandled.
       running.catch((err: unknown) => console.error('test worker stopped with an error', err));
