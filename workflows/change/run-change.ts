@@ -2,7 +2,7 @@
 // says so (a child workflow, `approval:<change id>`), apply through the connector (recorded), and
 // return how it ended. Deterministic: workflow code only, activities by type. The access-request
 // workflow and the joiner-mover-leaver workflows run every change through here.
-import { ActivityFailure, ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, WorkflowIdReusePolicy, executeChild, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, ChildWorkflowFailure, ParentClosePolicy, WorkflowIdReusePolicy, executeChild, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { AccessChangeInput } from '../../policies/access-change.js';
 import { approvalWorkflow, approvalWorkflowId, type ApprovalOutcome } from '../approval/workflow.js';
 import type { ChangeActivities } from './activities.js';
@@ -65,6 +65,8 @@ export async function runChange(input: AccessChangeInput): Promise<ChangeOutcome
         searchAttributes: { GatehouseKind: ['approval'], GatehouseSubject: [`change:${changeId}`] },
       });
     } catch (err) {
+      // The workflow running this change was cancelled: the gate closes as cancelled, on record.
+      if (isCancellation(err)) throw err;
       const error = failureOf(err);
       await record.recordChangeFailed({ changeId, phase: 'approval', error });
       return { status: 'failed', changeId, phase: 'approval', error, decided };
@@ -73,11 +75,13 @@ export async function runChange(input: AccessChangeInput): Promise<ChangeOutcome
   }
 
   try {
-    const applied = await target.applyChange({ change: decided.change });
+    // Once started, an apply runs to its end even if the workflow is cancelled meanwhile, so the
+    // record always says whether the target changed.
+    const applied = await CancellationScope.nonCancellable(() => target.applyChange({ change: decided.change }));
     return { status: 'applied', changeId, decided, ...(approval ? { approval } : {}), applied };
   } catch (err) {
     const error = failureOf(err);
-    await record.recordChangeFailed({ changeId, phase: 'apply', error });
+    await CancellationScope.nonCancellable(() => record.recordChangeFailed({ changeId, phase: 'apply', error }));
     return { status: 'failed', changeId, phase: 'apply', error, decided };
   }
 }
@@ -87,12 +91,13 @@ export async function runChange(input: AccessChangeInput): Promise<ChangeOutcome
  * reverse). Idempotent. A failed undo is recorded and returned, never thrown, so it cannot hide the
  * failure that made the saga compensate.
  */
-export async function compensateChange(changeId: string, reason: string): Promise<CompensationResult | { status: 'failed'; changeId: string; error: ChangeFailure }> {
+export async function undoChange(changeId: string, reason: string): Promise<CompensationResult | { status: 'failed'; changeId: string; error: ChangeFailure }> {
   try {
-    return await target.compensateChange({ changeId, reason });
+    // A saga's undo runs even when the saga is being cancelled.
+    return await CancellationScope.nonCancellable(() => target.compensateChange({ changeId, reason }));
   } catch (err) {
     const error = failureOf(err);
-    await record.recordChangeFailed({ changeId, phase: 'compensate', error });
+    await CancellationScope.nonCancellable(() => record.recordChangeFailed({ changeId, phase: 'compensate', error }));
     return { status: 'failed', changeId, error };
   }
 }
