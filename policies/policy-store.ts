@@ -74,6 +74,14 @@ export function createPolicyStore(deps: { orm: MikroORM }) {
     createdAt: isoTime(r.created_at),
   });
 
+  async function version(versionHash: string): Promise<PolicyVersion | undefined> {
+    const [row] = await sql().execute<{ name: string; version_hash: string; document: unknown; source: string; created_at: Date | string }[]>(
+      'SELECT name, version_hash, document, source, created_at FROM policy_version WHERE version_hash = ?',
+      [versionHash],
+    );
+    return row ? toVersion(row) : undefined;
+  }
+
   return {
     /** The publication in force, or undefined before the first publication. */
     async inForce(): Promise<(PolicyPublication & { version: PolicyVersion }) | undefined> {
@@ -92,17 +100,11 @@ export function createPolicyStore(deps: { orm: MikroORM }) {
       if (!row) return undefined;
       const cached = compiled.get(row.version_hash);
       if (cached) return cached;
-      const version = await this.version(row.version_hash);
-      return version ? compile(version) : undefined;
+      const found = await version(row.version_hash);
+      return found ? compile(found) : undefined;
     },
 
-    async version(versionHash: string): Promise<PolicyVersion | undefined> {
-      const [row] = await sql().execute<{ name: string; version_hash: string; document: unknown; source: string; created_at: Date | string }[]>(
-        'SELECT name, version_hash, document, source, created_at FROM policy_version WHERE version_hash = ?',
-        [versionHash],
-      );
-      return row ? toVersion(row) : undefined;
-    },
+    version,
 
     /** Publications, newest first. */
     async publications(options: { limit: number; beforeSeq?: number }): Promise<PolicyPublication[]> {

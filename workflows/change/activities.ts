@@ -14,7 +14,7 @@ import type { ConnectorFactory } from '../../connectors/instances/connector-fact
 import type { ConnectorOperation, ConnectorOperations } from '../../connectors/operations/connector-operations.js';
 import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import { requireCapability } from '../../connectors/spi/connector.js';
-import type { AssignmentEffect, AssignmentStore } from './assignment-store.js';
+import type { AccountAssignment, AssignmentEffect, AssignmentStore, EntitlementAssignment, SubjectRef } from './assignment-store.js';
 import { recordAssignmentEffect } from './assignment-store.js';
 import { LEDGER_ACTIONS, checkAuthority, type RecordedStage } from './change-authority.js';
 import { inverseOf, toConnectorOperation, type AppliedEffect } from './change-operation.js';
@@ -27,7 +27,7 @@ export interface ChangeActivityDeps {
   ledger: LedgerAppender & Pick<Ledger, 'query'>;
   policies: Pick<PolicyStore, 'compiledInForce'>;
   subjects: SubjectResolver;
-  assignments: Pick<AssignmentStore, 'heldEntitlementKeys' | 'account'>;
+  assignments: Pick<AssignmentStore, 'heldEntitlementKeys' | 'account' | 'assignmentsOf'>;
   operations: Pick<ConnectorOperations, 'apply'>;
   connectors: Pick<ConnectorFactory, 'withConnector'>;
 }
@@ -387,6 +387,11 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
         });
         return result;
       });
+    },
+
+    /** What an identity holds on every connector, as Gatehouse applied it (for workflows that plan changes). */
+    async readAssignments(input: { subject: SubjectRef }): Promise<{ accounts: AccountAssignment[]; entitlements: EntitlementAssignment[] }> {
+      return deps.assignments.assignmentsOf(input.subject);
     },
 
     /** Records that a change could not be decided, applied or undone. Once per change and phase. */
