@@ -9,6 +9,7 @@ import { accessModule } from './access/access-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
+import { createScimLedgerRecorder } from '../scim/scim-ledger-recorder.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -33,7 +34,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const { config, secrets, log, ledger } = ctx.runtime;
   // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
   // until then events wait in the outbox.
-  const scim = await createScimModule({ orm: ctx.runtime.orm, publicUrl: ctx.publicUrl, log });
+  const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
   return {
     routes: [
       ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
@@ -43,6 +44,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
     ],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
+      createScimLedgerRecorder({ orm: ctx.runtime.orm, ledger, log: log.child({ module: 'scim' }) }),
       createCheckpointer({
         ledger,
         everyEntries: config.LEDGER_CHECKPOINT_EVERY_ENTRIES,

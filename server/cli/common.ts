@@ -6,6 +6,14 @@ import { createLogger, type Logger } from '../logger.js';
 import { StartupError } from '../embedded/process.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { openCliContext, type CliContext } from '../cli-context.js';
+import os from 'node:os';
+import type { Actor } from '../../audit/index.js';
+
+/** Who runs a command, as the ledger records it: the operator's account on this machine. */
+export function cliActor(): Actor {
+  const user = os.userInfo().username;
+  return { kind: 'human', id: `os:${user}@${os.hostname()}`, display: `${user} (gatehouse CLI)` };
+}
 
 export function fail(message: string, code = 1): never {
   process.stderr.write(`gatehouse: ${message}\n`);
