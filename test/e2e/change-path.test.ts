@@ -145,7 +145,7 @@ rules:
     expect(actions.filter((a) => a === LEDGER_ACTIONS.applied)).toHaveLength(1);
     expect(await w.journal(change.id)).toEqual([{ status: 'succeeded', attempts: 1 }]);
     // Gatehouse's record says what it applied (the JML workflows diff desired access against it).
-    const held = await direct.run(activities.readAssignments, { subject: { type: 'human', id: dana.id } });
+    const held: Awaited<ReturnType<typeof activities.readAssignments>> = await direct.run(activities.readAssignments, { subject: { type: 'human' as const, id: dana.id } });
     expect(held.accounts).toEqual([expect.objectContaining({ connectorId: w.connector.id, connectorName: w.connector.name, accountName: account(), enabled: true })]);
     expect(held.entitlements.map((e) => e.entitlementId).sort()).toEqual([w.target.groups.analysts, w.target.groups.auditors].sort());
     expect(held.entitlements.find((e) => e.entitlementId === w.target.groups.analysts)).toMatchObject({ changeId: change.id, entitlementUid: expect.stringMatching(/^role:\d+$/) });

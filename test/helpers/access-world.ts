@@ -23,7 +23,7 @@ import { createSimulationSource } from '../../server/access/simulation-source.js
 import { accessRequestWorkflow, accessRequestWorkflowId } from '../../workflows/access-request/workflow.js';
 import type { ChangeOutcome } from '../../workflows/change/change-types.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
-import { connectTestTemporal, createTestDatabase, createTestVault, createTestWorker, openOrm, withPg, type MikroORM, type TestDatabase, type TestTemporal, type TestVault } from './services.js';
+import { connectTestTemporal, createTestDatabase, createTestVault, createTestWorker, openOrm, TEST_ADMIN, withPg, type MikroORM, type TestDatabase, type TestTemporal, type TestVault } from './services.js';
 
 export interface Person {
   /** The directory identity (SCIM user) id. */
@@ -100,9 +100,9 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
   const registry = createBuiltinConnectorRegistry();
   const connectorName = options.connectorName ?? `pg-${target.tag}`;
   const instance = await createConnectorInstanceService({ orm, secrets: vault.store, registry }).create({ name: connectorName, type: 'postgresql', config: target.config() });
-  const scim = await createScimModule({ orm, publicUrl: 'http://gatehouse.test', log: createLogger({ level: 'silent' }) });
-  const directory = await scim.directories.createDirectory(`acme-${target.tag}`);
-  const token = await scim.directories.createToken(directory.id);
+  const scim = await createScimModule({ orm, ledger, publicUrl: 'http://gatehouse.test', log: createLogger({ level: 'silent' }) });
+  const directory = await scim.directories.createDirectory(`acme-${target.tag}`, TEST_ADMIN);
+  const token = await scim.directories.createToken(directory.id, TEST_ADMIN);
   const actor = { directoryId: directory.id, tokenId: token.token.id };
   const users = createUserService({ orm, events: { record: async () => undefined } });
   const identities = createIdentityResolver({ orm });
