@@ -5,6 +5,7 @@ import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
+import { accessModule } from './access/access-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
@@ -35,7 +36,12 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   // until then events wait in the outbox.
   const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
   return {
-    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes, ...scim.routes],
+    routes: [
+      ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
+      ...connectorModule(ctx.runtime).routes,
+      ...scim.routes,
+      ...accessModule(ctx.runtime, ledger).routes,
+    ],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createScimLedgerRecorder({ orm: ctx.runtime.orm, ledger, log: log.child({ module: 'scim' }) }),

@@ -1,3 +1,5 @@
 // Every workflow type, for the worker's bundle. Workflow files are deterministic (see eslint.config.js).
 export { selfCheckWorkflow } from './selfcheck/workflow.js';
 export { connectorTestWorkflow } from './connector-test/workflow.js';
+export { approvalWorkflow } from './approval/workflow.js';
+export { accessRequestWorkflow } from './access-request/workflow.js';

@@ -38,6 +38,9 @@ const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
 const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
+const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
+const APPROVERS: readonly Caller[] = ['security-approver'];
+const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   // system
@@ -84,6 +87,21 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/audit/checkpoints': LEDGER_READERS,
   'GET /api/audit/consistency-proof': LEDGER_READERS,
   'POST /api/audit/exports': LEDGER_READERS,
+
+  // access policies: approvers read them; admins publish and simulate
+  'GET /api/policies': POLICY_READERS,
+  'GET /api/policies/versions/:versionHash': POLICY_READERS,
+  'POST /api/policies': ADMIN,
+  'POST /api/policies/simulate': ADMIN,
+
+  // the approval inbox: people with the approver role (which requests, the policy says); never a token
+  'GET /api/approvals': APPROVERS,
+  'POST /api/approvals/:id/decision': APPROVERS,
+
+  // requests for access: every person asks and follows their own (reviewers see all); never a token
+  'GET /api/requests': PEOPLE,
+  'GET /api/requests/:id': PEOPLE,
+  'POST /api/requests': PEOPLE,
 
   // users
   'GET /api/users': ADMIN,
