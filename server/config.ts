@@ -95,6 +95,11 @@ export const configSchema = z
     /** Requests per client address per 15 minutes to the sign-in endpoints, and to the API token endpoints. */
     AUTH_SIGN_IN_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
     AUTH_TOKEN_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
+
+    /** The audit ledger signs a checkpoint after this many new entries... */
+    LEDGER_CHECKPOINT_EVERY_ENTRIES: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').default(1000),
+    /** ...or this many seconds after the last one, when anything new arrived. */
+    LEDGER_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(86_400, 'must be at most 86400 (a day)').default(60),
   })
   .superRefine((c, ctx) => {
     if (c.VAULT_ADDR && !c.VAULT_TOKEN && !(c.VAULT_ROLE_ID && c.VAULT_SECRET_ID)) {

@@ -11,6 +11,7 @@ import { fail, onShutdown, reportStartFailure, setup } from './cli/common.js';
 import { registerConnectorCommands } from './cli/connector-commands.js';
 import { registerTokenCommands } from './cli/token-commands.js';
 import { registerAuthCommands } from './cli/auth-commands.js';
+import { registerAuditCommands } from './cli/audit-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -93,5 +94,6 @@ program
 registerConnectorCommands(program);
 registerTokenCommands(program);
 registerAuthCommands(program);
+registerAuditCommands(program);
 
 await program.parseAsync(process.argv);

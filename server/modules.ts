@@ -5,6 +5,9 @@ import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
+import { createLedger } from '../audit/ledger-service.js';
+import { auditRoutes } from '../audit/ledger-routes.js';
+import { createCheckpointer } from '../audit/checkpointer.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -26,9 +29,19 @@ export interface ServerModules {
 }
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
+  const { config, orm, secrets, log } = ctx.runtime;
+  // The ledger every other module appends to (they take it as a LedgerAppender).
+  const ledger = createLedger({ orm, signer: secrets });
   return {
-    routes: [...connectorModule(ctx.runtime).routes],
+    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes],
     protocolRouters: [],
-    services: [],
+    services: [
+      createCheckpointer({
+        ledger,
+        everyEntries: config.LEDGER_CHECKPOINT_EVERY_ENTRIES,
+        intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000,
+        log: log.child({ module: 'audit' }),
+      }),
+    ],
   };
 }

@@ -3,6 +3,7 @@ import type { Migration } from '@mikro-orm/migrations';
 import { Migration20261129000000Foundation } from './migrations/Migration20261129000000Foundation.js';
 import { Migration20261203000000Connectors } from '../../connectors/migrations/Migration20261203000000Connectors.js';
 import { Migration20261201090000Auth } from '../auth/migrations/Migration20261201090000Auth.js';
+import { Migration20261129100000Audit } from '../../audit/migrations/Migration20261129100000Audit.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -10,6 +11,7 @@ const byName = (a: MigrationClass, b: MigrationClass) => a.name.localeCompare(b.
 
 export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261129000000Foundation,
+  Migration20261129100000Audit,
   Migration20261201090000Auth,
   Migration20261203000000Connectors,
 ]

@@ -36,6 +36,7 @@ export const CALLER_GRANTS: Record<Exclude<Caller, 'anonymous'>, { roles: Role[]
 const EVERYONE: readonly Caller[] = CALLERS;
 const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
+const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   // system
@@ -66,6 +67,15 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'PATCH /api/connectors/:ref': ADMIN,
   'DELETE /api/connectors/:ref': ADMIN,
   'POST /api/connectors/:ref/test': ADMIN,
+
+  // audit ledger: auditors and export tokens read it; the public keys are public
+  'GET /api/audit/keys': EVERYONE,
+  'GET /api/audit/entries': LEDGER_READERS,
+  'GET /api/audit/entries/:seq': LEDGER_READERS,
+  'GET /api/audit/entries/:seq/inclusion-proof': LEDGER_READERS,
+  'GET /api/audit/checkpoints': LEDGER_READERS,
+  'GET /api/audit/consistency-proof': LEDGER_READERS,
+  'POST /api/audit/exports': LEDGER_READERS,
 
   // users
   'GET /api/users': ADMIN,

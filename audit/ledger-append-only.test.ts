@@ -1,0 +1,100 @@
+// Append-only is enforced by PostgreSQL, not by politeness: the application role may only INSERT
+// and SELECT, and the triggers refuse UPDATE, DELETE and TRUNCATE for everyone else, even a
+// superuser session in replication mode.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestVault, withPg, type TestVault } from '../test/helpers/services.js';
+import { appendSamples, createTestLedger, type TestLedger } from '../test/helpers/ledger.js';
+
+let vault: TestVault;
+let t: TestLedger;
+
+beforeAll(async () => {
+  vault = await createTestVault();
+  t = await createTestLedger(vault);
+  await appendSamples(t.ledger, 300);
+  await t.ledger.checkpoint();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const failureOf = async (url: string, sql: string, setup?: string) =>
+  withPg(url, async (c) => {
+    if (setup) await c.query(setup);
+    return c.query(sql).then(
+      () => undefined,
+      (err: { code?: string; message: string }) => ({ code: err.code, message: err.message }),
+    );
+  });
+
+const rewrites = (table: string, key: string) => [
+  ['UPDATE', `UPDATE ${table} SET ${key} = ${key}`],
+  ['DELETE', `DELETE FROM ${table}`],
+  ['TRUNCATE', `TRUNCATE ${table}`],
+] as const;
+
+const tables = [
+  ['ledger_entry', 'entry'],
+  ['ledger_checkpoint', 'body'],
+  ['ledger_tree_node', 'hash'],
+  ['ledger_instance', 'ledger_id'],
+] as const;
+
+describe('the application role', () => {
+  for (const [table, column] of tables) {
+    for (const [verb, sql] of rewrites(table, column)) {
+      it(`is refused ${verb} on ${table} (no privilege)`, async () => {
+        expect(await failureOf(t.db.appUrl, sql)).toMatchObject({ code: '42501', message: `permission denied for table ${table}` });
+      });
+    }
+  }
+
+  it('cannot disable the triggers, which only the table owner may do', async () => {
+    expect(await failureOf(t.db.appUrl, 'ALTER TABLE ledger_entry DISABLE TRIGGER ALL')).toMatchObject({ code: '42501', message: 'must be owner of table ledger_entry' });
+  });
+
+  it('can still read and append', async () => {
+    const rows = await withPg(t.db.appUrl, (c) => c.query('SELECT count(*)::int AS n FROM ledger_entry'));
+    expect(rows.rows[0].n).toBe(300);
+    expect((await t.ledger.append({ action: 'system.probe.ran', actor: { kind: 'system', id: 'test' } })).seq).toBe(300);
+  });
+});
+
+describe('the triggers', () => {
+  for (const [table, column] of tables) {
+    for (const [verb, sql] of rewrites(table, column)) {
+      it(`refuse ${verb} on ${table} by the owner, who holds every privilege`, async () => {
+        expect(await failureOf(t.db.ownerUrl, sql)).toMatchObject({ code: '42501', message: `the audit ledger is append-only: ${verb} on ${table} is refused` });
+      });
+    }
+  }
+
+  it('fire ALWAYS: a superuser session with session_replication_role = replica is still refused', async () => {
+    for (const [verb, sql] of rewrites('ledger_entry', 'entry')) {
+      expect(await failureOf(t.db.superuserUrl, sql, 'SET session_replication_role = replica'), verb).toMatchObject({
+        message: `the audit ledger is append-only: ${verb} on ledger_entry is refused`,
+      });
+    }
+  });
+
+  it('are reported by verification when a superuser disables them', async () => {
+    expect((await t.ledger.verify()).problems).toEqual([]);
+    await withPg(t.db.superuserUrl, (c) => c.query('ALTER TABLE ledger_checkpoint DISABLE TRIGGER ledger_checkpoint_no_truncate'));
+    try {
+      const report = await t.ledger.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems).toEqual([{ kind: 'protection-missing', message: 'trigger ledger_checkpoint_no_truncate is disabled: ledger_checkpoint can be rewritten' }]);
+    } finally {
+      await withPg(t.db.superuserUrl, (c) => c.query('ALTER TABLE ledger_checkpoint ENABLE ALWAYS TRIGGER ledger_checkpoint_no_truncate'));
+    }
+  });
+
+  it('make verification report a privilege granted back to the application role', async () => {
+    await withPg(t.db.superuserUrl, (c) => c.query('GRANT UPDATE ON ledger_entry TO gatehouse_app'));
+    try {
+      expect((await t.ledger.verify()).problems).toEqual([{ kind: 'protection-missing', message: 'the application role gatehouse_app holds UPDATE on ledger_entry' }]);
+    } finally {
+      await withPg(t.db.superuserUrl, (c) => c.query('REVOKE UPDATE ON ledger_entry FROM gatehouse_app'));
+    }
+  });
+});

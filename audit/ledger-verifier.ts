@@ -1,0 +1,270 @@
+// `gatehouse audit verify`: walks the whole chain, recomputes every entry hash and the Merkle tree,
+// compares the tree heads with the signed checkpoints, checks their signatures offline, and checks
+// that the database still enforces append-only. Any tampering is named, with the first bad entry.
+import type pg from 'pg';
+import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
+import { readHead, type RawEntryRow } from './ledger-store.js';
+import { readChainByCopy } from './ledger-copy-reader.js';
+import { sqlOnClient, type Sql } from './ledger-sql.js';
+import { startMerkleWorker } from './merkle-worker.js';
+import { STORED_LEVEL } from './ledger-tree.js';
+import { checkCheckpoint, type Checkpoint, type PublicKey } from './checkpoint-note.js';
+import { readCheckpoints } from './checkpoint-store.js';
+
+export type ProblemKind =
+  | 'entry-missing'
+  | 'entry-altered'
+  | 'entry-rewritten'
+  | 'entry-inserted'
+  | 'entries-reordered'
+  | 'chain-broken'
+  | 'ledger-truncated'
+  | 'checkpoint-root-mismatch'
+  | 'checkpoint-bad-signature'
+  | 'checkpoint-unknown-key'
+  | 'checkpoint-malformed'
+  | 'tree-store-mismatch'
+  | 'protection-missing';
+
+export interface VerificationProblem {
+  kind: ProblemKind;
+  /** The first entry the problem is about. */
+  seq?: number;
+  /** The checkpoint the problem is about. */
+  treeSize?: number;
+  message: string;
+}
+
+export interface VerificationReport {
+  ok: boolean;
+  /** Entries read. */
+  entries: number;
+  /** Checkpoints found, and how many of them verified (signature and recomputed root). */
+  checkpoints: { total: number; verified: number; latestTreeSize?: number };
+  /** The first entry that is not what was appended, when there is one. */
+  firstBadSeq?: number;
+  problems: VerificationProblem[];
+  /** Not tampering, but weaker than it should be (e.g. the server connects as the table owner). */
+  warnings: string[];
+}
+
+export type VerifyProgress = (done: number, total: number) => void;
+
+const MAX_PROBLEMS = 100;
+const LEDGER_TABLES = ['ledger_entry', 'ledger_checkpoint', 'ledger_tree_node', 'ledger_instance'];
+
+/** The database's side of append-only: triggers present and ALWAYS, no rewrite privilege for the app. */
+async function checkProtections(sql: Sql): Promise<{ problems: VerificationProblem[]; warnings: string[] }> {
+  const problems: VerificationProblem[] = [];
+  const warnings: string[] = [];
+  const triggers = await sql.query<{ table: string; name: string; enabled: string }>(
+    `SELECT c.relname AS "table", t.tgname AS name, t.tgenabled AS enabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+      WHERE c.relname = ANY($1) AND NOT t.tgisinternal`,
+    [LEDGER_TABLES],
+  );
+  for (const table of LEDGER_TABLES) {
+    for (const suffix of ['no_update_or_delete', 'no_truncate']) {
+      const trigger = triggers.find((t) => t.table === table && t.name === `${table}_${suffix}`);
+      if (!trigger) problems.push({ kind: 'protection-missing', message: `trigger ${table}_${suffix} is gone: ${table} can be rewritten` });
+      else if (trigger.enabled !== 'A') {
+        problems.push({ kind: 'protection-missing', message: `trigger ${table}_${suffix} is ${trigger.enabled === 'D' ? 'disabled' : 'not ENABLE ALWAYS'}: ${table} can be rewritten` });
+      }
+    }
+  }
+  const privileges = await sql.query<{ role: string; table: string; privilege: string; granted: boolean }>(
+    `SELECT r.role, t.name AS "table", p.privilege, has_table_privilege(r.role, t.name, p.privilege) AS granted
+       FROM (SELECT DISTINCT unnest(ARRAY['gatehouse_app', current_user::text])) AS r(role), unnest($1::text[]) AS t(name), unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)`,
+    [LEDGER_TABLES],
+  );
+  const [{ current } = { current: '' }] = await sql.query<{ current: string }>('SELECT current_user AS current');
+  for (const p of privileges.filter((x) => x.granted)) {
+    if (p.role === 'gatehouse_app') problems.push({ kind: 'protection-missing', message: `the application role gatehouse_app holds ${p.privilege} on ${p.table}` });
+    else if (p.role === current) warnings.push(`this connection's role ${current} may ${p.privilege} ${p.table} (only the triggers stop it); connect as the application role`);
+  }
+  return { problems, warnings: [...new Set(warnings)].slice(0, 3) };
+}
+
+/** Names what a broken link between two stored, contiguous entries means, from the later one's content. */
+function diagnoseBrokenLink(prev: RawEntryRow, row: RawEntryRow): VerificationProblem {
+  let claimed: number | undefined;
+  try {
+    claimed = (JSON.parse(row.entry) as { seq?: unknown }).seq as number;
+  } catch {
+    claimed = undefined;
+  }
+  if (claimed === row.seq) {
+    return { kind: 'entry-rewritten', seq: prev.seq, message: `entry ${prev.seq} was rewritten: its hash was recomputed, but entry ${row.seq} still links to the original` };
+  }
+  if (claimed === prev.seq) {
+    return { kind: 'entry-inserted', seq: prev.seq, message: `entry ${prev.seq} was inserted: the entry that was ${prev.seq} now sits at ${row.seq}, and the entries after it moved up` };
+  }
+  if (typeof claimed === 'number') {
+    return { kind: 'entries-reordered', seq: row.seq, message: `the entry at position ${row.seq} is entry ${claimed}: entries were reordered` };
+  }
+  return { kind: 'chain-broken', seq: row.seq, message: `entry ${row.seq} does not link to entry ${prev.seq}` };
+}
+
+/** Two stored rows in full (with prev_hash), for naming a problem. */
+async function readFullRows(sql: Sql, prevSeq: number, seq: number): Promise<[RawEntryRow | undefined, RawEntryRow | undefined]> {
+  const rows = await sql.query<{ seq: string; prev_hash: Buffer; hash: Buffer; entry: string }>('SELECT seq, prev_hash, hash, entry FROM ledger_entry WHERE seq = ANY($1)', [[prevSeq, seq]]);
+  const of = (s: number) => {
+    const r = rows.find((x) => Number(x.seq) === s);
+    return r && { seq: s, prevHash: r.prev_hash, hash: r.hash, entry: r.entry };
+  };
+  return [of(prevSeq), of(seq)];
+}
+
+/** Entries whose stored prev_hash differs from the stored hash of the entry before (or genesis). */
+async function checkPrevHashColumn(pool: pg.Pool, size: number): Promise<number[]> {
+  const client = await pool.connect();
+  try {
+    const rows = await client.query<{ seq: string }>(
+      `SELECT e.seq FROM ledger_entry e LEFT JOIN ledger_entry p ON p.seq = e.seq - 1
+        WHERE e.seq < $1 AND ((e.seq = 0 AND e.prev_hash <> $2) OR (p.seq IS NOT NULL AND e.prev_hash <> p.hash))
+        ORDER BY e.seq LIMIT $3`,
+      [size, GENESIS_HASH, MAX_PROBLEMS],
+    );
+    return rows.rows.map((r) => Number(r.seq));
+  } finally {
+    client.release();
+  }
+}
+
+export async function verifyLedger(
+  deps: { pool: pg.Pool; origin: string; publicKeys: () => Promise<PublicKey[]> },
+  options: { onProgress?: VerifyProgress } = {},
+): Promise<VerificationReport> {
+  const problems: VerificationProblem[] = [];
+  const report = (p: VerificationProblem) => {
+    if (problems.length < MAX_PROBLEMS) problems.push(p);
+  };
+  const client = await deps.pool.connect();
+  try {
+    // One snapshot for everything read, so appends and checkpoints made meanwhile cannot look
+    // like a truncated ledger or a missing entry.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const sql = sqlOnClient(client);
+    const protections = await checkProtections(sql);
+    protections.problems.forEach(report);
+
+    const keys = await deps.publicKeys();
+    const head = await readHead(sql);
+    const checkpoints = await readCheckpoints(sql, deps.origin);
+    const signed = new Set<number>();
+    for (const cp of checkpoints) {
+      const problem = checkCheckpoint(cp, keys, deps.origin);
+      if (problem) report({ ...problem, treeSize: cp.treeSize });
+      else signed.add(cp.treeSize);
+    }
+
+    const stored = new Map<string, Buffer>();
+    for (const row of await sql.query<{ level: number; idx: string; hash: Buffer }>('SELECT level, idx, hash FROM ledger_tree_node')) {
+      stored.set(`${row.level}/${row.idx}`, row.hash);
+    }
+    // The tree is recomputed on a second thread from the hashes this one checks.
+    const tree = startMerkleWorker({ sizes: checkpoints.map((c) => c.treeSize), stored, storedLevel: STORED_LEVEL });
+
+    // The stored prevHash column repeats the hash before it; check it on a second connection while
+    // the chain is walked (rows below the head never change, so no shared snapshot is needed).
+    const prevColumn = checkPrevHashColumn(deps.pool, head.size);
+    prevColumn.catch(() => undefined);
+
+    /** For each checkpoint reached, whether the leaves so far were exactly entries 0..size-1. */
+    const reached: { cp: Checkpoint; aligned: boolean }[] = [];
+    let cpAt = 0;
+    let expected = 0;
+    let prevSeq = -1;
+    let prevHash: Buffer = GENESIS_HASH;
+    let read = 0;
+    const total = head.size;
+    // Rows whose hash does not follow from the row before; named after the walk (the connection
+    // is busy streaming until then).
+    const suspects: { seq: number; prevSeq: number; gap: boolean }[] = [];
+    try {
+      for await (const batch of readChainByCopy(client, 0, head.size)) {
+        const { seqs, hashes, entries } = batch;
+        for (let i = 0; i < seqs.length; i++) {
+          const seq = seqs[i]!;
+          const gap = seq !== expected;
+          if (gap) report({ kind: 'entry-missing', seq: expected, message: seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${seq - 1} are missing (deleted)` });
+          // The entry hashes, after the stored hash of the row before, to its stored hash.
+          const linked = !gap && (i === 0 ? chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
+          if (!linked) suspects.push({ seq, prevSeq, gap });
+          read++;
+          const size = seq + 1;
+          while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= size) {
+            const cp = checkpoints[cpAt++]!;
+            reached.push({ cp, aligned: cp.treeSize === size && read === size });
+          }
+          prevSeq = seq;
+          expected = size;
+        }
+        prevHash = Buffer.from(hashes.subarray(hashes.length - 32));
+        // The tree commits to the stored hashes; the chain check above ties each to its content.
+        tree.push(hashes);
+        options.onProgress?.(read, total);
+      }
+      // Name each suspect from both rows in full. A row right after a flagged one only follows
+      // from it (a moved or rewritten row breaks two links), so it is not reported again.
+      let flaggedSeq = -2;
+      for (const suspect of suspects.slice(0, MAX_PROBLEMS * 2)) {
+        const [prevRow, full] = await readFullRows(sql, suspect.prevSeq, suspect.seq);
+        let flagged = suspect.gap;
+        if (!chainHash(full!.prevHash, full!.entry).equals(full!.hash)) {
+          report({ kind: 'entry-altered', seq: suspect.seq, message: `entry ${suspect.seq} was changed: its content no longer hashes to its stored hash` });
+          flagged = true;
+        } else if (!suspect.gap) {
+          if (flaggedSeq !== suspect.prevSeq) {
+            report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: suspect.seq, message: `entry ${suspect.seq} is the first entry but does not start from the genesis hash` });
+          }
+          flagged = true;
+        }
+        if (flagged) flaggedSeq = suspect.seq;
+      }
+      if (suspects.length > MAX_PROBLEMS * 2) report({ kind: 'chain-broken', seq: suspects[MAX_PROBLEMS * 2]!.seq, message: `${suspects.length - MAX_PROBLEMS * 2} more entries do not link to the entry before them` });
+      const result = await tree.finish();
+      for (const { cp, aligned } of reached) {
+        if (aligned && result.roots.get(cp.treeSize) === cp.rootHash) continue;
+        const since = checkpoints.filter((c) => c.treeSize < cp.treeSize).pop();
+        report({
+          kind: 'checkpoint-root-mismatch',
+          treeSize: cp.treeSize,
+          seq: since?.treeSize ?? 0,
+          message: `the entries do not hash to the root signed at tree size ${cp.treeSize} (${cp.timestamp}): something in entries ${since?.treeSize ?? 0}..${cp.treeSize - 1} differs from what was signed`,
+        });
+      }
+      for (const { level, index } of result.mismatches) {
+        report({ kind: 'tree-store-mismatch', seq: index * 2 ** level, message: `the stored subtree over entries ${index * 2 ** level}..${(index + 1) * 2 ** level - 1} differs from the one recomputed from the entries` });
+      }
+    } finally {
+      await tree.terminate();
+    }
+    const rootsMatched = reached.filter(({ cp }) => signed.has(cp.treeSize) && !problems.some((p) => p.kind === 'checkpoint-root-mismatch' && p.treeSize === cp.treeSize)).length;
+    const reported = new Set(problems.map((p) => p.seq));
+    for (const seq of await prevColumn) {
+      if (!reported.has(seq) && !reported.has(seq - 1)) report({ kind: 'chain-broken', seq, message: `entry ${seq}'s stored prevHash is not the hash of entry ${seq - 1} (the column was changed)` });
+    }
+    for (const cp of checkpoints.slice(cpAt)) {
+      report({ kind: 'ledger-truncated', seq: expected, treeSize: cp.treeSize, message: `the ledger ends at entry ${expected - 1} but the checkpoint at tree size ${cp.treeSize} was signed over ${cp.treeSize} entries: entries ${expected}..${cp.treeSize - 1} were removed` });
+    }
+    // Precise findings first (they name the entry); a root mismatch only bounds where to look.
+    const precise = new Set<ProblemKind>(['entry-missing', 'entry-altered', 'entry-rewritten', 'entry-inserted', 'entries-reordered', 'chain-broken', 'ledger-truncated']);
+    const rank = (p: VerificationProblem) =>
+      p.kind === 'protection-missing' ? 0 : p.kind.startsWith('checkpoint-') && p.kind !== 'checkpoint-root-mismatch' ? 1 : precise.has(p.kind) ? 2 : p.kind === 'checkpoint-root-mismatch' ? 3 : 4;
+    problems.sort((a, b) => rank(a) - rank(b) || (a.seq ?? a.treeSize ?? 0) - (b.seq ?? b.treeSize ?? 0));
+    const located = problems.filter((p) => precise.has(p.kind));
+    const bounded = problems.filter((p) => p.kind === 'checkpoint-root-mismatch');
+    const firstBad = (located.length ? located : bounded).map((p) => p.seq!);
+    return {
+      ok: problems.length === 0,
+      entries: read,
+      checkpoints: { total: checkpoints.length, verified: rootsMatched, ...(checkpoints.length ? { latestTreeSize: checkpoints[checkpoints.length - 1]!.treeSize } : {}) },
+      ...(firstBad.length ? { firstBadSeq: Math.min(...firstBad) } : {}),
+      problems,
+      warnings: protections.warnings,
+    };
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+  }
+}
