@@ -12,6 +12,7 @@ import { registerConnectorCommands } from './cli/connector-commands.js';
 import { registerTokenCommands } from './cli/token-commands.js';
 import { registerAuthCommands } from './cli/auth-commands.js';
 import { registerAuditCommands } from './cli/audit-commands.js';
+import { registerDirectoryCommands } from './cli/directory-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -90,10 +91,11 @@ program
     }
   });
 
-// Each module's commands register themselves here, e.g. registerDirectoryCommands(program).
+// Each module's commands register themselves here.
 registerConnectorCommands(program);
 registerTokenCommands(program);
 registerAuthCommands(program);
 registerAuditCommands(program);
+registerDirectoryCommands(program);
 
 await program.parseAsync(process.argv);

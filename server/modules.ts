@@ -8,6 +8,7 @@ import { connectorModule } from './connector-module.js';
 import { createLedger } from '../audit/ledger-service.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
+import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -32,9 +33,13 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const { config, orm, secrets, log } = ctx.runtime;
   // The ledger every other module appends to (they take it as a LedgerAppender).
   const ledger = createLedger({ orm, signer: secrets });
+  // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
+  // until then events wait in the outbox. SCIM renders its base URL into resources from a string, so
+  // it reads the public URL now (PUBLIC_URL, or PORT as configured).
+  const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
   return {
-    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes],
-    protocolRouters: [],
+    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes, ...scim.routes],
+    protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createCheckpointer({
         ledger,

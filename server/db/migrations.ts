@@ -4,6 +4,7 @@ import { Migration20261129000000Foundation } from './migrations/Migration2026112
 import { Migration20261203000000Connectors } from '../../connectors/migrations/Migration20261203000000Connectors.js';
 import { Migration20261201090000Auth } from '../auth/migrations/Migration20261201090000Auth.js';
 import { Migration20261129100000Audit } from '../../audit/migrations/Migration20261129100000Audit.js';
+import { Migration20261130120000Scim } from '../../scim/migrations/Migration20261130120000Scim.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -12,6 +13,7 @@ const byName = (a: MigrationClass, b: MigrationClass) => a.name.localeCompare(b.
 export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261129000000Foundation,
   Migration20261129100000Audit,
+  Migration20261130120000Scim,
   Migration20261201090000Auth,
   Migration20261203000000Connectors,
 ]

@@ -36,6 +36,7 @@ export const CALLER_GRANTS: Record<Exclude<Caller, 'anonymous'>, { roles: Role[]
 const EVERYONE: readonly Caller[] = CALLERS;
 const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
+const DIRECTORY_MANAGERS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
@@ -76,6 +77,13 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/audit/checkpoints': LEDGER_READERS,
   'GET /api/audit/consistency-proof': LEDGER_READERS,
   'POST /api/audit/exports': LEDGER_READERS,
+
+  // SCIM directories and their tokens: admins and directory-sync tokens (manage:Directory)
+  'GET /api/directories': DIRECTORY_MANAGERS,
+  'POST /api/directories': DIRECTORY_MANAGERS,
+  'GET /api/directories/:directoryId': DIRECTORY_MANAGERS,
+  'POST /api/directories/:directoryId/tokens': DIRECTORY_MANAGERS,
+  'DELETE /api/directories/:directoryId/tokens/:tokenId': DIRECTORY_MANAGERS,
 
   // users
   'GET /api/users': ADMIN,

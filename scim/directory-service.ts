@@ -1,0 +1,174 @@
+// Directories and their tokens, for administrators (CLI and API): create, list, issue a token
+// (shown once), revoke. Every method returns views without hashes.
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { z } from 'zod';
+import { conflict, invalid, notFound } from '../shared/errors.js';
+import { Directory } from './directory.entity.js';
+import { DirectoryToken } from './directory-token.entity.js';
+import { generateToken, hashToken } from './directory-token.js';
+
+export const directoryViewSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  createdAt: z.string(),
+  userCount: z.number().int(),
+  groupCount: z.number().int(),
+  activeTokenCount: z.number().int(),
+});
+export type DirectoryView = z.infer<typeof directoryViewSchema>;
+
+export const tokenViewSchema = z.object({
+  id: z.uuid(),
+  directoryId: z.uuid(),
+  label: z.string().nullable(),
+  /** The token's last four characters. */
+  hint: z.string(),
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+export type TokenView = z.infer<typeof tokenViewSchema>;
+
+const noControlCharacters = (s: string) => !/\p{Cc}/u.test(s);
+
+export const directoryNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .refine(noControlCharacters, 'must not contain control characters');
+
+export const tokenLabelSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .refine(noControlCharacters, 'must not contain control characters');
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface DirectoryServiceDeps {
+  orm: MikroORM;
+  /** Told when a token is revoked, so this process stops trusting it at once. */
+  onTokenRevoked?: (tokenId: string) => void;
+}
+
+type TokenRow = { id: string; directoryId: string; label?: string | null; hint: string; createdAt: Date; lastUsedAt?: Date | null; revokedAt?: Date | null };
+
+const iso = (d: Date | string | null | undefined) => (d == null ? null : new Date(d).toISOString());
+
+function tokenView(t: TokenRow): TokenView {
+  return {
+    id: t.id,
+    directoryId: t.directoryId,
+    label: t.label ?? null,
+    hint: t.hint,
+    createdAt: iso(t.createdAt)!,
+    lastUsedAt: iso(t.lastUsedAt),
+    revokedAt: iso(t.revokedAt),
+  };
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw invalid(field, r.error.issues[0]!.message);
+  return r.data;
+}
+
+export function createDirectoryService(deps: DirectoryServiceDeps) {
+  const em = () => deps.orm.em.fork();
+
+  async function view(id?: string): Promise<DirectoryView[]> {
+    const rows = await deps.orm.em.getConnection().execute<
+      { id: string; name: string; created_at: Date | string; users: number; groups: number; tokens: number }[]
+    >(
+      `SELECT d.id, d.name, d.created_at,
+              (SELECT count(*)::int FROM scim_user u WHERE u.directory_id = d.id) AS users,
+              (SELECT count(*)::int FROM scim_group g WHERE g.directory_id = d.id) AS groups,
+              (SELECT count(*)::int FROM scim_directory_token t WHERE t.directory_id = d.id AND t.revoked_at IS NULL) AS tokens
+         FROM scim_directory d
+        ${id ? 'WHERE d.id = ?' : ''}
+        ORDER BY lower(d.name COLLATE pg_c_utf8)`,
+      id ? [id] : [],
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: iso(r.created_at)!, userCount: r.users, groupCount: r.groups, activeTokenCount: r.tokens }));
+  }
+
+  /** A directory by id, or by name (case-insensitive). */
+  async function resolve(ref: string): Promise<{ id: string; name: string }> {
+    const byId = UUID.test(ref) ? await em().findOne(Directory, { id: ref.toLowerCase() }) : null;
+    if (byId) return byId;
+    const rows = await deps.orm.em.getConnection().execute<{ id: string; name: string }[]>(
+      'SELECT id, name FROM scim_directory WHERE lower(name COLLATE pg_c_utf8) = lower(? COLLATE pg_c_utf8)',
+      [ref],
+    );
+    if (!rows[0]) throw notFound('directory', ref);
+    return rows[0];
+  }
+
+  return {
+    async createDirectory(name: unknown): Promise<DirectoryView> {
+      const clean = parseWith(directoryNameSchema, name, 'name');
+      const e = em();
+      const directory = e.create(Directory, { id: randomUUID(), name: clean });
+      try {
+        await e.flush();
+      } catch (err) {
+        if (err instanceof UniqueConstraintViolationException) throw conflict(`a directory named "${clean}" already exists (names are case-insensitive)`, 'name');
+        throw err;
+      }
+      return (await view(directory.id))[0]!;
+    },
+
+    listDirectories: () => view(),
+
+    async getDirectory(ref: string): Promise<DirectoryView> {
+      const d = await resolve(ref);
+      return (await view(d.id))[0]!;
+    },
+
+    /** Issues a token. The secret is returned this once; only its hash is kept. */
+    async createToken(directoryRef: string, options: { label?: unknown } = {}): Promise<{ token: TokenView; secret: string; directory: { id: string; name: string } }> {
+      const label = options.label === undefined || options.label === null ? null : parseWith(tokenLabelSchema, options.label, 'label');
+      const directory = await resolve(directoryRef);
+      const secret = generateToken();
+      const e = em();
+      const row = e.create(DirectoryToken, {
+        id: randomUUID(),
+        directoryId: directory.id,
+        tokenHash: hashToken(secret),
+        hint: secret.slice(-4),
+        label,
+      });
+      await e.flush();
+      return { token: tokenView(row), secret, directory };
+    },
+
+    async listTokens(directoryRef: string): Promise<TokenView[]> {
+      const directory = await resolve(directoryRef);
+      const rows = await em().find(DirectoryToken, { directoryId: directory.id }, { orderBy: { createdAt: 'asc' }, exclude: ['tokenHash'] });
+      return rows.map((r) => tokenView(r));
+    },
+
+    /** Revokes a token (idempotent); requests with it are refused from then on. */
+    async revokeToken(tokenId: string, options: { directoryId?: string } = {}): Promise<TokenView> {
+      if (!UUID.test(tokenId)) throw notFound('token', tokenId);
+      const e = em();
+      const token = await e.findOne(DirectoryToken, { id: tokenId.toLowerCase(), ...(options.directoryId ? { directoryId: options.directoryId } : {}) }, { exclude: ['tokenHash'] });
+      if (!token) throw notFound('token', tokenId);
+      if (!token.revokedAt) {
+        const rows = await e.getConnection().execute<{ revoked_at: Date }[]>(
+          'UPDATE scim_directory_token SET revoked_at = now() WHERE id = ? AND revoked_at IS NULL RETURNING revoked_at',
+          [token.id],
+        );
+        token.revokedAt = rows[0]?.revoked_at ?? new Date();
+      }
+      deps.onTokenRevoked?.(token.id);
+      return tokenView(token);
+    },
+  };
+}
+
+export type DirectoryService = ReturnType<typeof createDirectoryService>;

@@ -1,0 +1,94 @@
+// `gatehouse directory …`: create and list directories (identity-provider connections), and issue,
+// list and revoke the bearer tokens their SCIM clients use.
+import type { Command } from 'commander';
+import { createDirectoryService } from '../../scim/directory-service.js';
+import { SCIM_MOUNT_PATH } from '../../scim/index.js';
+import { publicUrl } from '../config.js';
+import { withCliContext } from './common.js';
+
+function out(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+export function registerDirectoryCommands(program: Command): void {
+  const directory = program.command('directory').description('identity-provider connections (SCIM directories) and their bearer tokens');
+
+  directory
+    .command('create <name>')
+    .description('create a directory: one identity-provider connection and the tenant its users and groups live in')
+    .option('--json', 'print the result as JSON')
+    .action((name: string, opts: { json?: boolean }) =>
+      withCliContext(async (ctx) => {
+        const d = await createDirectoryService({ orm: ctx.orm }).createDirectory(name);
+        if (opts.json) return json(d);
+        out(`created directory "${d.name}" (${d.id})`);
+        out(`next: gatehouse directory token create "${d.name}"`);
+      }),
+    );
+
+  directory
+    .command('list')
+    .description('list directories with their user, group and active token counts')
+    .option('--json', 'print the result as JSON')
+    .action((opts: { json?: boolean }) =>
+      withCliContext(async (ctx) => {
+        const list = await createDirectoryService({ orm: ctx.orm }).listDirectories();
+        if (opts.json) return json(list);
+        if (!list.length) return out('no directories yet: gatehouse directory create <name>');
+        out(table([['ID', 'NAME', 'USERS', 'GROUPS', 'TOKENS', 'CREATED'], ...list.map((d) => [d.id, d.name, String(d.userCount), String(d.groupCount), String(d.activeTokenCount), d.createdAt])]));
+      }),
+    );
+
+  const token = directory.command('token').description("a directory's bearer tokens");
+
+  token
+    .command('create <directory>')
+    .description('issue a bearer token for a directory (by name or id); the token is printed once and only its hash is kept')
+    .option('--label <label>', 'what the token is for, e.g. "Okta production"')
+    .option('--json', 'print the result as JSON')
+    .action((directoryRef: string, opts: { label?: string; json?: boolean }) =>
+      withCliContext(async (ctx, { config }) => {
+        const { token: t, secret, directory: d } = await createDirectoryService({ orm: ctx.orm }).createToken(directoryRef, opts.label === undefined ? {} : { label: opts.label });
+        const scimBaseUrl = `${publicUrl(config)}${SCIM_MOUNT_PATH}`;
+        if (opts.json) return json({ token: t, secret, scimBaseUrl });
+        out(`token for directory "${d.name}" (token id ${t.id}):`);
+        out('');
+        out(`  ${secret}`);
+        out('');
+        out('This is the only time it is shown: paste it into your identity provider now.');
+        out(`SCIM base URL: ${scimBaseUrl}`);
+        out(`Revoke it with: gatehouse directory token revoke ${t.id}`);
+      }),
+    );
+
+  token
+    .command('list <directory>')
+    .description("list a directory's tokens (never their values)")
+    .option('--json', 'print the result as JSON')
+    .action((directoryRef: string, opts: { json?: boolean }) =>
+      withCliContext(async (ctx) => {
+        const tokens = await createDirectoryService({ orm: ctx.orm }).listTokens(directoryRef);
+        if (opts.json) return json(tokens);
+        if (!tokens.length) return out('no tokens: gatehouse directory token create <directory>');
+        out(table([['ID', 'LABEL', 'ENDS WITH', 'CREATED', 'LAST USED', 'REVOKED'], ...tokens.map((t) => [t.id, t.label ?? '-', t.hint, t.createdAt, t.lastUsedAt ?? 'never', t.revokedAt ?? '-'])]));
+      }),
+    );
+
+  token
+    .command('revoke <token-id>')
+    .description('revoke a token: identity providers using it are refused from then on (running servers stop trusting it within seconds)')
+    .option('--json', 'print the result as JSON')
+    .action((tokenId: string, opts: { json?: boolean }) =>
+      withCliContext(async (ctx) => {
+        const t = await createDirectoryService({ orm: ctx.orm }).revokeToken(tokenId);
+        if (opts.json) return json(t);
+        out(`revoked token ${t.id} (ending in ${t.hint}) at ${t.revokedAt}`);
+      }),
+    );
+}
