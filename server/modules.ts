@@ -38,7 +38,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   // it reads the public URL now (PUBLIC_URL, or PORT as configured).
   const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
   return {
-    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime).routes, ...scim.routes],
+    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime, ledger).routes, ...scim.routes],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createCheckpointer({

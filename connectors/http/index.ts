@@ -21,6 +21,11 @@ export const httpConnectorType = defineConnectorType({
       throw invalid(`${field}.baseUrl`, 'must be https:// when credentials are sent (http:// is allowed for localhost only)');
     }
   },
+  login(settings) {
+    if (settings.auth === 'basic') return { secretField: 'password', ...(typeof settings.username === 'string' ? { accountName: settings.username } : {}) };
+    if (settings.auth === 'none') return undefined;
+    return { secretField: 'token' };
+  },
   create: (config, context) => createHttpConnector(config, context),
 });
 

@@ -20,6 +20,11 @@ export const ldapConnectorType = defineConnectorType({
     }
     if (config.startTls && config.url.startsWith('ldaps:')) throw invalid(`${field}.startTls`, 'applies to ldap:// URLs only; ldaps:// is TLS already');
   },
+  login(settings) {
+    // Accounts are named by the value of their RDN; the service account's is the bind DN's first one.
+    const rdn = typeof settings.bindDn === 'string' ? /^[^=]+=((?:[^,\\]|\\.)+)/.exec(settings.bindDn)?.[1] : undefined;
+    return { secretField: 'bindPassword', ...(rdn ? { accountName: rdn } : {}) };
+  },
   create: (config, context) => createLdapConnector(config, context),
 });
 

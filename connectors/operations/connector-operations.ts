@@ -6,7 +6,8 @@
 // from the target counts as done. Activities call `apply` and map failures with toActivityFailure.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Actor, Correlation, LedgerAppender } from '../../audit/index.js';
 import { GatehouseError, conflict, invalid } from '../../shared/errors.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import type { ConnectorFactory } from '../instances/connector-factory.js';
@@ -44,6 +45,10 @@ export interface ApplyRequest {
   operation: ConnectorOperation;
   /** Only for createAccount: the initial password, read from Vault by the calling activity. */
   credential?: { password: string };
+  /** Who asks (the workflow, usually); named in the ledger entry of the outcome. */
+  actor: Actor;
+  /** Joins the ledger entry to the run and the change it belongs to. */
+  correlation?: Correlation;
 }
 
 interface JournalRow {
@@ -60,8 +65,29 @@ export function operationHash(operation: ConnectorOperation): string {
 /** A failure that says for certain the target was not changed; anything else leaves the outcome open. */
 const definite = (err: unknown) => (err instanceof ConnectorError && err.code !== 'Retryable') || (err instanceof GatehouseError && err.status < 500);
 
-export function createConnectorOperations(deps: { orm: MikroORM; factory: ConnectorFactory }) {
+/** What the ledger says about an operation: its kind and the objects it touched, never a credential. */
+function operationDetails(op: z.output<typeof connectorOperation>): Record<string, unknown> {
+  switch (op.kind) {
+    case 'createAccount':
+      return { operation: op.kind, accountName: op.account.name, attributes: Object.keys(op.account.attributes).sort() };
+    case 'updateAccount':
+      return { operation: op.kind, accountUid: op.accountUid, attributes: op.deltas.map((d) => d.attribute).sort() };
+    case 'grant':
+    case 'revoke':
+      return { operation: op.kind, accountUid: op.accountUid, entitlementUid: op.entitlementUid };
+    default:
+      return { operation: op.kind, accountUid: op.accountUid };
+  }
+}
+
+export function createConnectorOperations(deps: { orm: MikroORM; factory: ConnectorFactory; ledger: LedgerAppender }) {
   const sql = () => deps.orm.em.fork().getConnection();
+  /** Moves the journal row forward and appends the ledger entry in one transaction: both or neither. */
+  const record = (update: { sql: string; params: unknown[] }, entry: Parameters<LedgerAppender['append']>[0]) =>
+    deps.orm.em.fork().transactional(async (em: EntityManager) => {
+      await em.getConnection().execute(update.sql, update.params, 'run', em.getTransactionContext());
+      await deps.ledger.append(entry, { em });
+    });
 
   async function run(connector: Connector, op: z.output<typeof connectorOperation>, key: string, recovering: boolean, credential?: { password: string }) {
     const ctx = { idempotencyKey: key };
@@ -136,27 +162,38 @@ export function createConnectorOperations(deps: { orm: MikroORM; factory: Connec
         );
       }
 
+      const ledgerBase = {
+        actor: request.actor,
+        target: { type: 'connector', id: request.instanceId },
+        ...(request.correlation ? { correlation: request.correlation } : {}),
+      };
+      let outcome: { changed: boolean; accountUid?: string };
       try {
-        const outcome = await deps.factory.withConnector(request.instanceId, (connector) => run(connector, op, key, recovering, request.credential));
-        await sql().execute(`UPDATE connector_operation SET status = 'succeeded', outcome = ?::jsonb, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, [
-          JSON.stringify(outcome),
-          ...where,
-        ]);
-        return { ...outcome, replayed: false };
+        outcome = await deps.factory.withConnector(request.instanceId, (connector) => run(connector, op, key, recovering, request.credential));
       } catch (err) {
         const code = err instanceof ConnectorError ? err.code : err instanceof GatehouseError ? `gatehouse:${err.code}` : 'unexpected';
         // A definite refusal is 'failed' (nothing changed; a retry may try again). Otherwise the row
         // stays 'started', so the retry knows an earlier attempt may have reached the target.
-        await sql()
-          .execute(`UPDATE connector_operation SET status = ?, error_code = ?, error_message = ?, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, [
-            definite(err) ? 'failed' : 'started',
-            code,
-            (err as Error).message?.slice(0, 1000) ?? String(err),
-            ...where,
-          ])
-          .catch(() => undefined);
+        const status = definite(err) ? 'failed' : 'started';
+        await record(
+          {
+            sql: `UPDATE connector_operation SET status = ?, error_code = ?, error_message = ?, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`,
+            params: [status, code, (err as Error).message?.slice(0, 1000) ?? String(err), ...where],
+          },
+          {
+            ...ledgerBase,
+            action: status === 'failed' ? 'connector.operation.failed' : 'connector.operation.interrupted',
+            details: { ...operationDetails(op), idempotencyKey: key, errorCode: code, message: (err as Error).message?.slice(0, 500) ?? String(err) },
+          },
+        ).catch(() => undefined);
         throw err;
       }
+      // The target changed: should this record fail, the row stays 'started' and a retry finishes it.
+      await record(
+        { sql: `UPDATE connector_operation SET status = 'succeeded', outcome = ?::jsonb, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, params: [JSON.stringify(outcome), ...where] },
+        { ...ledgerBase, action: 'connector.operation.applied', details: { ...operationDetails(op), ...(outcome.accountUid ? { accountUid: outcome.accountUid } : {}), changed: outcome.changed, idempotencyKey: key } },
+      );
+      return { ...outcome, replayed: false };
     },
   };
 }

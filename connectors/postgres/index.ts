@@ -14,6 +14,7 @@ export const postgresConnectorType = defineConnectorType({
   check(config, field) {
     if (config.ssl !== 'verify-full' && config.sslRootCert) throw invalid(`${field}.sslRootCert`, 'is used only with ssl verify-full');
   },
+  login: (settings) => ({ secretField: 'password', ...(typeof settings.user === 'string' ? { accountName: settings.user } : {}) }),
   create: (config, context) => createPostgresConnector(config, context),
 });
 

@@ -6,6 +6,9 @@ import { createLogger, type Logger } from '../logger.js';
 import { StartupError } from '../embedded/process.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { openCliContext, type CliContext } from '../cli-context.js';
+import os from 'node:os';
+import type { Caller } from '../../connectors/caller.js';
+import { adminAbilityFor } from '../../policies/admin-ability.js';
 
 export function fail(message: string, code = 1): never {
   process.stderr.write(`gatehouse: ${message}\n`);
@@ -84,4 +87,16 @@ export async function withCliContext(fn: (ctx: CliContext, env: { config: Config
   } finally {
     await ctx?.close();
   }
+}
+
+/**
+ * Whoever runs a command, as services see them: the operating-system user named in the ledger, with
+ * Gatehouse's own ability (they already hold the database and Vault credentials the command uses).
+ */
+export function cliCaller(): Caller {
+  const user = os.userInfo().username;
+  return {
+    actor: { kind: 'human', id: `os:${user}@${os.hostname()}`, display: `${user} (gatehouse CLI)` },
+    ability: adminAbilityFor({ kind: 'system', id: 'cli', roles: [] }),
+  };
 }
