@@ -1,5 +1,5 @@
 // The LDAP connector type, as the registry sees it.
-import { CAPABILITIES } from '../spi/connector.js';
+import { CONNECTOR_CAPABILITIES } from './ldap-connector.js';
 import { defineConnectorType } from '../spi/connector-type.js';
 import { invalid } from '../../shared/errors.js';
 import { ldapConfig } from './ldap-config.js';
@@ -13,7 +13,7 @@ export const ldapConnectorType = defineConnectorType({
   title: 'LDAP directory',
   description: 'inetOrgPerson accounts and groupOfNames groups in an LDAP directory (OpenLDAP and other RFC 4511 servers); password rotation through the Password Modify operation.',
   config: ldapConfig,
-  capabilities: CAPABILITIES,
+  capabilities: CONNECTOR_CAPABILITIES,
   check(config, field) {
     for (const key of ['bindDn', 'usersDn', 'groupsDn', 'emptyGroupPlaceholder'] as const) {
       if (!DN_SHAPE.test(config[key])) throw invalid(`${field}.${key}`, 'is not a distinguished name (attribute=value, …)');

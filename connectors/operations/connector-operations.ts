@@ -13,7 +13,7 @@ import { canonicalJson } from '../../shared/canonical-json.js';
 import type { ConnectorFactory } from '../instances/connector-factory.js';
 import { requireCapability, type Connector } from '../spi/connector.js';
 import { ConnectorError } from '../spi/errors.js';
-import { attributeDelta, newAccount } from '../spi/objects.js';
+import { attributeDelta, newAccount, newEntitlement } from '../spi/objects.js';
 
 const uid = z.string().min(1).max(512);
 
@@ -25,6 +25,8 @@ export const connectorOperation = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deleteAccount'), accountUid: uid }).strict(),
   z.object({ kind: z.literal('grant'), accountUid: uid, entitlementUid: uid }).strict(),
   z.object({ kind: z.literal('revoke'), accountUid: uid, entitlementUid: uid }).strict(),
+  z.object({ kind: z.literal('createEntitlement'), entitlement: newEntitlement }).strict(),
+  z.object({ kind: z.literal('deleteEntitlement'), entitlementUid: uid }).strict(),
 ]);
 export type ConnectorOperation = z.input<typeof connectorOperation>;
 
@@ -33,6 +35,8 @@ export const operationResult = z.object({
   changed: z.boolean(),
   /** The account's uid (for createAccount, the new account's). */
   accountUid: z.string().optional(),
+  /** For createEntitlement, the new entitlement's uid. */
+  entitlementUid: z.string().optional(),
   /** True when the journal answered: an earlier attempt with this key succeeded, the target was not called. */
   replayed: z.boolean(),
 });
@@ -54,7 +58,7 @@ export interface ApplyRequest {
 interface JournalRow {
   request_hash: string;
   status: 'started' | 'succeeded' | 'failed';
-  outcome: { changed: boolean; accountUid?: string } | null;
+  outcome: { changed: boolean; accountUid?: string; entitlementUid?: string } | null;
 }
 
 /** Identifies a change for its key: SHA-256 over its RFC 8785 form. Never covers a credential. */
@@ -75,6 +79,10 @@ function operationDetails(op: z.output<typeof connectorOperation>): Record<strin
     case 'grant':
     case 'revoke':
       return { operation: op.kind, accountUid: op.accountUid, entitlementUid: op.entitlementUid };
+    case 'createEntitlement':
+      return { operation: op.kind, entitlementName: op.entitlement.name };
+    case 'deleteEntitlement':
+      return { operation: op.kind, entitlementUid: op.entitlementUid };
     default:
       return { operation: op.kind, accountUid: op.accountUid };
   }
@@ -126,6 +134,27 @@ export function createConnectorOperations(deps: { orm: MikroORM; factory: Connec
         return { ...(await requireCapability(connector, 'grantRevoke').grant(op.accountUid, op.entitlementUid, ctx)), accountUid: op.accountUid };
       case 'revoke':
         return { ...(await requireCapability(connector, 'grantRevoke').revoke(op.accountUid, op.entitlementUid, ctx)), accountUid: op.accountUid };
+      case 'createEntitlement':
+        try {
+          const created = await requireCapability(connector, 'manageEntitlements').createEntitlement(op.entitlement, ctx);
+          return { changed: true, entitlementUid: created.uid };
+        } catch (err) {
+          // As for accounts: an earlier attempt under this key made the one that is now in the way.
+          if (recovering && err instanceof ConnectorError && err.code === 'AlreadyExists' && connector.capabilities.has('searchEntitlements')) {
+            for await (const e of requireCapability(connector, 'searchEntitlements').searchEntitlements({ filter: { op: 'eq', attribute: 'name', value: op.entitlement.name } })) {
+              return { changed: true, entitlementUid: e.uid };
+            }
+          }
+          throw err;
+        }
+      case 'deleteEntitlement':
+        try {
+          await requireCapability(connector, 'manageEntitlements').deleteEntitlement(op.entitlementUid, ctx);
+          return { changed: true, entitlementUid: op.entitlementUid };
+        } catch (err) {
+          if (recovering && err instanceof ConnectorError && err.code === 'UnknownUid') return { changed: true, entitlementUid: op.entitlementUid };
+          throw err;
+        }
     }
   }
 
@@ -167,7 +196,7 @@ export function createConnectorOperations(deps: { orm: MikroORM; factory: Connec
         target: { type: 'connector', id: request.instanceId },
         ...(request.correlation ? { correlation: request.correlation } : {}),
       };
-      let outcome: { changed: boolean; accountUid?: string };
+      let outcome: { changed: boolean; accountUid?: string; entitlementUid?: string };
       try {
         outcome = await deps.factory.withConnector(request.instanceId, (connector) => run(connector, op, key, recovering, request.credential));
       } catch (err) {
@@ -191,7 +220,7 @@ export function createConnectorOperations(deps: { orm: MikroORM; factory: Connec
       // The target changed: should this record fail, the row stays 'started' and a retry finishes it.
       await record(
         { sql: `UPDATE connector_operation SET status = 'succeeded', outcome = ?::jsonb, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, params: [JSON.stringify(outcome), ...where] },
-        { ...ledgerBase, action: 'connector.operation.applied', details: { ...operationDetails(op), ...(outcome.accountUid ? { accountUid: outcome.accountUid } : {}), changed: outcome.changed, idempotencyKey: key } },
+        { ...ledgerBase, action: 'connector.operation.applied', details: { ...operationDetails(op), ...(outcome.accountUid ? { accountUid: outcome.accountUid } : {}), ...(outcome.entitlementUid ? { entitlementUid: outcome.entitlementUid } : {}), changed: outcome.changed, idempotencyKey: key } },
       );
       return { ...outcome, replayed: false };
     },
