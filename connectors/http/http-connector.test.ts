@@ -43,6 +43,14 @@ export const directoryConfig = (server: UserDirectoryServer, token = server.toke
   ...overrides,
 });
 
+/** The directory's own API tokens, as an administrator maps them for rotation. */
+export const tokenCredentials = {
+  issue: { method: 'POST', path: '"/tokens"' },
+  map: '{ "id": id, "secret": token }',
+  verify: { method: 'GET', path: '"/whoami"' },
+  revoke: { method: 'DELETE', path: '"/tokens/" & $encodeUrlComponent(credentialId)', unchangedWhen: 'status = 404' },
+};
+
 const build = (config: Record<string, unknown>) => httpConnectorType.create(httpConnectorType.validate(config), { label: 'http-test' }) as HttpConnector;
 
 let server: UserDirectoryServer;
@@ -132,6 +140,40 @@ describe('http connector, beyond the contract', () => {
     expect(() => httpConnectorType.validate({ ...base, baseUrl: 'http://directory.example.com/api' })).toThrow(expect.objectContaining({ field: 'config.baseUrl' }));
     expect(() => httpConnectorType.validate({ ...base, accounts: { ...base.accounts, delete: { method: 'PURGE', path: '"/x"' } } })).toThrow(
       expect.objectContaining({ field: 'config.accounts.delete.method' }),
+    );
+  });
+
+  it('rotates its own token two-phase: the new one is issued beside the old, works, and the old is revoked', async () => {
+    // A directory of its own: this test revokes the admin token the others use.
+    const s = await startUserDirectoryServer();
+    const c = build(directoryConfig(s, s.tokens.admin, { credentials: tokenCredentials }));
+    expect(c.capabilities.has('rotateCredential')).toBe(true);
+    expect(c.credentials).toEqual({ model: 'dual', source: 'target' });
+    const applied = await c.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` });
+    expect(applied).toEqual({ credentialId: expect.stringMatching(/^t-\d+$/), secret: expect.any(String) });
+    // Both work until the old is revoked.
+    await c.verifyCredential!({ kind: 'self' }, applied.secret!);
+    await c.verifyCredential!({ kind: 'self' }, s.tokens.admin);
+    const renewed = build(directoryConfig(s, applied.secret!, { credentials: tokenCredentials }));
+    expect(await renewed.retireCredential!({ kind: 'self' }, 't-admin', { idempotencyKey: `rot:${randomUUID()}` })).toEqual({ changed: true });
+    await expectNamedError(c.verifyCredential!({ kind: 'self' }, s.tokens.admin), 'InvalidCredential');
+    expect(await renewed.retireCredential!({ kind: 'self' }, 't-admin', { idempotencyKey: `rot:${randomUUID()}` })).toEqual({ changed: false });
+    await s.stop();
+  });
+
+  it('maps a target that refuses to revoke to a named error, and refuses a given secret or a broken mapping', async () => {
+    const c = build(directoryConfig(s, s.tokens.admin, { credentials: tokenCredentials }));
+    const applied = await c.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` });
+    s.lockedTokens.add(applied.credentialId);
+    await expectNamedError(c.retireCredential!({ kind: 'self' }, applied.credentialId, { idempotencyKey: `rot:${randomUUID()}` }), 'Rejected');
+    expect(s.issued.has(applied.credentialId)).toBe(true);
+    s.lockedTokens.delete(applied.credentialId);
+    await expectNamedError(c.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` }, 'chosen-by-me'), 'Rejected');
+    const broken = build(directoryConfig(s, applied.secret!, { credentials: { ...tokenCredentials, map: '{ "id": id }' } }));
+    const err = await broken.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ field: 'config.credentials.map' });
+    expect(() => httpConnectorType.validate({ ...directoryConfig(s), auth: 'basic', username: 'u', password: 'p', token: undefined, credentials: tokenCredentials })).toThrow(
+      expect.objectContaining({ field: 'config.credentials' }),
     );
   });
 
