@@ -1,3 +1,4 @@
 // Every workflow type, for the worker's bundle. Workflow files are deterministic (see eslint.config.js).
 export { selfCheckWorkflow } from './selfcheck/workflow.js';
 export { connectorTestWorkflow } from './connector-test/workflow.js';
+export { credentialRotationWorkflow } from './rotation/workflow.js';

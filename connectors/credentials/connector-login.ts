@@ -54,6 +54,7 @@ export async function syncConnectorLogin(
       consumers: [],
       privileged: false,
       rotationWorkflowId: null,
+      rotationRunId: null,
       lastRotation: null,
     });
     return { created };

@@ -20,7 +20,7 @@ export const credentialConsumer = z
 export type CredentialConsumer = z.infer<typeof credentialConsumer>;
 
 export const ROTATION_STATUSES = ['running', 'succeeded', 'failed', 'refused', 'skipped'] as const;
-export const ROTATION_STEPS = ['decide', 'create', 'apply', 'store', 'verify', 'revoke'] as const;
+export const ROTATION_STEPS = ['claim', 'decide', 'create', 'apply', 'store', 'verify', 'revoke'] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
 
 /** How the latest rotation went, as the rotation workflow records it. */
@@ -41,7 +41,8 @@ export type LastRotation = z.infer<typeof lastRotation>;
 
 const credentialName = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be 2 to 63 lowercase letters, digits or hyphens, starting with a letter');
+  .regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be 2 to 63 lowercase letters, digits or hyphens, starting with a letter')
+  .refine((n) => !n.endsWith('-login'), 'must not end in -login (those names are the connectors\' own logins)');
 
 const maxAgeDays = z.number({ message: 'must be a number of days' }).int('must be a whole number of days').min(1, 'must be at least 1').max(3650, 'must be at most 3650');
 
@@ -55,6 +56,8 @@ export const registerCredentialInput = z
     account: z.union([z.object({ uid: z.string().min(1).max(512) }).strict(), z.object({ name: z.string().min(1).max(512) }).strict()]),
     /** The credential's current value, written to Vault once and never shown again. */
     secret: z.string().min(1, 'must not be empty').max(4096),
+    /** The key it is kept under in Vault (what applications read): password, token, apiKey… */
+    secretField: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'must be a key name (letters, digits, _ or -)').default('password'),
     /** For targets that hold several credentials per account: the target's id of this one (an API key id). */
     targetCredentialId: z.string().min(1).max(512).optional(),
     owners: z.array(ownerRef).max(20).default([]),

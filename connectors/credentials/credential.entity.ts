@@ -25,7 +25,9 @@ export const Credential = defineEntity({
     maxAgeDays: p.integer().nullable(),
     consumers: p.json<CredentialConsumer[]>(),
     privileged: p.boolean(),
+    /** The rotation in progress (its workflow and run): one at a time per credential. */
     rotationWorkflowId: p.text().nullable(),
+    rotationRunId: p.text().nullable(),
     lastRotation: p.json<LastRotation>().nullable(),
     revision: p.integer().version(),
     createdAt: p.datetime().onCreate(() => new Date()),

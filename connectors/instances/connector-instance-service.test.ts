@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../shared/errors.js';
 import { VaultSecretStore } from '../../shared/secrets/vault-store.js';
-import net from 'node:net';
+import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { createTestDatabase, createTestVault, openOrm, withPg, type MikroORM, type TestDatabase, type TestVault } from '../../test/helpers/services.js';
 import { createPostgresTarget, type PostgresTarget } from '../../test/helpers/postgres-target.js';
 import { createBuiltinConnectorRegistry } from '../builtin-connectors.js';
@@ -138,9 +138,9 @@ describe('connector instances', () => {
 
   it('answers 503 and stores nothing when Vault cannot be reached', async () => {
     // A real Vault client whose connection runs through a proxy that is then shut: Vault is gone.
-    const proxy = await tcpProxy(new URL(vault.address));
+    const proxy = await startTcpProxy(new URL(vault.address));
     const store = await VaultSecretStore.connect({ address: proxy.url, token: vault.token, kvMount: vault.kvMount, transitMount: vault.transitMount, timeoutMs: 2000 });
-    await proxy.close();
+    await proxy.stop();
     const offline = createConnectorInstanceService({ orm, secrets: store, registry, ledger });
     const err = await offline.create({ name: 'pg-offline', type: 'postgresql', config: target.config() }, admin).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatehouseError);
@@ -188,27 +188,3 @@ describe('connector instances', () => {
     expect(await vault.store.readKvMetadata(`gatehouse/connectors/${view.id}`)).toBeUndefined();
   });
 });
-
-/** A TCP proxy to `target`; closing it drops every connection through it. */
-async function tcpProxy(target: URL): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}

@@ -24,11 +24,15 @@ export class Migration20261205000000Credentials extends Migration {
       consumers jsonb NOT NULL DEFAULT '[]'::jsonb CHECK (jsonb_typeof(consumers) = 'array'),
       privileged boolean NOT NULL DEFAULT false,
       rotation_workflow_id text,
+      rotation_run_id text,
       last_rotation jsonb,
       revision integer NOT NULL DEFAULT 1,
       created_at timestamptz NOT NULL DEFAULT now(),
       updated_at timestamptz NOT NULL DEFAULT now(),
-      CONSTRAINT credential_account CHECK ((kind = 'connector-login') = (account_uid IS NULL)),
+      CONSTRAINT credential_account CHECK (
+        (kind = 'connector-login' AND account_uid IS NULL)
+        OR (kind = 'service-account' AND (account_uid IS NOT NULL OR account_name IS NOT NULL))
+      ),
       CONSTRAINT credential_secret_path CHECK (
         (kind = 'connector-login' AND secret_path = 'gatehouse/connectors/' || connector_id::text)
         OR (kind = 'service-account' AND secret_path = 'gatehouse/credentials/' || id::text)
@@ -52,6 +56,19 @@ export class Migration20261205000000Credentials extends Migration {
     );`);
     this.addSql('CREATE INDEX credential_owner_change_from_idx ON credential_owner_change USING gin (from_owner jsonb_path_ops);');
     this.addSql('GRANT SELECT, INSERT ON credential_owner_change TO gatehouse_app;');
+
+    // Each step a rotation has recorded in the ledger, so a retried activity records it once; the
+    // decision's effect is kept, so the apply step can check an allow decision is on record first.
+    this.addSql(`CREATE TABLE credential_rotation_step (
+      change_id uuid NOT NULL,
+      step text NOT NULL,
+      workflow_id text NOT NULL,
+      credential_id uuid NOT NULL,
+      details jsonb NOT NULL DEFAULT '{}'::jsonb,
+      recorded_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (change_id, step)
+    );`);
+    this.addSql('GRANT SELECT, INSERT ON credential_rotation_step TO gatehouse_app;');
 
     // Accounts a connector reported at its last inventory scan: metadata only, replaced per scan.
     this.addSql(`CREATE TABLE discovered_account (
@@ -81,6 +98,17 @@ export class Migration20261205000000Credentials extends Migration {
       scanned_at timestamptz NOT NULL DEFAULT now()
     );`);
     this.addSql('GRANT SELECT, INSERT, UPDATE, DELETE ON inventory_scan TO gatehouse_app;');
+
+    // Secrets found under Gatehouse's Vault paths at the last scan that no connector or credential refers to.
+    this.addSql(`CREATE TABLE discovered_secret (
+      path text PRIMARY KEY,
+      current_version integer NOT NULL,
+      created_at timestamptz,
+      updated_at timestamptz,
+      scan_id uuid NOT NULL,
+      seen_at timestamptz NOT NULL
+    );`);
+    this.addSql('GRANT SELECT, INSERT, UPDATE, DELETE ON discovered_secret TO gatehouse_app;');
 
     // Connectors configured before credentials were tracked: their logins become credentials now.
     this.addSql(`INSERT INTO credential (id, name, kind, connector_id, secret_path, secret_field, secret_updated_at)
