@@ -255,7 +255,7 @@ describe('credential rotation workflow', () => {
       const pending = (await vault.store.readKv(pendingSecretPath(credentialId)))!.data.secret!;
       expect(await canLogInToPostgres(target, target.admin.user, pending)).toBe(true); // the target has it; Vault does not yet
 
-      const { outcome, workflowId, runId } = await rotate(credentialId);
+      const { outcome, runId } = await rotate(credentialId);
       expect(outcome).toMatchObject({ status: 'succeeded' });
       expect((await current(`gatehouse/connectors/${connectorId}`)).data.password).toBe(pending);
       const started = (await entry(runId, 'secret.rotation.started'));
@@ -297,7 +297,7 @@ describe('credential rotation workflow', () => {
 
     it('a target that refuses the change fails the apply step: nothing changed anywhere, and the ledger names the refusal', async () => {
       const id = await serviceAccount('svc_locked', 'Locked-0ld-Password', false);
-      const { outcome, workflowId, runId } = await rotate(id);
+      const { outcome, runId } = await rotate(id);
       expect(outcome).toMatchObject({ status: 'failed', step: 'apply', errorCode: 'PermissionDenied', restored: { vault: true, target: true } });
       expect(await current(`gatehouse/credentials/${id}`)).toMatchObject({ version: 1, data: { password: 'Locked-0ld-Password' } });
       expect(await canLogInToPostgres(target, `svc_locked_${target.tag}`, 'Locked-0ld-Password')).toBe(true);
@@ -362,7 +362,7 @@ describe('credential rotation workflow', () => {
       const inUse = [...directory.issued.values()].find((t) => t.token === before.data.token)!;
       directory.lockedTokens.add(inUse.id);
       const tokensBefore = [...directory.issued.keys()].sort();
-      const { outcome, workflowId, runId } = await rotate(credentialId);
+      const { outcome, runId } = await rotate(credentialId);
       directory.lockedTokens.delete(inUse.id);
       expect(outcome).toMatchObject({ status: 'failed', step: 'revoke', errorCode: 'Rejected', restored: { vault: true, target: true } });
       expect([...directory.issued.keys()].sort()).toEqual(tokensBefore);
