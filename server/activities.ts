@@ -5,17 +5,37 @@ import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js'
 import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
 import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
 import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
+import type { Client } from '@temporalio/client';
+import { createLedger } from '../audit/index.js';
+import { createCredentialRotation } from '../connectors/credentials/credential-rotation.js';
+import { createInventoryScanner } from '../connectors/credentials/inventory-scan.js';
+import { createRotationActivities } from '../workflows/rotation/activities.js';
+import { createInventoryScanActivities } from '../workflows/inventory-scan/activities.js';
+import { createOwnerDirectory } from './owner-directory.js';
+import { workflowIsRunning } from './rotation-scheduling.js';
+import { createCredentialService } from '../connectors/credentials/credential-service.js';
+import { createTemporalRotations } from './rotation-scheduling.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
   secrets: SecretStore;
+  /** For activities that ask Temporal about other workflows (whether a rotation still runs). */
+  temporal: { client: Client; taskQueue: string };
 }
 
 export function buildActivities(deps: ActivityDeps): object {
   // Connector activities build connectors here, on the worker, with secrets read at call time.
-  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry: createBuiltinConnectorRegistry() });
+  const registry = createBuiltinConnectorRegistry();
+  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry });
+  const ledger = createLedger({ orm: deps.orm, signer: deps.secrets });
+  const owners = createOwnerDirectory({ orm: deps.orm });
+  const rotation = createCredentialRotation({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, ledger, isRunning: workflowIsRunning(deps.temporal.client) });
+  const rotations = createTemporalRotations({ client: deps.temporal.client, taskQueue: deps.temporal.taskQueue });
+  const credentials = createCredentialService({ orm: deps.orm, secrets: deps.secrets, ledger, owners, rotations });
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
     ...createConnectorTestActivities({ factory: connectors }),
+    ...createRotationActivities({ rotation }),
+    ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
   };
 }

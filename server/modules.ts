@@ -5,6 +5,7 @@ import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
+import { credentialModule } from './credential-module.js';
 import { createLedger } from '../audit/ledger-service.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
@@ -37,8 +38,9 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   // until then events wait in the outbox. SCIM renders its base URL into resources from a string, so
   // it reads the public URL now (PUBLIC_URL, or PORT as configured).
   const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
+  const credentials = credentialModule(ctx.runtime, ledger);
   return {
-    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime, ledger).routes, ...scim.routes],
+    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime, ledger).routes, ...scim.routes, ...credentials.routes],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createCheckpointer({
@@ -47,6 +49,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
         intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000,
         log: log.child({ module: 'audit' }),
       }),
+      ...credentials.services,
     ],
   };
 }

@@ -2,3 +2,4 @@
 export { selfCheckWorkflow } from './selfcheck/workflow.js';
 export { connectorTestWorkflow } from './connector-test/workflow.js';
 export { credentialRotationWorkflow } from './rotation/workflow.js';
+export { inventoryScanWorkflow } from './inventory-scan/workflow.js';

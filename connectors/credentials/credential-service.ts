@@ -49,7 +49,6 @@ export interface CredentialServiceDeps {
 
 /** The workflow id of an on-demand rotation: one per credential at a time (a second request joins it). */
 export const onDemandRotationId = (credentialId: string) => `rotation:${credentialId}`;
-export const leaverRotationId = (credentialId: string, leaver: OwnerRef) => `rotation:${credentialId}:leaver:${leaver.directoryId}:${leaver.userId}`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const credentialRef = (row: Pick<CredentialRow, 'id' | 'name'>) => ({ type: 'credential', id: row.id, display: row.name });
@@ -268,7 +267,10 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     async requestRotation(ref: string, raw: RotateCredentialInput, caller: Caller): Promise<{ workflowId: string; started: boolean }> {
       const input = parse(rotateCredentialInput, raw ?? {});
       const row = await find(deps.orm.em.fork(), ref);
-      ForbiddenError.from(caller.ability).throwUnlessCan('rotate', await asSubject(row));
+      const instance = await asSubject(row);
+      // What the caller may not even see does not exist for them (an nhi-owner asking about another's credential).
+      if (!caller.ability.can('read', instance)) throw notFound('credential', ref);
+      ForbiddenError.from(caller.ability).throwUnlessCan('rotate', instance);
       const request: RotationRequest = { credentialId: row.id, reason: 'on-demand', requestedBy: caller.actor, ...(input.justification ? { justification: input.justification } : {}) };
       const started = await deps.rotations.start(request, onDemandRotationId(row.id));
       await deps.ledger.append({

@@ -8,7 +8,7 @@ export type Finding = (typeof FINDINGS)[number];
 
 /** What each finding means, for the UI, the CSV and the OpenAPI document. */
 export const FINDING_DESCRIPTIONS: Record<Finding, string> = {
-  'no-owner': 'nobody owns it (never assigned, or the last owner left with no manager to take over)',
+  'no-owner': 'nobody active owns it (never assigned, its owners left or were deactivated, or the last owner left with no manager to take over)',
   'owner-inactive': 'an owner is deactivated in their directory',
   'owner-gone': 'an owner was deleted from their directory',
   'over-max-age': 'the credential in use is older than its max-age policy',
