@@ -13,6 +13,7 @@ import { createRotationActivities } from '../workflows/rotation/activities.js';
 import { createInventoryScanActivities } from '../workflows/inventory-scan/activities.js';
 import { createOwnerDirectory } from './owner-directory.js';
 import { workflowIsRunning } from './rotation-scheduling.js';
+import { createLeaverCredentialActivities } from '../workflows/leaver-credentials/activities.js';
 import { createCredentialService } from '../connectors/credentials/credential-service.js';
 import { createTemporalRotations } from './rotation-scheduling.js';
 
@@ -37,5 +38,6 @@ export function buildActivities(deps: ActivityDeps): object {
     ...createConnectorTestActivities({ factory: connectors }),
     ...createRotationActivities({ rotation }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
+    ...createLeaverCredentialActivities({ credentials }),
   };
 }
