@@ -6,7 +6,7 @@ import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
 import { readHead, type RawEntryRow } from './ledger-store.js';
 import { readChainByCopy } from './ledger-copy-reader.js';
 import { sqlOnClient, type Sql } from './ledger-sql.js';
-import { startMerkleWorker } from './merkle-worker.js';
+import { startMerkleWorker, type MerkleWorkerResult } from './merkle-worker.js';
 import { STORED_LEVEL } from './ledger-tree.js';
 import { checkCheckpoint, type Checkpoint, type PublicKey } from './checkpoint-note.js';
 import { readCheckpoints } from './checkpoint-store.js';
@@ -130,6 +130,61 @@ async function checkPrevHashColumn(pool: pg.Pool, size: number): Promise<number[
   }
 }
 
+interface Walk {
+  /** Gaps found (entries missing). */
+  missing: VerificationProblem[];
+  /** Rows whose hash does not follow from the row before, named afterwards from the full rows. */
+  suspects: { seq: number; prevSeq: number; gap: boolean }[];
+  /** For each checkpoint reached, whether the leaves so far were exactly entries 0..size-1. */
+  reached: { cp: Checkpoint; aligned: boolean }[];
+  read: number;
+  expected: number;
+  tree: MerkleWorkerResult;
+}
+
+/**
+ * One pass over the chain in seq order: each entry must hash, after the stored hash of the row
+ * before, to its stored hash; the stored hashes go to the tree thread.
+ */
+async function walkChain(client: pg.ClientBase, size: number, checkpoints: Checkpoint[], stored: Map<string, Buffer>, onProgress?: VerifyProgress): Promise<Walk> {
+  const tree = startMerkleWorker({ sizes: checkpoints.map((c) => c.treeSize), stored, storedLevel: STORED_LEVEL });
+  const walk: Omit<Walk, 'tree'> = { missing: [], suspects: [], reached: [], read: 0, expected: 0 };
+  let cpAt = 0;
+  let prevSeq = -1;
+  let prevHash: Buffer = GENESIS_HASH;
+  try {
+    for await (const { seqs, hashes, entries } of readChainByCopy(client, 0, size)) {
+      for (let i = 0; i < seqs.length; i++) {
+        const seq = seqs[i]!;
+        if (seq < walk.expected) {
+          walk.missing.push({ kind: 'chain-broken', seq, message: `entry ${seq} appears more than once` });
+          continue;
+        }
+        const gap = seq !== walk.expected;
+        if (gap && walk.missing.length < MAX_PROBLEMS) {
+          walk.missing.push({ kind: 'entry-missing', seq: walk.expected, message: seq - walk.expected === 1 ? `entry ${walk.expected} is missing (deleted)` : `entries ${walk.expected}..${seq - 1} are missing (deleted)` });
+        }
+        const linked = !gap && (i === 0 ? chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
+        if (!linked) walk.suspects.push({ seq, prevSeq, gap });
+        walk.read++;
+        while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= seq + 1) {
+          const cp = checkpoints[cpAt++]!;
+          walk.reached.push({ cp, aligned: cp.treeSize === seq + 1 && walk.read === seq + 1 });
+        }
+        prevSeq = seq;
+        walk.expected = seq + 1;
+      }
+      prevHash = Buffer.from(hashes.subarray(hashes.length - 32));
+      // The tree commits to the stored hashes; the chain check above ties each to its content.
+      tree.push(hashes);
+      onProgress?.(walk.read, size);
+    }
+    return { ...walk, tree: await tree.finish() };
+  } finally {
+    await tree.terminate();
+  }
+}
+
 export async function verifyLedger(
   deps: { pool: pg.Pool; origin: string; publicKeys: () => Promise<PublicKey[]> },
   options: { onProgress?: VerifyProgress } = {},
@@ -161,90 +216,51 @@ export async function verifyLedger(
     for (const row of await sql.query<{ level: number; idx: string; hash: Buffer }>('SELECT level, idx, hash FROM ledger_tree_node')) {
       stored.set(`${row.level}/${row.idx}`, row.hash);
     }
-    // The tree is recomputed on a second thread from the hashes this one checks.
-    const tree = startMerkleWorker({ sizes: checkpoints.map((c) => c.treeSize), stored, storedLevel: STORED_LEVEL });
-
     // The stored prevHash column repeats the hash before it; check it on a second connection while
     // the chain is walked (rows below the head never change, so no shared snapshot is needed).
     const prevColumn = checkPrevHashColumn(deps.pool, head.size);
     prevColumn.catch(() => undefined);
 
-    /** For each checkpoint reached, whether the leaves so far were exactly entries 0..size-1. */
-    const reached: { cp: Checkpoint; aligned: boolean }[] = [];
-    let cpAt = 0;
-    let expected = 0;
-    let prevSeq = -1;
-    let prevHash: Buffer = GENESIS_HASH;
-    let read = 0;
-    const total = head.size;
-    // Rows whose hash does not follow from the row before; named after the walk (the connection
-    // is busy streaming until then).
-    const suspects: { seq: number; prevSeq: number; gap: boolean }[] = [];
-    try {
-      for await (const batch of readChainByCopy(client, 0, head.size)) {
-        const { seqs, hashes, entries } = batch;
-        for (let i = 0; i < seqs.length; i++) {
-          const seq = seqs[i]!;
-          const gap = seq !== expected;
-          if (gap) report({ kind: 'entry-missing', seq: expected, message: seq - expected === 1 ? `entry ${expected} is missing (deleted)` : `entries ${expected}..${seq - 1} are missing (deleted)` });
-          // The entry hashes, after the stored hash of the row before, to its stored hash.
-          const linked = !gap && (i === 0 ? chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
-          if (!linked) suspects.push({ seq, prevSeq, gap });
-          read++;
-          const size = seq + 1;
-          while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= size) {
-            const cp = checkpoints[cpAt++]!;
-            reached.push({ cp, aligned: cp.treeSize === size && read === size });
-          }
-          prevSeq = seq;
-          expected = size;
+    const walk = await walkChain(client, head.size, checkpoints, stored, options.onProgress);
+    const { reached, suspects, read, expected } = walk;
+    walk.missing.forEach(report);
+    // Name each suspect from both rows in full. A row right after a flagged one only follows
+    // from it (a moved or rewritten row breaks two links), so it is not reported again.
+    let flaggedSeq = -2;
+    for (const suspect of suspects.slice(0, MAX_PROBLEMS * 2)) {
+      const [prevRow, full] = await readFullRows(sql, suspect.prevSeq, suspect.seq);
+      let flagged = suspect.gap;
+      if (!chainHash(full!.prevHash, full!.entry).equals(full!.hash)) {
+        report({ kind: 'entry-altered', seq: suspect.seq, message: `entry ${suspect.seq} was changed: its content no longer hashes to its stored hash` });
+        flagged = true;
+      } else if (!suspect.gap) {
+        if (flaggedSeq !== suspect.prevSeq) {
+          report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: suspect.seq, message: `entry ${suspect.seq} is the first entry but does not start from the genesis hash` });
         }
-        prevHash = Buffer.from(hashes.subarray(hashes.length - 32));
-        // The tree commits to the stored hashes; the chain check above ties each to its content.
-        tree.push(hashes);
-        options.onProgress?.(read, total);
+        flagged = true;
       }
-      // Name each suspect from both rows in full. A row right after a flagged one only follows
-      // from it (a moved or rewritten row breaks two links), so it is not reported again.
-      let flaggedSeq = -2;
-      for (const suspect of suspects.slice(0, MAX_PROBLEMS * 2)) {
-        const [prevRow, full] = await readFullRows(sql, suspect.prevSeq, suspect.seq);
-        let flagged = suspect.gap;
-        if (!chainHash(full!.prevHash, full!.entry).equals(full!.hash)) {
-          report({ kind: 'entry-altered', seq: suspect.seq, message: `entry ${suspect.seq} was changed: its content no longer hashes to its stored hash` });
-          flagged = true;
-        } else if (!suspect.gap) {
-          if (flaggedSeq !== suspect.prevSeq) {
-            report(prevRow ? diagnoseBrokenLink(prevRow, full!) : { kind: 'chain-broken', seq: suspect.seq, message: `entry ${suspect.seq} is the first entry but does not start from the genesis hash` });
-          }
-          flagged = true;
-        }
-        if (flagged) flaggedSeq = suspect.seq;
-      }
-      if (suspects.length > MAX_PROBLEMS * 2) report({ kind: 'chain-broken', seq: suspects[MAX_PROBLEMS * 2]!.seq, message: `${suspects.length - MAX_PROBLEMS * 2} more entries do not link to the entry before them` });
-      const result = await tree.finish();
-      for (const { cp, aligned } of reached) {
-        if (aligned && result.roots.get(cp.treeSize) === cp.rootHash) continue;
-        const since = checkpoints.filter((c) => c.treeSize < cp.treeSize).pop();
-        report({
-          kind: 'checkpoint-root-mismatch',
-          treeSize: cp.treeSize,
-          seq: since?.treeSize ?? 0,
-          message: `the entries do not hash to the root signed at tree size ${cp.treeSize} (${cp.timestamp}): something in entries ${since?.treeSize ?? 0}..${cp.treeSize - 1} differs from what was signed`,
-        });
-      }
-      for (const { level, index } of result.mismatches) {
-        report({ kind: 'tree-store-mismatch', seq: index * 2 ** level, message: `the stored subtree over entries ${index * 2 ** level}..${(index + 1) * 2 ** level - 1} differs from the one recomputed from the entries` });
-      }
-    } finally {
-      await tree.terminate();
+      if (flagged) flaggedSeq = suspect.seq;
+    }
+    if (suspects.length > MAX_PROBLEMS * 2) report({ kind: 'chain-broken', seq: suspects[MAX_PROBLEMS * 2]!.seq, message: `${suspects.length - MAX_PROBLEMS * 2} more entries do not link to the entry before them` });
+    for (const { cp, aligned } of reached) {
+      if (aligned && walk.tree.roots.get(cp.treeSize) === cp.rootHash) continue;
+      const since = checkpoints.filter((c) => c.treeSize < cp.treeSize).pop();
+      report({
+        kind: 'checkpoint-root-mismatch',
+        treeSize: cp.treeSize,
+        seq: since?.treeSize ?? 0,
+        message: `the entries do not hash to the root signed at tree size ${cp.treeSize} (${cp.timestamp}): something in entries ${since?.treeSize ?? 0}..${cp.treeSize - 1} differs from what was signed`,
+      });
+    }
+    for (const { level, index } of walk.tree.mismatches) {
+      report({ kind: 'tree-store-mismatch', seq: index * 2 ** level, message: `the stored subtree over entries ${index * 2 ** level}..${(index + 1) * 2 ** level - 1} differs from the one recomputed from the entries` });
     }
     const rootsMatched = reached.filter(({ cp }) => signed.has(cp.treeSize) && !problems.some((p) => p.kind === 'checkpoint-root-mismatch' && p.treeSize === cp.treeSize)).length;
     const reported = new Set(problems.map((p) => p.seq));
     for (const seq of await prevColumn) {
       if (!reported.has(seq) && !reported.has(seq - 1)) report({ kind: 'chain-broken', seq, message: `entry ${seq}'s stored prevHash is not the hash of entry ${seq - 1} (the column was changed)` });
     }
-    for (const cp of checkpoints.slice(cpAt)) {
+    for (const cp of checkpoints.slice(reached.length)) {
       report({ kind: 'ledger-truncated', seq: expected, treeSize: cp.treeSize, message: `the ledger ends at entry ${expected - 1} but the checkpoint at tree size ${cp.treeSize} was signed over ${cp.treeSize} entries: entries ${expected}..${cp.treeSize - 1} were removed` });
     }
     // Precise findings first (they name the entry); a root mismatch only bounds where to look.

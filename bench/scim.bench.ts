@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { startBenchServices, report, type BenchRow } from './lib.js';
-import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, suffix, testConfig, withPg } from '../test/helpers/services.js';
+import { TEST_ADMIN, connectTestTemporal, createTestDatabase, createTestVault, ledgerFor, openOrm, suffix, testConfig, withPg } from '../test/helpers/services.js';
 import { freePort } from '../server/embedded/process.js';
 import { repoRoot } from '../server/server.js';
 import { createDirectoryService } from '../scim/directory-service.js';
@@ -64,9 +64,9 @@ try {
 
   // A directory and its token, as an operator makes them.
   const orm = await openOrm(db.appUrl, 2);
-  const directories = createDirectoryService({ orm });
-  const directory = await directories.createDirectory('bench');
-  const { secret: token } = await directories.createToken(directory.id);
+  const directories = createDirectoryService({ orm, ledger: await ledgerFor(orm) });
+  const directory = await directories.createDirectory('bench', TEST_ADMIN);
+  const { secret: token } = await directories.createToken(directory.id, TEST_ADMIN);
   await orm.close(true);
 
   // 100,000 users and 100 groups (each user in one) in a few statements, not 100,000 requests.

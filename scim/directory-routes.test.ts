@@ -12,6 +12,8 @@ describe('directory API routes', () => {
   /** Stand-in for sign-in (not built yet): admits the call, remembering what it needed. */
   const admitAsStandIn: Authorize = (req, access) => {
     asked.push({ method: req.method, path: req.route?.path as string, access });
+    // What sign-in would attach: the changes are recorded under this person.
+    req.principal = { kind: 'human', id: 'stand-in-admin', roles: ['admin'] };
   };
 
   const api = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {

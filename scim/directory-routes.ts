@@ -2,6 +2,8 @@
 // read:Directory; creating and revoking need manage:Directory. A new token is in one response only.
 import { z } from 'zod';
 import { defineRoute, type ApiRoute } from '../shared/http/api-route.js';
+import { principalOf } from '../shared/http/request-auth.js';
+import { actorOfPrincipal } from '../audit/ledger-routes.js';
 import { directoryNameSchema, directoryViewSchema, tokenLabelSchema, tokenViewSchema, type DirectoryService } from './directory-service.js';
 
 const read = { action: 'read', subject: 'Directory' } as const;
@@ -37,7 +39,7 @@ export function directoryRoutes(deps: { directories: DirectoryService; scimBaseU
         409: errorResponse('a directory with this name exists'),
       },
       handler: async (req, res) => {
-        const directory = await directories.createDirectory((req.body as { name: string }).name);
+        const directory = await directories.createDirectory((req.body as { name: string }).name, actorOfPrincipal(principalOf(req)));
         res.status(201).json({ directory, scimBaseUrl: deps.scimBaseUrl });
       },
     }),
@@ -72,7 +74,7 @@ export function directoryRoutes(deps: { directories: DirectoryService; scimBaseU
       handler: async (req, res) => {
         const { directoryId } = req.params as z.infer<typeof directoryParams>;
         const { label } = req.body as { label?: string };
-        const { token, secret } = await directories.createToken(directoryId, label === undefined ? {} : { label });
+        const { token, secret } = await directories.createToken(directoryId, actorOfPrincipal(principalOf(req)), label === undefined ? {} : { label });
         res.setHeader('Cache-Control', 'no-store');
         res.status(201).json({ token, secret, scimBaseUrl: deps.scimBaseUrl });
       },
@@ -90,7 +92,7 @@ export function directoryRoutes(deps: { directories: DirectoryService; scimBaseU
       },
       handler: async (req, res) => {
         const { directoryId, tokenId } = req.params as z.infer<typeof tokenParams>;
-        res.json({ token: await directories.revokeToken(tokenId, { directoryId }) });
+        res.json({ token: await directories.revokeToken(tokenId, actorOfPrincipal(principalOf(req)), { directoryId }) });
       },
     }),
   ];

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from 'pg';
-import { createTestDatabase, openOrm, withPg, type MikroORM, type TestDatabase } from '../test/helpers/services.js';
+import { TEST_ADMIN, createTestDatabase, ledgerFor, openOrm, withPg, type MikroORM, type TestDatabase } from '../test/helpers/services.js';
 import { GatehouseError } from '../shared/errors.js';
 import { createDirectoryService, type DirectoryService } from './directory-service.js';
 import { createTokenAuthenticator, hashToken } from './directory-token.js';
@@ -33,20 +33,38 @@ describe('directories and their tokens', () => {
     db = await createTestDatabase();
     orm = await openOrm(db.appUrl, 4);
     pool = await poolOf(orm);
-    directories = createDirectoryService({ orm, onTokenRevoked: (id) => revoked.push(id) });
+    directories = createDirectoryService({ orm, ledger: await ledgerFor(orm), onTokenRevoked: (id) => revoked.push(id) });
   });
   afterAll(async () => {
     await orm?.close(true);
     await db?.drop();
   });
 
+  it('puts every directory and token change on the ledger, with who made it, and never the token', async () => {
+    const ledger = await ledgerFor(orm);
+    const d = await directories.createDirectory('Ledgered', TEST_ADMIN);
+    const { token, secret } = await directories.createToken(d.id, TEST_ADMIN, { label: 'JumpCloud' });
+    await directories.revokeToken(token.id, TEST_ADMIN);
+    await directories.revokeToken(token.id, TEST_ADMIN); // already revoked: no second entry
+    const { entries } = await ledger.query({ directoryId: d.id, order: 'oldest' });
+    expect(entries.map((e) => [e.action, e.actor.id, e.target!.id])).toEqual([
+      ['directory.created', 'test-admin', d.id],
+      ['directory.token.created', 'test-admin', token.id],
+      ['directory.token.revoked', 'test-admin', token.id],
+    ]);
+    expect(JSON.stringify(entries)).not.toContain(secret);
+    // A refused change records nothing.
+    await refusal(directories.createDirectory('ledgered', TEST_ADMIN));
+    expect((await ledger.query({ action: 'directory.created', limit: 500 })).entries.filter((e) => e.target!.display?.toLowerCase() === 'ledgered')).toHaveLength(1);
+  });
+
   it('creates directories with unique names, case-insensitively, and refuses bad names by field', async () => {
-    const d = await directories.createDirectory('  Okta Production ');
+    const d = await directories.createDirectory('  Okta Production ', TEST_ADMIN);
     expect(d).toMatchObject({ name: 'Okta Production', userCount: 0, groupCount: 0, activeTokenCount: 0 });
-    const dup = await refusal(directories.createDirectory('okta production'));
+    const dup = await refusal(directories.createDirectory('okta production', TEST_ADMIN));
     expect(dup).toMatchObject({ status: 409, field: 'name' });
     for (const bad of ['', '   ', 'x'.repeat(101), 'tab\there', 42]) {
-      const err = await refusal(directories.createDirectory(bad));
+      const err = await refusal(directories.createDirectory(bad, TEST_ADMIN));
       expect(err).toMatchObject({ status: 400, field: 'name' });
     }
     expect((await directories.getDirectory('OKTA PRODUCTION')).id).toBe(d.id);
@@ -54,8 +72,8 @@ describe('directories and their tokens', () => {
   });
 
   it('issues 256-bit tokens, shown once, of which only the SHA-256 hash is stored', async () => {
-    const d = await directories.createDirectory('Entra');
-    const { token, secret } = await directories.createToken(d.id, { label: 'Entra prod' });
+    const d = await directories.createDirectory('Entra', TEST_ADMIN);
+    const { token, secret } = await directories.createToken(d.id, TEST_ADMIN, { label: 'Entra prod' });
     expect(secret).toMatch(/^gh_scim_[A-Za-z0-9_-]{43}$/);
     expect(Buffer.from(secret.slice(8), 'base64url')).toHaveLength(32);
     expect(token).toMatchObject({ directoryId: d.id, label: 'Entra prod', hint: secret.slice(-4), lastUsedAt: null, revokedAt: null });
@@ -63,7 +81,7 @@ describe('directories and their tokens', () => {
     const rows = await sql<{ token_hash: Buffer; row: string }>('SELECT token_hash, row_to_json(t)::text AS row FROM scim_directory_token t WHERE id = $1', [token.id]);
     expect(rows[0]!.token_hash.equals(createHash('sha256').update(secret).digest())).toBe(true);
     expect(rows[0]!.row).not.toContain(secret.slice(8, 30));
-    const second = await directories.createToken('entra');
+    const second = await directories.createToken('entra', TEST_ADMIN);
     expect(second.secret).not.toBe(secret);
     const listed = await directories.listTokens(d.id);
     expect(listed.map((t) => t.id)).toEqual([token.id, second.token.id]);
@@ -72,25 +90,25 @@ describe('directories and their tokens', () => {
   });
 
   it('revokes tokens idempotently, only within their directory, and says so', async () => {
-    const d = await directories.createDirectory('Revocations');
-    const other = await directories.createDirectory('Elsewhere');
-    const { token } = await directories.createToken(d.id);
-    expect((await refusal(directories.revokeToken(token.id, { directoryId: other.id }))).status).toBe(404);
-    const first = await directories.revokeToken(token.id);
+    const d = await directories.createDirectory('Revocations', TEST_ADMIN);
+    const other = await directories.createDirectory('Elsewhere', TEST_ADMIN);
+    const { token } = await directories.createToken(d.id, TEST_ADMIN);
+    expect((await refusal(directories.revokeToken(token.id, TEST_ADMIN, { directoryId: other.id }))).status).toBe(404);
+    const first = await directories.revokeToken(token.id, TEST_ADMIN);
     expect(first.revokedAt).not.toBeNull();
-    const again = await directories.revokeToken(token.id, { directoryId: d.id });
+    const again = await directories.revokeToken(token.id, TEST_ADMIN, { directoryId: d.id });
     expect(again.revokedAt).toBe(first.revokedAt);
     expect(revoked).toContain(token.id);
-    expect((await refusal(directories.revokeToken('00000000-0000-4000-8000-000000000000'))).status).toBe(404);
-    expect((await refusal(directories.revokeToken('not-an-id'))).status).toBe(404);
+    expect((await refusal(directories.revokeToken('00000000-0000-4000-8000-000000000000', TEST_ADMIN))).status).toBe(404);
+    expect((await refusal(directories.revokeToken('not-an-id', TEST_ADMIN))).status).toBe(404);
     expect((await directories.getDirectory(d.id)).activeTokenCount).toBe(0);
   });
 
   it('authenticates by token, caching briefly, and refuses revoked tokens once the cache expires or is told', async () => {
     let clock = 1_000_000;
     const auth = createTokenAuthenticator({ pool, log, cacheTtlMs: 5_000, now: () => clock });
-    const d = await directories.createDirectory('Auth');
-    const { token, secret } = await directories.createToken(d.id);
+    const d = await directories.createDirectory('Auth', TEST_ADMIN);
+    const { token, secret } = await directories.createToken(d.id, TEST_ADMIN);
     expect(await auth.authenticate(`Bearer ${secret}`)).toEqual({ tokenId: token.id, directoryId: d.id });
     expect(await auth.authenticate(`bearer  ${secret}`)).toEqual({ tokenId: token.id, directoryId: d.id });
 
@@ -100,7 +118,7 @@ describe('directories and their tokens', () => {
     clock += 5_001;
     expect((await refusal(auth.authenticate(`Bearer ${secret}`))).message).toMatch(/unknown or revoked/);
 
-    const fresh = await directories.createToken(d.id);
+    const fresh = await directories.createToken(d.id, TEST_ADMIN);
     expect((await auth.authenticate(`Bearer ${fresh.secret}`)).tokenId).toBe(fresh.token.id);
     await sql('UPDATE scim_directory_token SET revoked_at = now() WHERE id = $1', [fresh.token.id]);
     auth.forget(fresh.token.id);
@@ -113,8 +131,8 @@ describe('directories and their tokens', () => {
   });
 
   it('records the last use of a token at most once per interval', async () => {
-    const d = await directories.createDirectory('Last used');
-    const { token, secret } = await directories.createToken(d.id);
+    const d = await directories.createDirectory('Last used', TEST_ADMIN);
+    const { token, secret } = await directories.createToken(d.id, TEST_ADMIN);
     let updates = 0;
     const observed = {
       query: (...args: Parameters<Pool['query']>) => {
@@ -136,7 +154,7 @@ describe('directories and their tokens', () => {
 
   it('lists directories with their counts', async () => {
     const list = await directories.listDirectories();
-    expect(list.map((d) => d.name)).toEqual(['Auth', 'Elsewhere', 'Entra', 'Last used', 'Okta Production', 'Revocations']);
+    expect(list.map((d) => d.name)).toEqual(['Auth', 'Elsewhere', 'Entra', 'Last used', 'Ledgered', 'Okta Production', 'Revocations']);
     expect(list.find((d) => d.name === 'Entra')).toMatchObject({ activeTokenCount: 2, userCount: 0 });
   });
 });

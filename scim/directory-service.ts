@@ -8,6 +8,7 @@ import { conflict, invalid, notFound } from '../shared/errors.js';
 import { Directory } from './directory.entity.js';
 import { DirectoryToken } from './directory-token.entity.js';
 import { generateToken, hashToken } from './directory-token.js';
+import type { Actor, LedgerAppender } from '../audit/index.js';
 
 export const directoryViewSchema = z.object({
   id: z.uuid(),
@@ -51,6 +52,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface DirectoryServiceDeps {
   orm: MikroORM;
+  /** Every change to directories and tokens is a ledger entry, committed with the change. */
+  ledger: LedgerAppender;
   /** Told when a token is revoked, so this process stops trusting it at once. */
   onTokenRevoked?: (tokenId: string) => void;
 }
@@ -109,17 +112,20 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
   }
 
   return {
-    async createDirectory(name: unknown): Promise<DirectoryView> {
+    async createDirectory(name: unknown, actor: Actor): Promise<DirectoryView> {
       const clean = parseWith(directoryNameSchema, name, 'name');
-      const e = em();
-      const directory = e.create(Directory, { id: randomUUID(), name: clean });
+      const id = randomUUID();
       try {
-        await e.flush();
+        await em().transactional(async (e) => {
+          e.create(Directory, { id, name: clean });
+          await e.flush();
+          await deps.ledger.append({ action: 'directory.created', actor, target: { type: 'directory', id, display: clean }, correlation: { directoryId: id } }, { em: e });
+        });
       } catch (err) {
         if (err instanceof UniqueConstraintViolationException) throw conflict(`a directory named "${clean}" already exists (names are case-insensitive)`, 'name');
         throw err;
       }
-      return (await view(directory.id))[0]!;
+      return (await view(id))[0]!;
     },
 
     listDirectories: () => view(),
@@ -130,19 +136,31 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
     },
 
     /** Issues a token. The secret is returned this once; only its hash is kept. */
-    async createToken(directoryRef: string, options: { label?: unknown } = {}): Promise<{ token: TokenView; secret: string; directory: { id: string; name: string } }> {
+    async createToken(directoryRef: string, actor: Actor, options: { label?: unknown } = {}): Promise<{ token: TokenView; secret: string; directory: { id: string; name: string } }> {
       const label = options.label === undefined || options.label === null ? null : parseWith(tokenLabelSchema, options.label, 'label');
       const directory = await resolve(directoryRef);
       const secret = generateToken();
-      const e = em();
-      const row = e.create(DirectoryToken, {
-        id: randomUUID(),
-        directoryId: directory.id,
-        tokenHash: hashToken(secret),
-        hint: secret.slice(-4),
-        label,
+      const row = await em().transactional(async (e) => {
+        const created = e.create(DirectoryToken, {
+          id: randomUUID(),
+          directoryId: directory.id,
+          tokenHash: hashToken(secret),
+          hint: secret.slice(-4),
+          label,
+        });
+        await e.flush();
+        await deps.ledger.append(
+          {
+            action: 'directory.token.created',
+            actor,
+            target: { type: 'directoryToken', id: created.id, ...(label ? { display: label } : {}) },
+            details: { hint: created.hint },
+            correlation: { directoryId: directory.id },
+          },
+          { em: e },
+        );
+        return created;
       });
-      await e.flush();
       return { token: tokenView(row), secret, directory };
     },
 
@@ -153,17 +171,27 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
     },
 
     /** Revokes a token (idempotent); requests with it are refused from then on. */
-    async revokeToken(tokenId: string, options: { directoryId?: string } = {}): Promise<TokenView> {
+    async revokeToken(tokenId: string, actor: Actor, options: { directoryId?: string } = {}): Promise<TokenView> {
       if (!UUID.test(tokenId)) throw notFound('token', tokenId);
-      const e = em();
-      const token = await e.findOne(DirectoryToken, { id: tokenId.toLowerCase(), ...(options.directoryId ? { directoryId: options.directoryId } : {}) }, { exclude: ['tokenHash'] });
+      const token = await em().findOne(DirectoryToken, { id: tokenId.toLowerCase(), ...(options.directoryId ? { directoryId: options.directoryId } : {}) }, { exclude: ['tokenHash'] });
       if (!token) throw notFound('token', tokenId);
       if (!token.revokedAt) {
-        const rows = await e.getConnection().execute<{ revoked_at: Date }[]>(
-          'UPDATE scim_directory_token SET revoked_at = now() WHERE id = ? AND revoked_at IS NULL RETURNING revoked_at',
-          [token.id],
-        );
-        token.revokedAt = rows[0]?.revoked_at ?? new Date();
+        token.revokedAt = await em().transactional(async (e) => {
+          const rows = await e.getConnection().execute<{ revoked_at: Date }[]>(
+            'UPDATE scim_directory_token SET revoked_at = now() WHERE id = ? AND revoked_at IS NULL RETURNING revoked_at',
+            [token.id],
+            'all',
+            e.getTransactionContext(),
+          );
+          // Another revocation got there first: it is on the ledger already.
+          if (rows[0]) {
+            await deps.ledger.append(
+              { action: 'directory.token.revoked', actor, target: { type: 'directoryToken', id: token.id }, correlation: { directoryId: token.directoryId } },
+              { em: e },
+            );
+          }
+          return rows[0]?.revoked_at ?? new Date();
+        });
       }
       deps.onTokenRevoked?.(token.id);
       return tokenView(token);

@@ -14,11 +14,14 @@ import { createDiscovery } from './scim-discovery.js';
 import { createScimRouter } from './scim-router.js';
 import { DEFAULT_SCIM_LIMITS, createScimService, type ScimLimits, type ScimService } from './scim-service.js';
 import { createScimStore } from './scim-store.js';
+import type { LedgerAppender } from '../audit/index.js';
 
 export const SCIM_MOUNT_PATH = '/scim/v2';
 
 export interface ScimModuleOptions {
   orm: MikroORM;
+  /** Directory and token changes are ledger entries (SCIM changes are recorded from the outbox). */
+  ledger: LedgerAppender;
   /** The address identity providers use; meta.location and $ref values start with it. */
   publicUrl: string;
   log: Logger;
@@ -53,7 +56,7 @@ export async function createScimModule(options: ScimModuleOptions): Promise<Scim
   const bulk = options.bulk ?? DEFAULT_BULK_LIMITS;
   const log = options.log.child({ module: 'scim' });
   const authenticator = createTokenAuthenticator({ pool, log, ...(options.tokenCacheTtlMs !== undefined ? { cacheTtlMs: options.tokenCacheTtlMs } : {}) });
-  const directories = createDirectoryService({ orm: options.orm, onTokenRevoked: (id) => authenticator.forget(id) });
+  const directories = createDirectoryService({ orm: options.orm, ledger: options.ledger, onTokenRevoked: (id) => authenticator.forget(id) });
   const store = createScimStore({ pool });
   const service = createScimService({ store, baseUrl: scimBaseUrl, limits });
   const discovery = createDiscovery({ baseUrl: scimBaseUrl, limits, bulk });

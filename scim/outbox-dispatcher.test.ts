@@ -3,13 +3,16 @@
 // a process whose connection dies mid-delivery.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Pool } from 'pg';
-import { createTestDatabase, openOrm, withPg, type MikroORM, type TestDatabase } from '../test/helpers/services.js';
+import { TEST_ADMIN, createTestDatabase, ledgerFor, openOrm, withPg, type MikroORM, type TestDatabase } from '../test/helpers/services.js';
 import { createLogger } from '../server/logger.js';
 import { createDirectoryService } from './directory-service.js';
 import { identityEventSchema, type IdentityEvent } from './identity-event.js';
 import { poolOf } from './index.js';
 import { createOutboxDispatcher, type OutboxDispatcher } from './outbox-dispatcher.js';
 import { createScimStore, type Actor, type ScimStore } from './scim-store.js';
+import { createScimLedgerRecorder } from './scim-ledger-recorder.js';
+import { createLedger } from '../audit/index.js';
+import { createTestVault } from '../test/helpers/services.js';
 
 const log = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,6 +24,7 @@ describe('outbox dispatcher', () => {
   let store: ScimStore;
   let actor: Actor;
   let running: OutboxDispatcher[] = [];
+  let recordOnLedger: () => Promise<number>;
 
   const sql = <R = Record<string, unknown>>(text: string, values: unknown[] = []) => withPg(db.superuserUrl, async (c) => (await c.query(text, values)).rows as R[]);
 
@@ -30,6 +34,13 @@ describe('outbox dispatcher', () => {
     orms = [await openOrm(db.appUrl, 4), await openOrm(db.appUrl, 4)];
     pools = await Promise.all(orms.map(poolOf));
     store = createScimStore({ pool: pools[0]! });
+    const vault = await createTestVault();
+    const ledgerRecorder = createScimLedgerRecorder({ orm: orms[0]!, ledger: createLedger({ orm: orms[0]!, signer: vault.store }), log });
+    recordOnLedger = async () => {
+      let total = 0;
+      for (let n = await ledgerRecorder.recordOnce(); n > 0; n = await ledgerRecorder.recordOnce()) total += n;
+      return total;
+    };
     await sql(`CREATE TABLE test_delivery (n bigserial PRIMARY KEY, consumer text NOT NULL, event_id uuid NOT NULL, seq bigint NOT NULL, identity_key text NOT NULL, kind text NOT NULL)`);
     await sql('GRANT SELECT, INSERT ON test_delivery TO gatehouse_app; GRANT USAGE ON SEQUENCE test_delivery_n_seq TO gatehouse_app');
   });
@@ -39,7 +50,7 @@ describe('outbox dispatcher', () => {
   });
   beforeEach(async () => {
     await sql('DELETE FROM scim_outbox; DELETE FROM test_delivery');
-    const d = await createDirectoryService({ orm: orms[0]! }).createDirectory(`outbox-${Math.random().toString(36).slice(2)}`);
+    const d = await createDirectoryService({ orm: orms[0]!, ledger: await ledgerFor(orms[0]!) }).createDirectory(`outbox-${Math.random().toString(36).slice(2)}`, TEST_ADMIN);
     actor = { directoryId: d.id, tokenId: '00000000-0000-4000-8000-000000000001' };
   });
   afterEach(async () => {
@@ -64,6 +75,8 @@ describe('outbox dispatcher', () => {
     const group = await store.createGroup(actor, { displayName: 'Everyone' }, ids.slice(0, 5).map((value) => ({ value })));
     await store.updateGroup(actor, group.id, (cur) => ({ resource: cur.resource, memberChanges: [{ kind: 'remove', ids: [ids[0]!] }] }), { returnMembers: false });
     await store.deleteUser(actor, ids[1]!);
+    // The dispatcher delivers only what is on the ledger.
+    await recordOnLedger();
     return Number((await sql<{ n: string }>('SELECT count(*) AS n FROM scim_outbox'))[0]!.n);
   }
 
@@ -115,11 +128,20 @@ describe('outbox dispatcher', () => {
     expect(kindsOfSecondUser).toEqual(['created', 'updated', 'deactivated', 'reactivated', 'updated', 'deleted']);
   });
 
+  it('delivers nothing that is not on the ledger yet', async () => {
+    await store.createUser(actor, { userName: 'not-yet-recorded@example.com', active: true });
+    const dispatcher = createOutboxDispatcher({ pool: pools[0]!, log, deliver: recorder('process-0', pools[0]!), pollIntervalMs: 10 });
+    expect(await dispatcher.dispatchOnce()).toEqual({ delivered: 0, failed: 0 });
+    expect(await recordOnLedger()).toBe(1);
+    expect(await dispatcher.dispatchOnce()).toEqual({ delivered: 1, failed: 0 });
+  });
+
   it('retries a failed delivery later and holds back only that identity', async () => {
     const a = (await store.createUser(actor, { userName: 'a@example.com' })).id;
     const b = (await store.createUser(actor, { userName: 'b@example.com' })).id;
     await store.updateUser(actor, a, (c) => ({ ...c.resource, title: 'a2' }));
     await store.updateUser(actor, b, (c) => ({ ...c.resource, title: 'b2' }));
+    await recordOnLedger();
     let failures = 0;
     const record = recorder('only', pools[0]!);
     const dispatcher = createOutboxDispatcher({

@@ -4,6 +4,7 @@
 // the same identity), delivers them, and marks them delivered in the same transaction. A process that
 // dies mid-round releases its locks with its connection, and another delivers those events again;
 // a failed delivery is retried with backoff and holds back later events of that identity only.
+// Only events already on the audit ledger are delivered (scim-ledger-recorder.ts).
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { IdentityEvent } from './identity-event.js';
@@ -74,6 +75,7 @@ export function createOutboxDispatcher(deps: OutboxDispatcherDeps): OutboxDispat
                 to_char(o.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at
            FROM scim_outbox o
           WHERE o.delivered_at IS NULL
+            AND o.ledger_seq IS NOT NULL
             AND o.available_at <= now()
             AND NOT EXISTS (
                   SELECT 1 FROM scim_outbox p

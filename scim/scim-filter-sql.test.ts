@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { Pool } from 'pg';
-import { createTestDatabase, openOrm, withPg, type MikroORM, type TestDatabase } from '../test/helpers/services.js';
+import { TEST_ADMIN, createTestDatabase, ledgerFor, openOrm, withPg, type MikroORM, type TestDatabase } from '../test/helpers/services.js';
 import { GatehouseError } from '../shared/errors.js';
 import { createDirectoryService } from './directory-service.js';
 import { poolOf } from './index.js';
@@ -109,7 +109,7 @@ describe('filter SQL translation', () => {
   });
 
   async function seed(users: StoredResource[], groupCount: number) {
-    const directory = await createDirectoryService({ orm }).createDirectory(`prop-${Math.random().toString(36).slice(2)}`);
+    const directory = await createDirectoryService({ orm, ledger: await ledgerFor(orm) }).createDirectory(`prop-${Math.random().toString(36).slice(2)}`, TEST_ADMIN);
     const actor = { directoryId: directory.id, tokenId: '00000000-0000-4000-8000-000000000000' };
     const seen = new Set<string>();
     const ids: string[] = [];
@@ -193,7 +193,7 @@ describe('filter SQL translation', () => {
   });
 
   it('answers userName, externalId, id and group displayName lookups from indexes', async () => {
-    const directory = await createDirectoryService({ orm }).createDirectory('explain');
+    const directory = await createDirectoryService({ orm, ledger: await ledgerFor(orm) }).createDirectory('explain', TEST_ADMIN);
     await withPg(db.superuserUrl, async (c) => {
       await c.query(
         `INSERT INTO scim_user (id, directory_id, resource, created_at, last_modified)

@@ -5,7 +5,6 @@
 // each write appends its ledger entry here too, in the same transaction, with the Actor's token.)
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
-import { GatehouseError } from '../shared/errors.js';
 import { changedAttributes, identityKey, kindOfUpdate, type NewIdentityEvent } from './identity-event.js';
 import { invalidValue, mutability, noTarget, preconditionFailed, resourceNotFound, uniqueness } from './scim-errors.js';
 import { memberFilterToSql, SqlParams, type SqlTable } from './scim-filter-sql.js';
@@ -373,14 +372,13 @@ export function createScimStore(deps: ScimStoreDeps) {
     },
 
     /**
-     * Replaces a user's stored attributes with what `compute` makes of the current ones. Optimistic:
-     * a concurrent change makes it read and compute again, so If-Match and PATCH see the latest.
-     * No change, no write and no event.
+     * Replaces a user's stored attributes with what `compute` makes of the current ones. First
+     * optimistically (read, then update if the version is unchanged: two statements, no lock held
+     * while computing); if another change got in between, again under the row lock, so that any
+     * number of concurrent writers all succeed in turn. No change, no write and no event.
      */
     async updateUser(actor: Actor, id: string, compute: (current: ResourceRow) => StoredResource, options: { ifMatch?: string } = {}): Promise<ResourceRow> {
-      for (let attempt = 0; attempt < 8; attempt++) {
-        const current = await this.getUser(actor.directoryId, id, { groups: true });
-        if (!current) throw resourceNotFound('User', id);
+      const write = async (db: Queryable, current: ResourceRow): Promise<ResourceRow | undefined> => {
         checkIfMatch(options.ifMatch, current.version);
         const next = compute(current);
         if (sameJson(next, current.resource)) return current;
@@ -390,10 +388,9 @@ export function createScimStore(deps: ScimStoreDeps) {
           changedAttributes: changedAttributes(current.resource, next),
           resource: next,
         });
-        let rows: DbRow[];
         try {
-          rows = await query<DbRow>(
-            pool,
+          const rows = await query<DbRow>(
+            db,
             `WITH r AS (
                UPDATE scim_user SET resource = $3::jsonb, version = version + 1, last_modified = ${NOW_MS}
                 WHERE directory_id = $1 AND id = $2 AND version = $4 RETURNING *
@@ -404,12 +401,22 @@ export function createScimStore(deps: ScimStoreDeps) {
              SELECT ${ROW_COLUMNS}, ${USER_GROUPS} FROM r`,
             [actor.directoryId, id, JSON.stringify(next), current.version, ev.id, ev.identityKey, ev.kind, JSON.stringify(ev)],
           );
+          return rows[0] && toRow(rows[0]);
         } catch (err) {
           translateWriteError(err);
         }
-        if (rows[0]) return toRow(rows[0]);
-      }
-      throw new GatehouseError('conflict', `User ${id} is being changed by others at the same time; try again`);
+      };
+      const current = await this.getUser(actor.directoryId, id, { groups: true });
+      if (!current) throw resourceNotFound('User', id);
+      const written = await write(pool, current);
+      if (written) return written;
+      return transaction(async (client) => {
+        const rows = await query<DbRow>(client, `SELECT ${ROW_COLUMNS}, ${USER_GROUPS} FROM scim_user r WHERE r.directory_id = $1 AND r.id = $2 FOR UPDATE OF r`, [actor.directoryId, id]);
+        if (!rows[0]) throw resourceNotFound('User', id);
+        const locked = await write(client, toRow(rows[0]));
+        if (!locked) throw new Error(`User ${id} changed while its row was locked`);
+        return locked;
+      });
     },
 
     async deleteUser(actor: Actor, id: string, options: { ifMatch?: string } = {}): Promise<void> {

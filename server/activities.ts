@@ -1,12 +1,12 @@
 // Every module's activities, built with their dependencies. Modules own their activity factories.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
+import type { LedgerAppender } from '../audit/index.js';
 import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js';
 import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
 import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
 import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
 import type { Client } from '@temporalio/client';
-import { createLedger } from '../audit/index.js';
 import { createCredentialRotation } from '../connectors/credentials/credential-rotation.js';
 import { createInventoryScanner } from '../connectors/credentials/inventory-scan.js';
 import { createRotationActivities } from '../workflows/rotation/activities.js';
@@ -22,13 +22,14 @@ export interface ActivityDeps {
   secrets: SecretStore;
   /** For activities that ask Temporal about other workflows (whether a rotation still runs). */
   temporal: { client: Client; taskQueue: string };
+  ledger: LedgerAppender;
 }
 
 export function buildActivities(deps: ActivityDeps): object {
   // Connector activities build connectors here, on the worker, with secrets read at call time.
   const registry = createBuiltinConnectorRegistry();
   const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry });
-  const ledger = createLedger({ orm: deps.orm, signer: deps.secrets });
+  const { ledger } = deps;
   const owners = createOwnerDirectory({ orm: deps.orm });
   const rotation = createCredentialRotation({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, ledger, isRunning: workflowIsRunning(deps.temporal.client) });
   const rotations = createTemporalRotations({ client: deps.temporal.client, taskQueue: deps.temporal.taskQueue });

@@ -1,16 +1,15 @@
 // The HTTP application: security headers, request ids and logs, the declared API routes, the web UI,
 // and the one error renderer. It takes its dependencies; it starts nothing.
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { ApiRoute, RouteRateLimit } from '../shared/http/api-route.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
 import { errorMiddleware, type ErrorMiddlewareOptions } from './http/error-middleware.js';
 import { mountRoutes, type Authorize } from './http/mount-routes.js';
+import { requestLog } from './http/request-log.js';
 
 export interface AppDeps {
   log: Logger;
@@ -26,7 +25,6 @@ export interface AppDeps {
   onRefused?: ErrorMiddlewareOptions['onRefused'];
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
@@ -38,23 +36,7 @@ export function createApp(deps: AppDeps): Express {
       crossOriginEmbedderPolicy: false,
     }),
   );
-  app.use(
-    pinoHttp({
-      logger: deps.log,
-      // A caller's request id is kept when it is well formed, so traces join up across systems.
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.replace(/([?&](code|state|token)=)[^&]+/g, '$1[redacted]') }),
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-    }),
-  );
+  app.use(requestLog(deps.log));
   for (const { path: mountPath, router } of deps.protocolRouters ?? []) app.use(mountPath, router);
 
   app.use('/api', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));

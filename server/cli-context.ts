@@ -6,13 +6,13 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config.js';
 import { dataDir } from './config.js';
 import type { Logger } from './logger.js';
-import { openOrm, runMigrations } from './db/orm.js';
-import { bootstrapDatabase } from './db/bootstrap.js';
+import { openOrm } from './db/orm.js';
 import { isPortFree, StartupError } from './embedded/process.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded/postgres.js';
-import { describePgError } from './runtime.js';
+import type { EmbeddedPostgresHandle } from './embedded/postgres.js';
+import { describePgError, startEmbeddedDatabase, vaultStoreOptions } from './runtime.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
+import { createLedger, type Ledger } from '../audit/index.js';
 import { VaultSecretStore } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import path from 'node:path';
@@ -21,6 +21,8 @@ export interface CliContext {
   orm: MikroORM;
   /** The secret store, opened on first use. */
   secrets(): Promise<SecretStore>;
+  /** The audit ledger; Vault is reached only if a command signs or reads keys. */
+  ledger: Ledger;
   close(): Promise<void>;
 }
 
@@ -28,13 +30,7 @@ export interface CliContext {
 async function openCliSecrets(config: Config): Promise<SecretStore> {
   const mounts = { kvMount: config.VAULT_KV_MOUNT, transitMount: config.VAULT_TRANSIT_MOUNT };
   if (config.VAULT_ADDR) {
-    return VaultSecretStore.connect({
-      address: config.VAULT_ADDR,
-      ...(config.VAULT_TOKEN ? { token: config.VAULT_TOKEN } : {}),
-      ...(config.VAULT_ROLE_ID && config.VAULT_SECRET_ID ? { appRole: { roleId: config.VAULT_ROLE_ID, secretId: config.VAULT_SECRET_ID } } : {}),
-      ...(config.VAULT_NAMESPACE ? { namespace: config.VAULT_NAMESPACE } : {}),
-      ...mounts,
-    });
+    return VaultSecretStore.connect(vaultStoreOptions({ ...config, VAULT_ADDR: config.VAULT_ADDR }));
   }
   const keysFile = path.join(dataDir(config), 'vault', 'dev-keys.json');
   if (!(await isPortFree(config.VAULT_DEV_PORT)) && existsSync(keysFile)) {
@@ -58,15 +54,9 @@ export async function openCliContext(config: Config, log: Logger): Promise<CliCo
       const c = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { appPassword: string };
       appUrl = `postgresql://gatehouse_app:${c.appPassword}@127.0.0.1:${config.EMBEDDED_POSTGRES_PORT}/gatehouse`;
     } else {
-      embedded = await startEmbeddedPostgres({ dataDir: dataDir(config), port: config.EMBEDDED_POSTGRES_PORT });
-      const urls = await bootstrapDatabase({
-        superuserUrl: embedded.superuserUrl,
-        database: 'gatehouse',
-        ownerPassword: embedded.credentials.ownerPassword,
-        appPassword: embedded.credentials.appPassword,
-      });
-      await runMigrations(urls.ownerUrl, log);
-      appUrl = urls.appUrl;
+      const started = await startEmbeddedDatabase(config, log, () => undefined);
+      embedded = started.embedded;
+      appUrl = started.appUrl;
     }
   }
   let orm: MikroORM;
@@ -78,9 +68,17 @@ export async function openCliContext(config: Config, log: Logger): Promise<CliCo
     throw new StartupError(describePgError(err, appUrl, config.DATABASE_APP_URL ? 'DATABASE_APP_URL' : 'DATABASE_URL'));
   }
   let secrets: Promise<SecretStore> | undefined;
+  const openSecrets = () => (secrets ??= openCliSecrets(config));
   return {
     orm,
-    secrets: () => (secrets ??= openCliSecrets(config)),
+    secrets: openSecrets,
+    ledger: createLedger({
+      orm,
+      signer: {
+        sign: async (name, input) => (await openSecrets()).sign(name, input),
+        publicKeys: async (name) => (await openSecrets()).publicKeys(name),
+      },
+    }),
     async close() {
       await orm.close(true);
       if (secrets) await (await secrets.catch(() => undefined))?.close();

@@ -6,15 +6,15 @@ import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
 import { credentialModule } from './credential-module.js';
-import { createLedger } from '../audit/ledger-service.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
+import { createScimLedgerRecorder } from '../scim/scim-ledger-recorder.js';
 
 export interface ModuleContext {
   runtime: Runtime;
-  /** The URL people and identity providers use to reach this server (final once it listens). */
-  publicUrl: () => string;
+  /** The URL people and identity providers use to reach this server. */
+  publicUrl: string;
 }
 
 /** Something that runs beside the HTTP server for as long as it runs. */
@@ -31,18 +31,16 @@ export interface ServerModules {
 }
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
-  const { config, orm, secrets, log } = ctx.runtime;
-  // The ledger every other module appends to (they take it as a LedgerAppender).
-  const ledger = createLedger({ orm, signer: secrets });
+  const { config, secrets, log, ledger } = ctx.runtime;
   // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
-  // until then events wait in the outbox. SCIM renders its base URL into resources from a string, so
-  // it reads the public URL now (PUBLIC_URL, or PORT as configured).
-  const scim = await createScimModule({ orm, publicUrl: ctx.publicUrl(), log });
+  // until then events wait in the outbox.
+  const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
   const credentials = credentialModule(ctx.runtime, ledger);
   return {
     routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime, ledger).routes, ...scim.routes, ...credentials.routes],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
+      createScimLedgerRecorder({ orm: ctx.runtime.orm, ledger, log: log.child({ module: 'scim' }) }),
       createCheckpointer({
         ledger,
         everyEntries: config.LEDGER_CHECKPOINT_EVERY_ENTRIES,

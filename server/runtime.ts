@@ -15,9 +15,10 @@ import { findVaultBinary, startEmbeddedVault } from './embedded/vault.js';
 import { bootstrapDatabase } from './db/bootstrap.js';
 import { openOrm, runMigrations } from './db/orm.js';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
-import { VaultSecretStore } from '../shared/secrets/vault-store.js';
+import { VaultSecretStore, type VaultStoreOptions } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
+import { createLedger, type Ledger } from '../audit/index.js';
 
 export type Mode = 'embedded' | 'external' | 'local-dev';
 
@@ -36,6 +37,8 @@ export interface Runtime {
   temporal: { mode: Mode; address: string; uiUrl?: string; connection: Connection; client: Client; nativeConnection(): Promise<NativeConnection> };
   secrets: SecretStore;
   secretsMode: Mode;
+  /** The audit ledger every module appends to (as a LedgerAppender). */
+  ledger: Ledger;
   readiness(): Promise<{ ready: boolean; dependencies: Record<'postgres' | 'temporal' | 'vault', DependencyStatus>; warnings: string[] }>;
   stop(): Promise<void>;
 }
@@ -100,8 +103,15 @@ async function startDatabase(config: Config, log: Logger, stack: StopStack) {
     }
     return { mode: 'external' as const, appUrl, leastPrivilege: Boolean(config.DATABASE_APP_URL) };
   }
+  const { embedded, appUrl } = await startEmbeddedDatabase(config, log, (stop) => stack.push('embedded PostgreSQL', stop));
+  log.info({ port: embedded.port }, 'embedded PostgreSQL ready');
+  return { mode: 'embedded' as const, appUrl, leastPrivilege: true };
+}
+
+/** Embedded PostgreSQL with Gatehouse's database, roles and migrations; `onStarted` learns how to stop it. */
+export async function startEmbeddedDatabase(config: Config, log: Logger, onStarted: (stop: () => Promise<void>) => void) {
   const embedded = await startEmbeddedPostgres({ dataDir: dataDir(config), port: config.EMBEDDED_POSTGRES_PORT });
-  stack.push('embedded PostgreSQL', embedded.stop);
+  onStarted(embedded.stop);
   const urls = await bootstrapDatabase({
     superuserUrl: embedded.superuserUrl,
     database: 'gatehouse',
@@ -109,8 +119,19 @@ async function startDatabase(config: Config, log: Logger, stack: StopStack) {
     appPassword: embedded.credentials.appPassword,
   });
   await runMigrations(urls.ownerUrl, log);
-  log.info({ port: embedded.port }, 'embedded PostgreSQL ready');
-  return { mode: 'embedded' as const, appUrl: urls.appUrl, leastPrivilege: true };
+  return { embedded, appUrl: urls.appUrl };
+}
+
+/** How to reach the configured Vault (VAULT_ADDR with a token or AppRole). */
+export function vaultStoreOptions(config: Config & { VAULT_ADDR: string }): VaultStoreOptions {
+  return {
+    address: config.VAULT_ADDR,
+    ...(config.VAULT_TOKEN ? { token: config.VAULT_TOKEN } : {}),
+    ...(config.VAULT_ROLE_ID && config.VAULT_SECRET_ID ? { appRole: { roleId: config.VAULT_ROLE_ID, secretId: config.VAULT_SECRET_ID } } : {}),
+    ...(config.VAULT_NAMESPACE ? { namespace: config.VAULT_NAMESPACE } : {}),
+    kvMount: config.VAULT_KV_MOUNT,
+    transitMount: config.VAULT_TRANSIT_MOUNT,
+  };
 }
 
 async function startTemporal(config: Config, log: Logger, stack: StopStack) {
@@ -191,13 +212,7 @@ async function startSecrets(config: Config, log: Logger, stack: StopStack): Prom
   if (config.VAULT_ADDR) {
     let store: VaultSecretStore;
     try {
-      store = await VaultSecretStore.connect({
-        address: config.VAULT_ADDR,
-        ...(config.VAULT_TOKEN ? { token: config.VAULT_TOKEN } : {}),
-        ...(config.VAULT_ROLE_ID && config.VAULT_SECRET_ID ? { appRole: { roleId: config.VAULT_ROLE_ID, secretId: config.VAULT_SECRET_ID } } : {}),
-        ...(config.VAULT_NAMESPACE ? { namespace: config.VAULT_NAMESPACE } : {}),
-        ...storeOptions,
-      });
+      store = await VaultSecretStore.connect(vaultStoreOptions({ ...config, VAULT_ADDR: config.VAULT_ADDR }));
     } catch (err) {
       throw new StartupError(`cannot use Vault at ${config.VAULT_ADDR} (VAULT_ADDR): ${(err as Error).message}`);
     }
@@ -255,6 +270,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     temporal: temporal.value,
     secrets: secrets.value.store,
     secretsMode: secrets.value.mode,
+    ledger: createLedger({ orm, signer: secrets.value.store }),
     async readiness() {
       const warnings: string[] = [];
       const postgres: DependencyStatus = await (async () => {

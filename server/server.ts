@@ -20,7 +20,7 @@ import { GATEHOUSE_VERSION } from './version.js';
 import { buildModules, type BackgroundService } from './modules.js';
 import { createAuth } from './auth/auth-module.js';
 import { assertKnownAccess } from './auth/authorize.js';
-import type { AuthEventSink } from './auth/auth-events.js';
+import { ledgerAuthEvents, type AuthEventSink } from './auth/auth-events.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -39,7 +39,7 @@ export async function startWorker(runtime: Runtime): Promise<{ worker: Worker; d
     connection: await runtime.temporal.nativeConnection(),
     namespace: runtime.config.TEMPORAL_NAMESPACE,
     taskQueue: runtime.config.TEMPORAL_TASK_QUEUE,
-    activities: buildActivities({ orm: runtime.orm, secrets: runtime.secrets, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE } }),
+    activities: buildActivities({ orm: runtime.orm, secrets: runtime.secrets, ledger: runtime.ledger, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE } }),
     bundlePath: await workflowBundlePath(dataDir(runtime.config, 'cache')),
   });
   const done = worker.run();
@@ -65,7 +65,7 @@ export interface StartOptions {
   webDir?: string;
   /** Where the first-start one-time admin link is printed. Default: standard output. */
   announce?: (text: string) => void;
-  /** Where sign-in events go. Default: the security log (the ledger, once it lands). */
+  /** Where sign-in events go. Default: the ledger and the security log. */
   authEvents?: AuthEventSink;
 }
 
@@ -83,11 +83,15 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       worker.done.catch((err: unknown) => log.fatal({ err }, 'the embedded Temporal worker stopped with an error'));
     }
 
-    // The port (and so the public URL, without PUBLIC_URL) is known for certain once listening.
-    let url = publicUrl(config);
-    const modules = await buildModules({ runtime, publicUrl: () => url });
-    // Sign-in events go to the security log until the ledger lands; then the ledger's sink is passed here.
-    const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, ...(options.authEvents ? { events: options.authEvents } : {}) });
+    // Listen first: the port (and so the public URL, without PUBLIC_URL) is then known for certain,
+    // and every module is built with it. Requests wait for the app, attached below.
+    server = http.createServer();
+    server.keepAliveTimeout = 65_000;
+    const port = await listen(server, config.HOST, config.PORT);
+    const url = publicUrl(config, port);
+
+    const modules = await buildModules({ runtime, publicUrl: url });
+    const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, events: options.authEvents ?? ledgerAuthEvents(runtime.ledger, log) });
     for (const service of [...modules.services, ...auth.services]) {
       await service.start();
       startedServices.push(service);
@@ -101,6 +105,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: url, sessionCookie: auth.sessionCookie })),
       }),
     );
+    assertKnownAccess(routes);
     const app = createApp({
       log,
       routes,
@@ -110,11 +115,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       rateLimits: auth.rateLimits,
       onRefused: auth.onRefused,
     });
-    assertKnownAccess(routes);
-    server = http.createServer(app);
-    server.keepAliveTimeout = 65_000;
-    const port = await listen(server, config.HOST, config.PORT);
-    url = publicUrl(config, port);
+    server.on('request', app);
     log.info({ url, ms: Date.now() - started, temporalUi: runtime.temporal.uiUrl }, `Gatehouse is ready at ${url}`);
     await auth.announceOneTimeLink(options.announce ?? ((text) => process.stdout.write(text)));
 

@@ -1,17 +1,15 @@
 // `gatehouse audit …`: verify the ledger, sign a checkpoint now, export evidence, and verify an
 // export offline. Progress bars go to stderr; results to stdout; a failed check exits 1.
 import { createWriteStream, readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { withCliContext, fail } from './common.js';
+import { cliActor, withCliContext, fail } from './common.js';
 import { createLedger, LEDGER_KEY_NAME } from '../../audit/ledger-service.js';
 import { EXPORT_FORMATS, prepareEvidenceExport, type ExportFormat } from '../../audit/evidence-export.js';
 import { folderSink, zipSink } from '../../audit/evidence-sink.js';
 import { verifyEvidence } from '../../audit/evidence-verify.js';
 import type { PublicKey } from '../../audit/checkpoint-note.js';
-import type { Actor } from '../../audit/ledger-types.js';
 
 /** A bar on stderr for runs long enough to need one; nothing for short ones or without a terminal. */
 function progressBar(label: string) {
@@ -30,11 +28,6 @@ function progressBar(label: string) {
   };
 }
 
-/** Who runs the command, as the ledger records it. */
-function cliActor(): Actor {
-  const user = os.userInfo().username;
-  return { kind: 'human', id: `os:${user}@${os.hostname()}`, display: `${user} (gatehouse CLI)` };
-}
 
 const print = (text: string) => process.stdout.write(`${text}\n`);
 

@@ -9,6 +9,13 @@ import { openCliContext, type CliContext } from '../cli-context.js';
 import os from 'node:os';
 import type { Caller } from '../../connectors/caller.js';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
+import type { Actor } from '../../audit/index.js';
+
+/** Who runs a command, as the ledger records it: the operator's account on this machine. */
+export function cliActor(): Actor {
+  const user = os.userInfo().username;
+  return { kind: 'human', id: `os:${user}@${os.hostname()}`, display: `${user} (gatehouse CLI)` };
+}
 
 export function fail(message: string, code = 1): never {
   process.stderr.write(`gatehouse: ${message}\n`);
@@ -94,9 +101,8 @@ export async function withCliContext(fn: (ctx: CliContext, env: { config: Config
  * Gatehouse's own ability (they already hold the database and Vault credentials the command uses).
  */
 export function cliCaller(): Caller {
-  const user = os.userInfo().username;
   return {
-    actor: { kind: 'human', id: `os:${user}@${os.hostname()}`, display: `${user} (gatehouse CLI)` },
+    actor: cliActor(),
     ability: adminAbilityFor({ kind: 'system', id: 'cli', roles: [] }),
   };
 }

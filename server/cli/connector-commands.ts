@@ -133,7 +133,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /** The instance service as the command line uses it: its changes are ledger entries like the API's. */
 async function cliConnectorService(ctx: CliContext): Promise<ConnectorInstanceService> {
   const secrets = await ctx.secrets();
-  return createConnectorInstanceService({ orm: ctx.orm, secrets, registry: createBuiltinConnectorRegistry(), ledger: createLedger({ orm: ctx.orm, signer: secrets }) });
+  return createConnectorInstanceService({ orm: ctx.orm, secrets, registry: createBuiltinConnectorRegistry(), ledger: ctx.ledger });
 }
 
 async function runProbe(ref: string, json: boolean | undefined): Promise<void> {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { createDirectoryService } from '../../scim/directory-service.js';
 import { SCIM_MOUNT_PATH } from '../../scim/index.js';
 import { publicUrl } from '../config.js';
-import { withCliContext } from './common.js';
+import { cliActor, withCliContext } from './common.js';
 
 function out(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -25,7 +25,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((name: string, opts: { json?: boolean }) =>
       withCliContext(async (ctx) => {
-        const d = await createDirectoryService({ orm: ctx.orm }).createDirectory(name);
+        const d = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).createDirectory(name, cliActor());
         if (opts.json) return json(d);
         out(`created directory "${d.name}" (${d.id})`);
         out(`next: gatehouse directory token create "${d.name}"`);
@@ -38,7 +38,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((opts: { json?: boolean }) =>
       withCliContext(async (ctx) => {
-        const list = await createDirectoryService({ orm: ctx.orm }).listDirectories();
+        const list = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).listDirectories();
         if (opts.json) return json(list);
         if (!list.length) return out('no directories yet: gatehouse directory create <name>');
         out(table([['ID', 'NAME', 'USERS', 'GROUPS', 'TOKENS', 'CREATED'], ...list.map((d) => [d.id, d.name, String(d.userCount), String(d.groupCount), String(d.activeTokenCount), d.createdAt])]));
@@ -54,7 +54,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((directoryRef: string, opts: { label?: string; json?: boolean }) =>
       withCliContext(async (ctx, { config }) => {
-        const { token: t, secret, directory: d } = await createDirectoryService({ orm: ctx.orm }).createToken(directoryRef, opts.label === undefined ? {} : { label: opts.label });
+        const { token: t, secret, directory: d } = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).createToken(directoryRef, cliActor(), opts.label === undefined ? {} : { label: opts.label });
         const scimBaseUrl = `${publicUrl(config)}${SCIM_MOUNT_PATH}`;
         if (opts.json) return json({ token: t, secret, scimBaseUrl });
         out(`token for directory "${d.name}" (token id ${t.id}):`);
@@ -73,7 +73,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((directoryRef: string, opts: { json?: boolean }) =>
       withCliContext(async (ctx) => {
-        const tokens = await createDirectoryService({ orm: ctx.orm }).listTokens(directoryRef);
+        const tokens = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).listTokens(directoryRef);
         if (opts.json) return json(tokens);
         if (!tokens.length) return out('no tokens: gatehouse directory token create <directory>');
         out(table([['ID', 'LABEL', 'ENDS WITH', 'CREATED', 'LAST USED', 'REVOKED'], ...tokens.map((t) => [t.id, t.label ?? '-', t.hint, t.createdAt, t.lastUsedAt ?? 'never', t.revokedAt ?? '-'])]));
@@ -86,7 +86,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((tokenId: string, opts: { json?: boolean }) =>
       withCliContext(async (ctx) => {
-        const t = await createDirectoryService({ orm: ctx.orm }).revokeToken(tokenId);
+        const t = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).revokeToken(tokenId, cliActor());
         if (opts.json) return json(t);
         out(`revoked token ${t.id} (ending in ${t.hint}) at ${t.revokedAt}`);
       }),

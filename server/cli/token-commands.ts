@@ -7,7 +7,7 @@ import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { tokenScopesSchema } from '../../policies/token-scopes.js';
 import { invalid } from '../../shared/errors.js';
 import { createApiTokenService } from '../auth/api-token-service.js';
-import { logAuthEvents, type Actor } from '../auth/auth-events.js';
+import { ledgerAuthEvents, type Actor } from '../auth/auth-events.js';
 import { withCliContext } from './common.js';
 
 const operator = (): Actor => ({ kind: 'system', id: `cli:${os.userInfo().username}` });
@@ -28,7 +28,7 @@ export function registerTokenCommands(program: Command): void {
         if (!scopes.success) throw invalid('--scope', scopes.error.issues[0]!.message);
         const days = options.expiresInDays === undefined ? undefined : Number(options.expiresInDays);
         if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw invalid('--expires-in-days', 'must be a whole number of days, at least 1');
-        const service = createApiTokenService({ orm: ctx.orm, events: logAuthEvents(log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
+        const service = createApiTokenService({ orm: ctx.orm, events: ledgerAuthEvents(ctx.ledger, log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
         const by = operator();
         const created = await service.create({ name: options.name.trim(), scopes: scopes.data, expiresInDays: days, by, creatorAbility: adminAbilityFor({ kind: 'system', id: by.id, roles: [] }) });
         if (options.json) {
@@ -47,7 +47,7 @@ export function registerTokenCommands(program: Command): void {
     .description('list API tokens (never the tokens themselves)')
     .action(async () => {
       await withCliContext(async (ctx, { config, log }) => {
-        const service = createApiTokenService({ orm: ctx.orm, events: logAuthEvents(log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
+        const service = createApiTokenService({ orm: ctx.orm, events: ledgerAuthEvents(ctx.ledger, log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
         for (const t of await service.list()) {
           process.stdout.write(`${t.id}  ${t.status.padEnd(7)}  ${t.hint}…  ${t.name}  [${t.scopes.join(' ')}]  expires ${t.expiresAt}  last used ${t.lastUsedAt ?? 'never'}\n`);
         }
@@ -59,7 +59,7 @@ export function registerTokenCommands(program: Command): void {
     .description('revoke an API token at once')
     .action(async (id: string) => {
       await withCliContext(async (ctx, { config, log }) => {
-        const service = createApiTokenService({ orm: ctx.orm, events: logAuthEvents(log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
+        const service = createApiTokenService({ orm: ctx.orm, events: ledgerAuthEvents(ctx.ledger, log), maxDays: config.AUTH_API_TOKEN_MAX_DAYS });
         if (!/^[0-9a-f-]{36}$/i.test(id)) throw invalid('id', 'must be a token id (see `gatehouse token list`)');
         const revoked = await service.revoke(id, operator());
         process.stdout.write(`revoked ${revoked.id} (${revoked.name}) at ${revoked.revokedAt}\n`);

@@ -1,11 +1,12 @@
 // Every module's migrations, applied in name order (their names start with a UTC timestamp).
 import type { Migration } from '@mikro-orm/migrations';
 import { Migration20261129000000Foundation } from './migrations/Migration20261129000000Foundation.js';
-import { Migration20261203000000Connectors } from '../../connectors/migrations/Migration20261203000000Connectors.js';
-import { Migration20261205000000Credentials } from '../../connectors/migrations/Migration20261205000000Credentials.js';
-import { Migration20261201090000Auth } from '../auth/migrations/Migration20261201090000Auth.js';
 import { Migration20261129100000Audit } from '../../audit/migrations/Migration20261129100000Audit.js';
 import { Migration20261130120000Scim } from '../../scim/migrations/Migration20261130120000Scim.js';
+import { Migration20261204000000ScimLedger } from '../../scim/migrations/Migration20261204000000ScimLedger.js';
+import { Migration20261201090000Auth } from '../auth/migrations/Migration20261201090000Auth.js';
+import { Migration20261203000000Connectors } from '../../connectors/migrations/Migration20261203000000Connectors.js';
+import { Migration20261205000000Credentials } from '../../connectors/migrations/Migration20261205000000Credentials.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -17,6 +18,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261130120000Scim,
   Migration20261201090000Auth,
   Migration20261203000000Connectors,
+  Migration20261204000000ScimLedger,
   Migration20261205000000Credentials,
 ]
   .sort(byName)

@@ -36,7 +36,7 @@ export const CALLER_GRANTS: Record<Exclude<Caller, 'anonymous'>, { roles: Role[]
 const EVERYONE: readonly Caller[] = CALLERS;
 const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
-const DIRECTORY_MANAGERS: readonly Caller[] = ['admin', 'token:directory-sync'];
+const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
@@ -69,7 +69,14 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'DELETE /api/connectors/:ref': ADMIN,
   'POST /api/connectors/:ref/test': ADMIN,
 
-  // audit ledger: auditors and export tokens read it; the public keys are public
+  // directories (identity-provider connections) and their SCIM tokens
+  'GET /api/directories': DIRECTORY_ADMINS,
+  'POST /api/directories': DIRECTORY_ADMINS,
+  'GET /api/directories/:directoryId': DIRECTORY_ADMINS,
+  'POST /api/directories/:directoryId/tokens': DIRECTORY_ADMINS,
+  'DELETE /api/directories/:directoryId/tokens/:tokenId': DIRECTORY_ADMINS,
+
+  // the audit ledger: its public keys for anyone; entries, proofs and exports for auditors
   'GET /api/audit/keys': EVERYONE,
   'GET /api/audit/entries': LEDGER_READERS,
   'GET /api/audit/entries/:seq': LEDGER_READERS,
@@ -77,13 +84,6 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/audit/checkpoints': LEDGER_READERS,
   'GET /api/audit/consistency-proof': LEDGER_READERS,
   'POST /api/audit/exports': LEDGER_READERS,
-
-  // SCIM directories and their tokens: admins and directory-sync tokens (manage:Directory)
-  'GET /api/directories': DIRECTORY_MANAGERS,
-  'POST /api/directories': DIRECTORY_MANAGERS,
-  'GET /api/directories/:directoryId': DIRECTORY_MANAGERS,
-  'POST /api/directories/:directoryId/tokens': DIRECTORY_MANAGERS,
-  'DELETE /api/directories/:directoryId/tokens/:tokenId': DIRECTORY_MANAGERS,
 
   // users
   'GET /api/users': ADMIN,

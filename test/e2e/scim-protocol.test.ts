@@ -1,6 +1,7 @@
 // RFC 7644 over HTTP: discovery, authentication, status codes and SCIM errors, ETags, listing
 // (paging, sorting, projection), searches, bulk, and bad input that changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_ADMIN } from '../helpers/services.js';
 import { startScimTestServer, type ListShape, type ScimErrorShape, type ScimTestServer, type TestDirectory } from '../helpers/scim.js';
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -75,7 +76,7 @@ describe('SCIM protocol', () => {
     it('refuses a revoked token at once in this process', async () => {
       const other = await s.directory('to-revoke');
       expect((await s.request(other.token, 'GET', '/Users')).status).toBe(200);
-      await s.scim.directories.revokeToken(other.tokenId);
+      await s.scim.directories.revokeToken(other.tokenId, TEST_ADMIN);
       const r = await s.request(other.token, 'GET', '/Users');
       expect(r.status).toBe(401);
       expect((r.body as unknown as ScimErrorShape).detail).toMatch(/unknown or revoked/);

@@ -64,7 +64,7 @@ describe('SCIM in the running server, with the directory CLI', () => {
     expect(await r.json()).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '401' });
   });
 
-  it('declares the directory API with its permissions, and refuses it until sign-in lands', async () => {
+  it('declares the directory API with its permissions, and refuses callers who are not signed in', async () => {
     expect((await fetch(`${local()}/api/directories`)).status).toBe(401);
     const doc = (await (await fetch(`${local()}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { 'x-gatehouse-access': string }>> };
     expect(doc.paths['/api/directories']!.get!['x-gatehouse-access']).toBe('read:Directory');
@@ -95,6 +95,14 @@ describe('SCIM in the running server, with the directory CLI', () => {
     expect(createdUser.status).toBe(201);
     const user = (await createdUser.json()) as { id: string; meta: { location: string } };
     expect(user.meta.location).toBe(`${PUBLIC_URL}/scim/v2/Users/${user.id}`);
+    // The server's recorder puts the change on the ledger, with the token as the actor; the CLI's
+    // changes are there too, under the operator who ran it.
+    await expect
+      .poll(async () => (await gatehouse.runtime.ledger.query({ action: 'scim.user.created', subjectId: user.id })).entries.map((e) => e.actor), { timeout: 10_000 })
+      .toEqual([{ kind: 'idp', id: issued.token.id }]);
+    const cliEntries = (await gatehouse.runtime.ledger.query({ directoryId: directory.id, action: 'directory.*', order: 'oldest' })).entries;
+    expect(cliEntries.map((e) => e.action)).toEqual(['directory.created', 'directory.token.created', 'directory.token.created']);
+    expect(cliEntries[0]!.actor).toMatchObject({ kind: 'human', id: expect.stringMatching(/^os:/) });
 
     const list = JSON.parse((await cli('directory', 'list', '--json')).stdout) as { name: string; userCount: number; activeTokenCount: number }[];
     expect(list).toEqual([expect.objectContaining({ name: 'Okta production', userCount: 1, activeTokenCount: 2 })]);
@@ -115,8 +123,8 @@ describe('SCIM in the running server, with the directory CLI', () => {
     expect((await cli('directory', 'token', 'revoke', '00000000-0000-4000-8000-000000000000')).stderr).toMatch(/token 00000000-0000-4000-8000-000000000000 was not found/);
   });
 
-  it('keeps identity events in the outbox until their consumer starts a dispatcher', async () => {
-    const rows = await withPg(db.superuserUrl, async (c) => (await c.query('SELECT kind, delivered_at FROM scim_outbox')).rows as { kind: string; delivered_at: Date | null }[]);
-    expect(rows).toEqual([{ kind: 'created', delivered_at: null }]);
+  it('keeps identity events in the outbox, on the ledger, until their consumer starts a dispatcher', async () => {
+    const rows = await withPg(db.superuserUrl, async (c) => (await c.query('SELECT kind, delivered_at, ledger_seq IS NOT NULL AS recorded FROM scim_outbox')).rows as { kind: string; delivered_at: Date | null }[]);
+    expect(rows).toEqual([{ kind: 'created', delivered_at: null, recorded: true }]);
   });
 });

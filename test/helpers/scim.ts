@@ -7,7 +7,7 @@ import { createApp } from '../../server/app.js';
 import { createLogger } from '../../server/logger.js';
 import type { Authorize } from '../../server/http/mount-routes.js';
 import { createScimModule, SCIM_MOUNT_PATH, type ScimModule, type ScimModuleOptions } from '../../scim/index.js';
-import { createTestDatabase, openOrm, withPg, type MikroORM, type TestDatabase } from './services.js';
+import { TEST_ADMIN, createTestDatabase, ledgerFor, openOrm, withPg, type MikroORM, type TestDatabase } from './services.js';
 import { suffix } from './services.js';
 
 export interface ScimResponse<T = Record<string, unknown>> {
@@ -51,7 +51,7 @@ export async function startScimTestServer(options: { authorize?: Authorize; modu
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const log = createLogger({ level: 'silent' });
-  const scim = await createScimModule({ orm, publicUrl: origin, log, ...options.module });
+  const scim = await createScimModule({ orm, ledger: await ledgerFor(orm), publicUrl: origin, log, ...options.module });
   const app = createApp({ log, routes: scim.routes, authorize: options.authorize ?? refuseApi, protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }] });
   server.on('request', app);
   const base = `${origin}${SCIM_MOUNT_PATH}`;
@@ -63,8 +63,8 @@ export async function startScimTestServer(options: { authorize?: Authorize; modu
     origin,
     base,
     async directory(name = `dir-${suffix()}`) {
-      const d = await scim.directories.createDirectory(name);
-      const t = await scim.directories.createToken(d.id);
+      const d = await scim.directories.createDirectory(name, TEST_ADMIN);
+      const t = await scim.directories.createToken(d.id, TEST_ADMIN);
       return { id: d.id, name: d.name, token: t.secret, tokenId: t.token.id };
     },
     async request<T>(token: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {

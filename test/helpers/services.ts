@@ -11,6 +11,7 @@ import { openOrm, runMigrations } from '../../server/db/orm.js';
 import { provisionVault } from '../../server/embedded/vault-provision.js';
 import { VaultSecretStore } from '../../shared/secrets/vault-store.js';
 import type { Config } from '../../server/config.js';
+import { createLedger, LEDGER_KEY_NAME, type Ledger } from '../../audit/index.js';
 import { loadConfig } from '../../server/config.js';
 
 export const suffix = () => randomBytes(5).toString('hex');
@@ -171,3 +172,17 @@ export function testConfig(parts: { db: TestDatabase; vault: TestVault; temporal
 
 export type { MikroORM };
 export { openOrm };
+
+let sharedTestVault: Promise<TestVault> | undefined;
+
+/** The ledger over `orm`, signing with this process's test Vault (made once). */
+export async function ledgerFor(orm: MikroORM): Promise<Ledger> {
+  sharedTestVault ??= createTestVault().then(async (v) => {
+    await v.store.ensureSigningKey(LEDGER_KEY_NAME);
+    return v;
+  });
+  return createLedger({ orm, signer: (await sharedTestVault).store });
+}
+
+/** Who a test acts as when it changes something the ledger records. */
+export const TEST_ADMIN = { kind: 'human' as const, id: 'test-admin', display: 'Test admin' };
