@@ -13,7 +13,6 @@ import type { ConnectorRegistry } from '../../connectors/connector-registry.js';
 import { createTemporalProbe } from '../connector-module.js';
 import { cliCaller, withCliContext } from './common.js';
 import type { Caller } from '../../connectors/caller.js';
-import { createLedger } from '../../audit/index.js';
 import type { CliContext } from '../cli-context.js';
 
 export interface ConnectorCliIo {
