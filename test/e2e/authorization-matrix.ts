@@ -40,6 +40,7 @@ const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
 const APPROVERS: readonly Caller[] = ['security-approver'];
+const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
 const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
@@ -102,6 +103,16 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/requests': PEOPLE,
   'GET /api/requests/:id': PEOPLE,
   'POST /api/requests': PEOPLE,
+
+  // the credential inventory: readers see credentials (owners theirs only, checked per instance); admins manage; owners rotate theirs
+  'GET /api/inventory/credentials': CREDENTIAL_READERS,
+  'GET /api/inventory/credentials/export': CREDENTIAL_READERS,
+  'POST /api/inventory/scan': ADMIN,
+  'POST /api/credentials': ADMIN,
+  'GET /api/credentials/:id': CREDENTIAL_READERS,
+  'PATCH /api/credentials/:id': ADMIN,
+  'DELETE /api/credentials/:id': ADMIN,
+  'POST /api/credentials/:id/rotate': ['admin', 'nhi-owner'],
 
   // users
   'GET /api/users': ADMIN,

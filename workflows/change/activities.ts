@@ -89,6 +89,8 @@ function effectOfApply(op: ConnectorOperation, applied: AppliedChange): Assignme
     case 'revoke':
       return { kind: 'entitlement-revoked' };
     case 'updateAccount':
+    case 'createEntitlement':
+    case 'deleteEntitlement':
       return { kind: 'none' };
   }
 }
@@ -279,7 +281,7 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
         const ent = change.target.entitlement;
         const entitlementUid = ent && (change.kind === 'grant' || change.kind === 'revoke') ? (ent.uid ?? (await lookupEntitlementUid(connectorId, ent.id))) : undefined;
         const operation = toConnectorOperation(change, { accountUid, entitlementUid });
-        const result = await deps.operations.apply({ instanceId: connectorId, idempotencyKey: change.id, operation });
+        const result = await deps.operations.apply({ instanceId: connectorId, idempotencyKey: change.id, operation, actor: { kind: 'workflow', id: run.workflowId }, correlation: about(change, run).correlation! });
         const applied: AppliedChange = {
           changeId: change.id,
           connectorId,
@@ -354,7 +356,13 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
         if (inverse.kind === 'nothing') {
           result = { status: 'nothing-to-undo', changeId: change.id, reason: inverse.reason };
         } else {
-          const undone = await deps.operations.apply({ instanceId: change.target.connectorId, idempotencyKey: `${change.id}:undo`, operation: inverse.operation });
+          const undone = await deps.operations.apply({
+            instanceId: change.target.connectorId,
+            idempotencyKey: `${change.id}:undo`,
+            operation: inverse.operation,
+            actor: { kind: 'workflow', id: run.workflowId },
+            correlation: about(change, run).correlation!,
+          });
           result = { status: 'compensated', changeId: change.id, operation: inverse.operation.kind, changed: undone.changed };
           assignment = effectOfApply(inverse.operation, { ...applied, changed: undone.changed });
         }

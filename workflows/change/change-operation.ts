@@ -97,5 +97,9 @@ export function inverseOf(change: AccessChange, applied: AppliedEffect): Inverse
       return { kind: 'impossible', reason: `a deleted account cannot be restored (${change.target.accountName ?? accountUid ?? 'its account'} on ${change.target.connectorName ?? change.target.connectorId})` };
     case 'updateAccount':
       return { kind: 'impossible', reason: 'an attribute update keeps no earlier values to restore' };
+    case 'createEntitlement':
+    case 'deleteEntitlement':
+      // Entitlements are made and removed by the credential workflows, never by an access change.
+      return { kind: 'impossible', reason: `${applied.operation} is not an access change` };
   }
 }
