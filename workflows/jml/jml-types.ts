@@ -7,7 +7,7 @@ import type { ChangeFailure } from '../change/change-types.js';
 export interface IdentityEventRef {
   /** The event's id (the dispatcher's idempotency key), or `retry:<run id>:<n>` for an admin's retry. */
   id: string;
-  kind: 'created' | 'updated' | 'deactivated' | 'reactivated' | 'deleted' | 'group-membership' | 'retry';
+  kind: 'created' | 'updated' | 'deactivated' | 'reactivated' | 'deleted' | 'retry';
   /** The outbox position, for the record. */
   seq?: string;
   /** For a retry: the run it retries, and who asked. */
