@@ -104,7 +104,7 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
   const pending: IdentityEventRef[] = [...(input.pending ?? [])];
   const processed: string[] = [...(input.processed ?? [])];
   const seen = new Set(processed);
-  let current: { runId: string; eventId: string; kind?: RunKind; scope?: CancellationScope; cancelledBy?: { by: string; reason: string } } | undefined;
+  let current: { runId: string; eventId: string; kind?: RunKind; scope?: CancellationScope; cancelledBy?: { by: string; reason: string }; superseded?: boolean } | undefined;
   let handled = 0;
 
   setHandler(identityEventSignal, (event) => {
@@ -112,10 +112,13 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
     pending.push(event);
     // The newest state wins: a run still working on an older one stops (what it applied stays, and
     // the next plan starts from it). A leaver's removals always run to their end.
-    if (current?.scope && current.kind !== 'leaver') current.scope.cancel();
+    if (current?.scope && current.kind !== 'leaver' && !current.cancelledBy) {
+      current.superseded = true;
+      current.scope.cancel();
+    }
   });
   setHandler(cancelRunSignal, ({ runId, by, reason }) => {
-    if (current?.runId !== runId || !current.scope) return;
+    if (current?.runId !== runId || !current.scope || current.superseded) return;
     current.cancelledBy = { by, reason };
     current.scope.cancel();
   });
@@ -150,6 +153,8 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
         plan = await jml.planIdentityAccess({ runId, directoryId, identityId });
         current!.kind = plan.kind;
         for (const step of plan.steps) {
+          // A gate closed by the cancellation answers `cancelled` rather than throwing: stop there.
+          if (scope.consideredCancelled) break;
           const outcome = await runChange(toChange(step, plan, uuid4(), workflowId));
           steps.push(resultOf(step, outcome));
           if (outcome.status === 'applied') applied.push(outcome.changeId);
@@ -162,8 +167,9 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
       });
     } catch (err) {
       if (!isCancellation(err)) throw err;
-      stopped = current.cancelledBy ? 'cancelled' : 'superseded';
     }
+    if (current.cancelledBy) stopped = 'cancelled';
+    else if (current.superseded) stopped = 'superseded';
 
     const kind: RunKind = plan?.kind ?? 'no-change';
     let status: RunStatus;
