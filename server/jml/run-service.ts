@@ -48,6 +48,8 @@ export interface RunView {
   policyVersionHash?: string;
   steps: StepResult[];
   drift?: unknown;
+  /** A leaver's non-human identities: handed over (or orphaned) and rotated. */
+  nhi?: unknown;
   problems: { connector: string; message: string }[];
   error?: { type: string; message: string };
   startedAt: string;
@@ -70,6 +72,7 @@ interface RunRow {
   policy_version_hash: string | null;
   steps: StepResult[];
   drift: unknown;
+  nhi: unknown;
   problems: RunView['problems'];
   error: RunView['error'] | null;
   started_at: Date | string;
@@ -92,6 +95,7 @@ const toView = (r: RunRow): RunView => ({
   ...(r.policy_version_hash ? { policyVersionHash: r.policy_version_hash } : {}),
   steps: r.steps,
   ...(r.drift ? { drift: r.drift } : {}),
+  ...(r.nhi ? { nhi: r.nhi } : {}),
   problems: r.problems,
   ...(r.error ? { error: r.error } : {}),
   startedAt: isoTime(r.started_at),

@@ -2,16 +2,19 @@
 // reaches the ledger, the dispatcher signals their workflow, birthright from the published policy is
 // planned, and every change is decided, applied and recorded on a PostgreSQL target and an OpenLDAP
 // target. Then a move (grants before revokes), a group from the identity provider, a duplicate
-// delivery (one effect), and a leave (accounts disabled, every entitlement revoked). The runs API
-// shows each run with its ledger timeline.
+// delivery (one effect), and a leave (accounts disabled, every entitlement revoked, and the
+// non-human identity the leaver owned handed to their manager and its credential rotated). The runs
+// API shows each run with its ledger timeline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPg } from '../helpers/services.js';
+import { canLogInToPostgres } from '../helpers/postgres-target.js';
 import { waitUntil } from '../helpers/access-world.js';
 import { birthrightPolicy, startJmlWorld, type JmlWorld } from '../helpers/jml-world.js';
 
 describe('joiner, mover, leaver from SCIM to PostgreSQL and LDAP', () => {
   let w: JmlWorld;
   let dana: string;
+  let mia: string; // Dana's manager
   const login = () => w.login('dana');
 
   beforeAll(async () => {
@@ -30,7 +33,9 @@ describe('joiner, mover, leaver from SCIM to PostgreSQL and LDAP', () => {
   });
 
   it('a joiner gets accounts and birthright on both targets, each change decided and applied on record', async () => {
-    dana = await w.join({ key: 'dana', name: 'Dana Developer', department: 'Engineering' });
+    mia = await w.join({ key: 'mia', name: 'Mia Manager' });
+    await w.waitForRun(mia);
+    dana = await w.join({ key: 'dana', name: 'Dana Developer', department: 'Engineering', manager: mia });
     const run = await w.waitForRun(dana);
     expect(run).toMatchObject({ kind: 'joiner', status: 'completed', eventKind: 'created' });
     expect(run.steps.map((s) => `${s.kind} ${s.connectorName}${s.entitlementId ? `:${s.entitlementId}` : ''} ${s.status}`)).toEqual([
@@ -106,9 +111,15 @@ describe('joiner, mover, leaver from SCIM to PostgreSQL and LDAP', () => {
     expect(await w.pgGroupsOf(w.login('bob'))).toEqual([w.pg.groups.analysts, w.pg.groups.auditors].sort());
   });
 
-  it('a leaver’s accounts are disabled and every entitlement revoked, on both targets', async () => {
+  it('a leaver’s accounts are disabled and every entitlement revoked, on both targets; what they owned goes to their manager and is rotated', async () => {
+    // Dana owns a non-human identity: the PostgreSQL connector's own login.
+    const [connectorLogin] = (await withPg(w.db.superuserUrl, (c) => c.query<{ id: string }>("SELECT id FROM credential WHERE connector_id = $1 AND kind = 'connector-login'", [w.connectors.pg.id]))).rows;
+    const owned = await w.api(w.admin, 'PATCH', `/api/credentials/${connectorLogin!.id}`, { owners: [{ directoryId: w.directoryId, userId: dana }] });
+    expect(owned.status).toBe(200);
+    const passwordBefore = (await w.vault.store.readKv(`gatehouse/connectors/${w.connectors.pg.id}`))!.data.password!;
+
     await w.patch(dana, [{ op: 'replace', path: 'active', value: false }]);
-    const run = await w.waitForRun(dana, 3);
+    const run = await w.waitForRun(dana, 3) as Awaited<ReturnType<JmlWorld['run']>> & { nhi?: { handedOver: { credentialId: string; outcome: string }[]; rotations: { credentialId: string; status: string }[] } };
     expect(run).toMatchObject({ kind: 'leaver', status: 'completed', eventKind: 'deactivated' });
     expect(run.steps.map((s) => `${s.kind} ${s.connectorName}${s.entitlementId ? `:${s.entitlementId}` : ''}`)).toEqual([
       `disable ${w.connectors.ldap.name}`,
@@ -121,12 +132,21 @@ describe('joiner, mover, leaver from SCIM to PostgreSQL and LDAP', () => {
     expect(await w.pgCanLogIn(login())).toBe(false);
     expect(await w.ldapGroupsOf(login())).toEqual([]);
     expect(await w.ldapAccount(login())).toEqual({ exists: true, locked: true });
+
+    expect(run.nhi).toEqual({ handedOver: [{ credentialId: connectorLogin!.id, name: expect.any(String), outcome: 'reassigned' }], rotations: [{ credentialId: connectorLogin!.id, status: 'succeeded' }] });
+    const credential = await w.api<{ owners: { userId: string }[] }>(w.admin, 'GET', `/api/credentials/${connectorLogin!.id}`);
+    expect(credential.body.owners.map((o) => o.userId)).toEqual([mia]);
+    const passwordAfter = (await w.vault.store.readKv(`gatehouse/connectors/${w.connectors.pg.id}`))!.data.password!;
+    expect(passwordAfter).not.toBe(passwordBefore);
+    expect(await canLogInToPostgres(w.pg, w.pg.admin.user, passwordBefore)).toBe(false);
+    expect(await canLogInToPostgres(w.pg, w.pg.admin.user, passwordAfter)).toBe(true);
   });
 
   it('lists runs by identity, status, kind and time, with 400s that name the parameter and 404s', async () => {
     const all = await w.api<{ runs: { id: string; identityId: string }[]; nextCursor?: string }>(w.admin, 'GET', `/api/runs?identity=${dana}`);
     expect(all.status).toBe(200);
     expect(all.body.runs.map((r) => r.identityId)).toEqual([dana, dana, dana]);
+    expect((await w.api<{ runs: unknown[] }>(w.admin, 'GET', `/api/runs?identity=${mia}`)).body.runs).toHaveLength(1);
     const leavers = await w.api<{ runs: { kind: string }[] }>(w.admin, 'GET', `/api/runs?identity=identity:${w.directoryId}:${dana}&kind=leaver`);
     expect(leavers.body.runs.map((r) => r.kind)).toEqual(['leaver']);
     const page = await w.api<{ runs: { id: string }[]; nextCursor: string }>(w.admin, 'GET', `/api/runs?status=completed&limit=2`);

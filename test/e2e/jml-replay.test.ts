@@ -19,7 +19,11 @@ const historyOf = (recorded: RecordedHistory) => proto.temporal.api.history.v1.H
 
 describe('recorded workflow histories replay with the current code', () => {
   it('has recordings of the identity workflow from before and after the leaver patch, and of reconciliation', () => {
-    expect(files).toEqual(expect.arrayContaining(['identity-joiner-mover-leaver-v1.json', 'reconcile-v1.json']));
+    expect(files).toEqual(expect.arrayContaining(['identity-joiner-mover-leaver-v1.json', 'identity-joiner-mover-leaver-v2.json', 'reconcile-v1.json']));
+    // v2 was recorded with the leaver's NHI step (a patch marker and a child workflow); v1 without.
+    const types = (file: string) => read(file).events.map((e) => e.eventType);
+    expect(types('identity-joiner-mover-leaver-v1.json')).not.toContain('EVENT_TYPE_MARKER_RECORDED');
+    expect(types('identity-joiner-mover-leaver-v2.json')).toEqual(expect.arrayContaining(['EVENT_TYPE_MARKER_RECORDED', 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED']));
   });
 
   for (const file of files) {

@@ -3,6 +3,7 @@
 // PostgreSQL target and an OpenLDAP target reached through their connectors (secrets in Vault), a
 // directory with a token, and an admin. People are pushed over SCIM through the real HTTP endpoint.
 import { Client as LdapClient } from 'ldapts';
+import type pg from 'pg';
 import { createLogger } from '../../server/logger.js';
 import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
@@ -86,7 +87,7 @@ export interface JmlWorld {
   pgGroupsOf(login: string): Promise<string[]>;
   pgRoleExists(login: string): Promise<boolean>;
   pgCanLogIn(login: string): Promise<boolean>;
-  pgAdmin<T>(fn: (c: import('pg').Client) => Promise<T>): Promise<T>;
+  pgAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T>;
   ldapGroupsOf(login: string): Promise<string[]>;
   ldapAccount(login: string): Promise<{ exists: boolean; locked: boolean }>;
   ldapRoot<T>(fn: (c: LdapClient) => Promise<T>): Promise<T>;

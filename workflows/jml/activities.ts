@@ -16,7 +16,7 @@ import { requireCapability } from '../../connectors/spi/connector.js';
 import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import type { AssignmentStore } from '../change/assignment-store.js';
 import { planAccess, type Sourced } from './jml-plan.js';
-import type { AccessPlan, DriftItem, DriftReport, IdentityEventRef, RunKind, RunStatus, StepResult } from './jml-types.js';
+import type { AccessPlan, DriftItem, DriftReport, IdentityEventRef, NhiHandOver, RunKind, RunStatus, StepResult } from './jml-types.js';
 
 /** Who a person is now, from the directories; undefined when the directory no longer has them. */
 export interface BirthrightIdentitySource {
@@ -137,14 +137,14 @@ export function createJmlActivities(deps: JmlActivityDeps) {
     },
 
     /** Closes a run on record: its status, every step's outcome, the error that stopped it. Once. */
-    async finishRun(input: { runId: string; directoryId?: string; subjectId?: string; kind: RunKind; status: Exclude<RunStatus, 'running'>; steps: StepResult[]; error?: { type: string; message: string }; extra?: Record<string, unknown> }): Promise<void> {
+    async finishRun(input: { runId: string; directoryId?: string; subjectId?: string; kind: RunKind; status: Exclude<RunStatus, 'running'>; steps: StepResult[]; error?: { type: string; message: string }; nhi?: NhiHandOver; extra?: Record<string, unknown> }): Promise<void> {
       const error = input.error ? { type: input.error.type.slice(0, 100), message: input.error.message.slice(0, 1000) } : null;
       await orm.em.fork().transactional(async (em) => {
         const updated = await em
           .getConnection()
           .execute<{ id: string }[]>(
-            "UPDATE jml_run SET kind = ?, status = ?, steps = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'running' RETURNING id",
-            [input.kind, input.status, JSON.stringify(input.steps), error ? JSON.stringify(error) : null, new Date(), new Date(), input.runId],
+            "UPDATE jml_run SET kind = ?, status = ?, steps = ?, error = ?, nhi = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'running' RETURNING id",
+            [input.kind, input.status, JSON.stringify(input.steps), error ? JSON.stringify(error) : null, input.nhi ? JSON.stringify(input.nhi) : null, new Date(), new Date(), input.runId],
             'all',
             em.getTransactionContext(),
           );
@@ -164,6 +164,7 @@ export function createJmlActivities(deps: JmlActivityDeps) {
               compensated: input.steps.filter((s) => s.compensation === 'compensated').length,
               changeIds: input.steps.map((s) => s.changeId),
               ...(error ? { error } : {}),
+              ...(input.nhi ? { nonHumanIdentities: { handedOver: input.nhi.handedOver, rotations: input.nhi.rotations } } : {}),
               ...(input.extra ?? {}),
             },
           }),

@@ -85,3 +85,10 @@ export type DriftItem =
   | { kind: 'account-enabled-state'; subject: { type: 'human' | 'nhi'; id: string }; accountName: string; expected: boolean; actual: boolean }
   | { kind: 'entitlement-missing'; subject: { type: 'human' | 'nhi'; id: string }; accountName: string; entitlementId: string }
   | { kind: 'entitlement-unexpected'; subject: { type: 'human' | 'nhi'; id: string }; accountName: string; entitlementId: string; entitlementUid: string };
+
+/** What became of a leaver's non-human identities (the leaver-credentials child workflow). */
+export interface NhiHandOver {
+  handedOver: { credentialId: string; name: string; outcome: 'reassigned' | 'co-owned' | 'orphaned' }[];
+  rotations: { credentialId: string; status: string }[];
+  error?: ChangeFailure;
+}

@@ -11,18 +11,21 @@ import {
   condition,
   continueAsNew,
   defineQuery,
+  executeChild,
   defineSignal,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AccessChangeInput } from '../../policies/access-change.js';
-import { runChange, undoChange } from '../change/run-change.js';
+import { failureOf, runChange, undoChange } from '../change/run-change.js';
+import { leaverCredentialsWorkflow, leaverCredentialsWorkflowId } from '../leaver-credentials/workflow.js';
 import type { ChangeFailure, ChangeOutcome } from '../change/change-types.js';
 import type { JmlActivities } from './activities.js';
-import type { AccessPlan, IdentityEventRef, PlanStep, RunKind, RunStatus, StepResult } from './jml-types.js';
+import type { AccessPlan, IdentityEventRef, NhiHandOver, PlanStep, RunKind, RunStatus, StepResult } from './jml-types.js';
 
 /** Opening, planning and closing a run must happen: retried until the database and the ledger answer. */
 const jml = proxyActivities<Pick<JmlActivities, 'startIdentityRun' | 'planIdentityAccess' | 'finishRun'>>({
@@ -55,6 +58,12 @@ export interface IdentityWorkflowInput {
 }
 
 const DEFAULT_MAX_EVENTS_PER_RUN = 100;
+
+/**
+ * The leaver's non-human identities (hand-over to the manager, then rotation) came after the first
+ * release of this workflow: runs recorded before it must replay without the child workflow.
+ */
+export const LEAVER_NHI_PATCH = 'jml-leaver-nhi-handover';
 /** How many handled event ids the workflow remembers; older duplicates are caught by the run's unique event id. */
 export const REMEMBERED_EVENTS = 1000;
 
@@ -192,6 +201,24 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
       status = kind === 'leaver' ? 'failed' : (await undoAll(`run ${runId} failed: ${failure.type}: ${failure.message}`.slice(0, 1000))) ? 'compensated' : 'failed';
     } else status = steps.every((s) => s.status === 'applied') ? 'completed' : 'partial';
 
+    // The leaver may know the secrets of what they owned: every non-human identity goes to their
+    // manager (or is flagged orphaned), then has its credentials rotated, each rotation a saga of its own.
+    let nhi: NhiHandOver | undefined;
+    if (kind === 'leaver' && !stopped && patched(LEAVER_NHI_PATCH)) {
+      try {
+        const leaver = { directoryId, userId: identityId };
+        const result = await executeChild(leaverCredentialsWorkflow, { workflowId: leaverCredentialsWorkflowId(leaver), args: [{ leaver }] });
+        nhi = {
+          handedOver: result.handedOver.map((h) => ({ credentialId: h.credentialId, name: h.name, outcome: h.outcome })),
+          rotations: result.rotations.map((r) => ({ credentialId: r.credentialId, status: r.status })),
+        };
+        if (result.rotations.some((r) => r.status === 'failed' || r.status === 'refused')) status = 'failed';
+      } catch (err) {
+        nhi = { handedOver: [], rotations: [], error: failureOf(err) };
+        status = 'failed';
+      }
+    }
+
     await jml.finishRun({
       runId,
       directoryId,
@@ -199,7 +226,8 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
       kind,
       status,
       steps,
-      ...(failure ? { error: failure } : stopped === 'cancelled' ? { error: { type: 'Cancelled', message: `cancelled by ${current.cancelledBy!.by}: ${current.cancelledBy!.reason}` } } : {}),
+      ...(failure ? { error: failure } : stopped === 'cancelled' ? { error: { type: 'Cancelled', message: `cancelled by ${current.cancelledBy!.by}: ${current.cancelledBy!.reason}` } } : nhi?.error ? { error: nhi.error } : {}),
+      ...(nhi ? { nhi } : {}),
     });
     current = undefined;
     return plan?.inDirectory === false && !stopped;

@@ -21,6 +21,7 @@ export class Migration20261207090000JmlRuns extends Migration {
       policy_version_hash text,
       steps jsonb NOT NULL DEFAULT '[]',
       drift jsonb,
+      nhi jsonb,
       problems jsonb NOT NULL DEFAULT '[]',
       error jsonb,
       started_at timestamptz NOT NULL,
@@ -31,6 +32,6 @@ export class Migration20261207090000JmlRuns extends Migration {
     this.addSql('CREATE INDEX jml_run_identity_idx ON jml_run (identity_id, started_at DESC);');
     this.addSql('CREATE INDEX jml_run_status_idx ON jml_run (status, started_at DESC);');
     this.addSql('GRANT SELECT, INSERT ON jml_run TO gatehouse_app;');
-    this.addSql('GRANT UPDATE (kind, status, policy_version_hash, steps, drift, problems, error, finished_at, updated_at) ON jml_run TO gatehouse_app;');
+    this.addSql('GRANT UPDATE (kind, status, policy_version_hash, steps, drift, nhi, problems, error, finished_at, updated_at) ON jml_run TO gatehouse_app;');
   }
 }
