@@ -101,4 +101,21 @@ describe('gated birthright: approved, denied, expired, cancelled', () => {
     const gate = await w.temporal.client.workflow.getHandle(`approval:${item.id}`).result();
     expect(gate).toMatchObject({ status: 'cancelled' });
   });
+
+  it('a leaver is not queued behind a pending grant: the waiting run is superseded, its gate closed, and the leaver runs', async () => {
+    const hal = await w.join({ key: 'hal', name: 'Hal Engineer', department: 'Engineering' });
+    const item = await inboxItemFor(hal);
+    await w.patch(hal, [{ op: 'replace', path: 'active', value: false }]);
+    const first = await w.waitForRun(hal, 1);
+    expect(first.status).toBe('superseded');
+    expect(first.steps.slice(0, 4).map((s) => s.status)).toEqual(['applied', 'applied', 'applied', 'applied']);
+    const gate = await w.temporal.client.workflow.getHandle(`approval:${item.id}`).result();
+    expect(gate).toMatchObject({ status: 'cancelled' });
+    const leaver = await w.waitForRun(hal, 2);
+    expect(leaver).toMatchObject({ kind: 'leaver', status: 'completed' });
+    expect(await w.pgCanLogIn(w.login('hal'))).toBe(false);
+    expect(await w.pgGroupsOf(w.login('hal'))).toEqual([]);
+    expect(await w.ldapGroupsOf(w.login('hal'))).toEqual([]);
+    expect(await w.ldapAccount(w.login('hal'))).toEqual({ exists: true, locked: true });
+  });
 });

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPg } from '../helpers/services.js';
 import { canLogInToPostgres } from '../helpers/postgres-target.js';
+import { historyText } from '../helpers/temporal-history.js';
 import { waitUntil } from '../helpers/access-world.js';
 import { birthrightPolicy, startJmlWorld, type JmlWorld } from '../helpers/jml-world.js';
 
@@ -140,6 +141,11 @@ describe('joiner, mover, leaver from SCIM to PostgreSQL and LDAP', () => {
     expect(passwordAfter).not.toBe(passwordBefore);
     expect(await canLogInToPostgres(w.pg, w.pg.admin.user, passwordBefore)).toBe(false);
     expect(await canLogInToPostgres(w.pg, w.pg.admin.user, passwordAfter)).toBe(true);
+
+    // Promise 4: no secret in what Temporal stored for this person's workflow.
+    const history = await historyText(w.temporal.client.workflow.getHandle(`identity:${w.directoryId}:${dana}`));
+    expect(history).toContain(login());
+    for (const secret of [passwordBefore, passwordAfter, w.ldap.admin.password, w.vault.token]) expect(history).not.toContain(secret);
   });
 
   it('lists runs by identity, status, kind and time, with 400s that name the parameter and 404s', async () => {
