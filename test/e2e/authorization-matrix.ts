@@ -38,6 +38,9 @@ const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
 const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
+// read:Credential; nhi-owners are let through and then see (and rotate) only what they own.
+const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
+const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   // system
@@ -84,6 +87,16 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/audit/checkpoints': LEDGER_READERS,
   'GET /api/audit/consistency-proof': LEDGER_READERS,
   'POST /api/audit/exports': LEDGER_READERS,
+
+  // credentials and the NHI inventory
+  'GET /api/inventory/credentials': CREDENTIAL_READERS,
+  'GET /api/inventory/credentials/export': CREDENTIAL_READERS,
+  'POST /api/inventory/scan': ADMIN,
+  'POST /api/credentials': ADMIN,
+  'GET /api/credentials/:id': CREDENTIAL_READERS,
+  'PATCH /api/credentials/:id': ADMIN,
+  'DELETE /api/credentials/:id': ADMIN,
+  'POST /api/credentials/:id/rotate': CREDENTIAL_ROTATORS,
 
   // users
   'GET /api/users': ADMIN,
