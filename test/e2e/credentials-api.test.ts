@@ -60,6 +60,7 @@ describe('credentials and the inventory through the API', () => {
     await db?.drop();
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers of many shapes, checked by the assertions
   async function call(who: PersonCredentials, method: string, path: string, body?: unknown): Promise<{ status: number; headers: Headers; text: string; json: any }> {
     const res = await fetch(`${gatehouse.url}${path}`, {
       method,
