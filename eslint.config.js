@@ -27,7 +27,7 @@ export default tseslint.config(
   },
   {
     // Temporal workflow code runs in a deterministic sandbox and is replayed from history.
-    files: ['workflows/**/workflow.ts', 'workflows/**/workflows.ts', 'workflows/**/*.workflow.ts'],
+    files: ['workflows/**/workflow.ts', 'workflows/**/workflows.ts', 'workflows/**/*.workflow.ts', 'workflows/change/run-change.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [

@@ -47,7 +47,10 @@ export const subjectSchema = z.object({
 });
 
 export const entitlementSchema = z.object({
+  /** Its name on the target, as policies name it (`<connector>:<id>`), e.g. a group or group role. */
   id,
+  /** The connector's own uid for it (e.g. `role:16384`), when known; otherwise looked up by name when applied. */
+  uid: id.optional(),
   displayName: z.string().max(512).optional(),
   /** Who answers for this entitlement; may be required to approve grants of it. */
   ownerId: id.optional(),
@@ -59,11 +62,17 @@ export const accessChangeSchema = z.object({
   kind: z.enum(CHANGE_KINDS),
   subject: subjectSchema,
   target: z.object({
+    /** The connector instance's id: what the change is applied through. */
     connectorId: id,
+    /** The instance's name, as policies name it. The decide step sets it from Gatehouse's own record. */
+    connectorName: z.string().max(64).optional(),
     connectorType: z.string().max(64).optional(),
+    /** The target's risk when the policy's targets do not say; a policy's own figure always wins. */
     riskLevel: z.enum(RISK_LEVELS).default('medium'),
-    /** The account on the target (its uid), once known. */
+    /** The account on the target (its uid), once known; otherwise the subject's account on record. */
     account: z.string().max(1024).optional(),
+    /** The account's name on the target: required to create one (its login or uid attribute). */
+    accountName: z.string().min(1).max(256).optional(),
     entitlement: entitlementSchema.optional(),
   }),
   source: z.enum(CHANGE_SOURCES),
@@ -77,5 +86,8 @@ export type AccessChange = z.infer<typeof accessChangeSchema>;
 export type AccessChangeInput = z.input<typeof accessChangeSchema>;
 export type ChangeSubject = z.infer<typeof subjectSchema>;
 
-/** The key an entitlement is known by in policies: `<connectorId>:<entitlementId>`. */
-export const entitlementKey = (connectorId: string, entitlementId: string) => `${connectorId}:${entitlementId}`;
+/** The key an entitlement is known by in policies: `<connector name>:<entitlement id>`. */
+export const entitlementKey = (connector: string, entitlementId: string) => `${connector}:${entitlementId}`;
+
+/** The name policies know the change's connector by: its instance name once resolved, else its id. */
+export const connectorKey = (change: Pick<AccessChange, 'target'>) => change.target.connectorName ?? change.target.connectorId;

@@ -8,6 +8,9 @@ import { adminAbilityFor, holdsUnconditionally } from './admin-ability.js';
 
 const person = (roles: Principal['roles'], id = 'user-1'): Principal => ({ kind: 'human', id, roles });
 
+/** What every signed-in person holds, whatever their roles. */
+const PERSON = ['read:AccessRequest', 'request:AccessRequest'];
+
 /** Every action:Subject pair the ability allows by subject type. */
 const allowed = (p: Principal) => {
   const ability = adminAbilityFor(p);
@@ -16,7 +19,7 @@ const allowed = (p: Principal) => {
 
 describe('admin-plane abilities', () => {
   it('gives an auditor the ledger, evidence and the inventory, and nothing else', () => {
-    expect(allowed(person(['auditor']))).toEqual(['export:Evidence', 'read:Credential', 'read:Evidence', 'read:LedgerEntry', 'verify:LedgerEntry']);
+    expect(allowed(person(['auditor']))).toEqual([...PERSON, 'export:Evidence', 'read:Credential', 'read:Evidence', 'read:LedgerEntry', 'verify:LedgerEntry'].sort());
   });
 
   it('lets an admin configure directories, connectors and policies, but not decide approvals or export evidence', () => {
@@ -40,7 +43,7 @@ describe('admin-plane abilities', () => {
     expect(ability.can('rotate', subject('Credential', { id: 'c1', ownerIds: ['owner-7'] }))).toBe(true);
     expect(ability.can('read', subject('Credential', { id: 'c2', ownerIds: ['someone'] }))).toBe(false);
     expect(ability.can('rotate', subject('Credential', { id: 'c3', ownerIds: [] }))).toBe(false);
-    expect(allowed(person(['nhi-owner']))).toEqual(['read:Credential', 'rotate:Credential']);
+    expect(allowed(person(['nhi-owner']))).toEqual([...PERSON, 'read:Credential', 'rotate:Credential'].sort());
   });
 
   it('lets an approver decide requests they are eligible for, never their own or one changing their own access', () => {
@@ -60,8 +63,14 @@ describe('admin-plane abilities', () => {
     expect(both).toContain('rotate:Credential');
   });
 
-  it('gives a person with no role nothing', () => {
-    expect(allowed(person([]))).toEqual([]);
+  it('gives a person with no role only asking for access and following their own requests', () => {
+    expect(allowed(person([]))).toEqual(PERSON);
+    const ability = adminAbilityFor(person([], 'u-3'));
+    expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-3', subjectUserIds: [] }))).toBe(true);
+    expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-3'] }))).toBe(true);
+    expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-5'] }))).toBe(false);
+    expect(holdsUnconditionally(ability, 'read:AccessRequest')).toBe(false);
+    expect(ability.can('decide', 'ApprovalRequest')).toBe(false);
   });
 
   it('gives a token exactly its scopes, whatever roles it claims', () => {

@@ -2,9 +2,9 @@
 // whose action is the change kind and whose conditions are a Mongo-style query on the change's
 // matchable fields. CASL does the matching; decide() combines the effects.
 import { createMongoAbility, type ForcedSubject, type MongoAbility, type RawRuleOf } from '@casl/ability';
-import type { AccessChange } from './access-change.js';
-import { entitlementKey } from './access-change.js';
-import type { PolicyDocument, PolicyRule, RuleMatch } from './policy-document.js';
+import type { AccessChange, RiskLevel } from './access-change.js';
+import { connectorKey, entitlementKey } from './access-change.js';
+import type { PolicyDocument, PolicyRule, RuleMatch, TargetSpec } from './policy-document.js';
 
 /** The flat view of an AccessChange that policy conditions match on. */
 export interface MatchableChange {
@@ -24,9 +24,34 @@ export interface MatchableChange {
   privileged: boolean;
 }
 
-export function toMatchable(change: AccessChange): MatchableChange {
-  const a = change.subject.attributes;
+/** The change's target as the policy sees it: the policy's own targets win over the change's description. */
+export interface EffectiveTarget {
+  /** The connector's name in policies. */
+  connector: string;
+  riskLevel: RiskLevel;
+  entitlementKey: string | null;
+  privileged: boolean;
+  /** Who owns the entitlement (for `{ entitlementOwner: true }`), when anyone is named. */
+  entitlementOwner?: string;
+}
+
+export function effectiveTarget(change: AccessChange, policy: Pick<CompiledPolicy, 'targets'>): EffectiveTarget {
+  const connector = connectorKey(change);
+  const known = policy.targets.get(connector);
   const ent = change.target.entitlement;
+  const knownEnt = ent ? known?.entitlements.find((e) => e.id === ent.id) : undefined;
+  const owner = knownEnt?.owner ?? ent?.ownerId;
+  return {
+    connector,
+    riskLevel: knownEnt?.riskLevel ?? known?.riskLevel ?? change.target.riskLevel,
+    entitlementKey: ent ? entitlementKey(connector, ent.id) : null,
+    privileged: knownEnt?.privileged ?? ent?.privileged ?? false,
+    ...(owner ? { entitlementOwner: owner } : {}),
+  };
+}
+
+export function toMatchable(change: AccessChange, target: EffectiveTarget): MatchableChange {
+  const a = change.subject.attributes;
   return {
     kind: change.kind,
     source: change.source,
@@ -38,10 +63,10 @@ export function toMatchable(change: AccessChange): MatchableChange {
     title: a.title ?? null,
     location: a.location ?? null,
     groups: a.groups ?? [],
-    connectorId: change.target.connectorId,
-    riskLevel: change.target.riskLevel,
-    entitlementKey: ent ? entitlementKey(change.target.connectorId, ent.id) : null,
-    privileged: ent?.privileged ?? false,
+    connectorId: target.connector,
+    riskLevel: target.riskLevel,
+    entitlementKey: target.entitlementKey,
+    privileged: target.privileged,
   };
 }
 
@@ -88,6 +113,8 @@ export interface CompiledPolicy {
   versionHash: string;
   ability: ChangeAbility;
   rulesById: Map<string, PolicyRule>;
+  /** The document's targets by connector name. */
+  targets: Map<string, TargetSpec>;
 }
 
 export function compilePolicy(document: PolicyDocument, versionHash: string): CompiledPolicy {
@@ -103,5 +130,6 @@ export function compilePolicy(document: PolicyDocument, versionHash: string): Co
     versionHash,
     ability: createMongoAbility<ChangeAbility>(raw),
     rulesById: new Map(document.rules.map((r) => [r.id, r])),
+    targets: new Map(document.targets.map((t) => [t.connector, t])),
   };
 }

@@ -184,3 +184,49 @@ describe('decide is pure', () => {
     expect(decide(c, none, policy)).toEqual(decide(c, none, policy));
   });
 });
+
+describe("decide: the policy's targets win over the change's own description", () => {
+  const doc = parsePolicyDocument(`
+apiVersion: gatehouse.dev/v1
+kind: AccessPolicy
+name: targets
+targets:
+  - connector: pg-prod
+    riskLevel: critical
+    entitlements:
+      - { id: admin, owner: dba-lead@acme.test, privileged: true }
+      - { id: reports, riskLevel: low }
+rules:
+  - id: critical-needs-owner
+    match: { kinds: [grant], riskLevels: [critical] }
+    effect: require-approval
+    approval: { stages: [{ name: Owner, approvers: [{ entitlementOwner: true }] }] }
+  - id: privileged-needs-owner
+    match: { kinds: [grant], privileged: true }
+    effect: require-approval
+    approval: { stages: [{ name: Owner, approvers: [{ entitlementOwner: true }] }] }
+  - id: low-is-fine
+    match: { kinds: [grant], riskLevels: [low] }
+    effect: allow
+`);
+  const p = compilePolicy(doc, policyVersionHash(doc));
+  const grant = (entitlement: string, riskLevel: 'low' | 'critical' = 'low', connectorName = 'pg-prod') =>
+    change({ target: { connectorId: '5d0c1c1e-0000-4000-8000-000000000001', connectorName, riskLevel, entitlement: { id: entitlement, privileged: false } } });
+
+  it('takes the risk level from the policy, so a change cannot lower its own', () => {
+    const d = decide(grant('orders', 'low'), none, p);
+    expect(d.effect).toBe('require-approval');
+    expect(d.target).toEqual({ connector: 'pg-prod', riskLevel: 'critical', entitlementKey: 'pg-prod:orders', privileged: false });
+  });
+
+  it('takes privilege and the owner from the entitlement entry, and its own risk level over the connector’s', () => {
+    const admin = decide(grant('admin'), none, p);
+    expect(admin.matchedRules.map((r) => r.id)).toEqual(['critical-needs-owner', 'privileged-needs-owner']);
+    expect(admin.target).toMatchObject({ privileged: true, entitlementOwner: 'dba-lead@acme.test' });
+    expect(decide(grant('reports', 'critical'), none, p)).toMatchObject({ effect: 'allow', target: { riskLevel: 'low' } });
+  });
+
+  it('matches connectors by their name once the decide step has resolved it, and keeps the change’s figures for unknown targets', () => {
+    expect(decide(grant('orders', 'low', 'crm'), none, p)).toMatchObject({ effect: 'allow', target: { connector: 'crm', riskLevel: 'low' } });
+  });
+});

@@ -3,9 +3,9 @@
 // that matched, so the ledger can say exactly why.
 import { subject as asSubject } from '@casl/ability';
 import type { AccessChange } from './access-change.js';
-import { REMOVING_KINDS, entitlementKey } from './access-change.js';
-import type { CompiledPolicy } from './compile-policy.js';
-import { toMatchable } from './compile-policy.js';
+import { REMOVING_KINDS } from './access-change.js';
+import type { CompiledPolicy, EffectiveTarget } from './compile-policy.js';
+import { effectiveTarget, toMatchable } from './compile-policy.js';
 import type { ApproverSpec, StageSpec } from './policy-document.js';
 import { durationMs } from './policy-document.js';
 
@@ -39,6 +39,8 @@ export interface SodConflict {
 export interface Decision {
   effect: Effect;
   policy: { name: string; versionHash: string };
+  /** The target as the policy saw it (its risk level, the entitlement's owner). */
+  target: EffectiveTarget;
   matchedRules: { id: string; effect: Effect; description?: string }[];
   sodConflicts: SodConflict[];
   /** The approval stages in the order they must pass; empty unless the effect is require-approval. */
@@ -59,10 +61,9 @@ function toStage(spec: StageSpec, fromRule: string): DecisionStage {
   };
 }
 
-function sodConflicts(change: AccessChange, context: DecisionContext, policy: CompiledPolicy): SodConflict[] {
-  const ent = change.target.entitlement;
-  if (change.kind !== 'grant' || !ent) return [];
-  const key = entitlementKey(change.target.connectorId, ent.id);
+function sodConflicts(change: AccessChange, target: EffectiveTarget, context: DecisionContext, policy: CompiledPolicy): SodConflict[] {
+  const key = target.entitlementKey;
+  if (change.kind !== 'grant' || !key) return [];
   const after = new Set([...context.heldEntitlements, key]);
   return policy.document.separationOfDuties
     .filter((rule) => rule.entitlements.includes(key) && rule.entitlements.every((e) => after.has(e)))
@@ -75,7 +76,8 @@ function sodConflicts(change: AccessChange, context: DecisionContext, policy: Co
 }
 
 export function decide(change: AccessChange, context: DecisionContext, policy: CompiledPolicy): Decision {
-  const matchable = asSubject('AccessChange', toMatchable(change));
+  const target = effectiveTarget(change, policy);
+  const matchable = asSubject('AccessChange', toMatchable(change, target));
   const policyRef = { name: policy.document.name, versionHash: policy.versionHash };
   // rulesFor lists the most recently defined first; decisions follow document order.
   const matched = policy.ability
@@ -83,7 +85,7 @@ export function decide(change: AccessChange, context: DecisionContext, policy: C
     .filter((r) => r.matchesConditions(matchable))
     .map((r) => policy.rulesById.get(r.reason!)!)
     .sort((a, b) => policy.document.rules.indexOf(a) - policy.document.rules.indexOf(b));
-  const conflicts = sodConflicts(change, context, policy);
+  const conflicts = sodConflicts(change, target, context, policy);
 
   const matchedRules = matched.map((r) => ({ id: r.id, effect: r.effect, ...(r.description ? { description: r.description } : {}) }));
   const reasons: string[] = [];
@@ -94,7 +96,7 @@ export function decide(change: AccessChange, context: DecisionContext, policy: C
   if (denials.length || sodDenials.length) {
     for (const r of denials) reasons.push(`rule ${describe(r)} denies this change`);
     for (const c of sodDenials) reasons.push(`separation of duties ${describe(c)}: the subject would hold ${c.entitlements.join(' and ')} together`);
-    return { effect: 'deny', policy: policyRef, matchedRules, sodConflicts: conflicts, stages: [], reasons };
+    return { effect: 'deny', policy: policyRef, target, matchedRules, sodConflicts: conflicts, stages: [], reasons };
   }
 
   const approvals = matched.filter((r) => r.effect === 'require-approval');
@@ -110,19 +112,19 @@ export function decide(change: AccessChange, context: DecisionContext, policy: C
       reasons.push(`separation of duties ${describe(c)}: the subject would hold ${c.entitlements.join(' and ')} together, so an extra stage is required`);
       stages.push(toStage(rule.stage!, c.id));
     }
-    return { effect: 'require-approval', policy: policyRef, matchedRules, sodConflicts: conflicts, stages, reasons };
+    return { effect: 'require-approval', policy: policyRef, target, matchedRules, sodConflicts: conflicts, stages, reasons };
   }
 
   if (matched.some((r) => r.effect === 'allow')) {
     for (const r of matched) reasons.push(`rule ${describe(r)} allows this change`);
-    return { effect: 'allow', policy: policyRef, matchedRules, sodConflicts: conflicts, stages: [], reasons };
+    return { effect: 'allow', policy: policyRef, target, matchedRules, sodConflicts: conflicts, stages: [], reasons };
   }
 
   if (REMOVING_KINDS.includes(change.kind)) {
     const effect = policy.document.defaults.removals;
     reasons.push(effect === 'allow' ? `no rule matched; ${change.kind} takes access away and is allowed by default` : `no rule matched; this policy denies removals by default`);
-    return { effect, policy: policyRef, matchedRules, sodConflicts: conflicts, stages: [], reasons };
+    return { effect, policy: policyRef, target, matchedRules, sodConflicts: conflicts, stages: [], reasons };
   }
-  reasons.push(`no rule allows ${change.kind} on ${change.target.connectorId}; denied by default`);
-  return { effect: 'deny', policy: policyRef, matchedRules, sodConflicts: conflicts, stages: [], reasons };
+  reasons.push(`no rule allows ${change.kind} on ${target.connector}; denied by default`);
+  return { effect: 'deny', policy: policyRef, target, matchedRules, sodConflicts: conflicts, stages: [], reasons };
 }

@@ -23,6 +23,7 @@ describe('policy documents', () => {
       defaults: { removals: 'allow', otherwise: 'deny' },
       rules: [],
       separationOfDuties: [],
+      targets: [],
     });
   });
 
@@ -50,6 +51,13 @@ describe('policy documents', () => {
     expect(problem(`${head}rules:\n  - { id: r, effect: allow, match: { colour: red } }\n`).field).toBe('rules[0].match');
     expect(problem(`${head}separationOfDuties:\n  - { id: s, entitlements: [a], effect: deny }\n`)).toEqual({ field: 'separationOfDuties[0].entitlements', message: 'separationOfDuties[0].entitlements: needs at least two entitlements' });
     expect(problem(`${head}separationOfDuties:\n  - { id: s, entitlements: [a, b], effect: require-approval }\n`).field).toBe('separationOfDuties[0].stage');
+  });
+
+  it('checks targets: one entry per connector and per entitlement, known risk levels', () => {
+    expect(problem(`${head}targets:\n  - { connector: pg }\n  - { connector: pg }\n`)).toEqual({ field: 'targets[1].connector', message: 'targets[1].connector: duplicates targets[0].connector pg' });
+    expect(problem(`${head}targets:\n  - { connector: pg, entitlements: [{ id: a }, { id: a }] }\n`).field).toBe('targets[0].entitlements[1].id');
+    expect(problem(`${head}targets:\n  - { connector: pg, riskLevel: extreme }\n`).field).toBe('targets[0].riskLevel');
+    expect(problem(`${head}targets:\n  - { connector: pg, entitlements: [{ id: a, owners: [x] }] }\n`).field).toBe('targets[0].entitlements[0]');
   });
 
   it('refuses YAML that does not parse, with its position', () => {

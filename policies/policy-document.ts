@@ -100,6 +100,33 @@ export const sodRuleSchema = z
   });
 export type SodRule = z.infer<typeof sodRuleSchema>;
 
+const entitlementName = z.string().min(1).max(512);
+
+/**
+ * What the policy knows about a target: the connector's risk level and, per entitlement, who owns it
+ * and whether it is privileged. Decisions take these from here, not from whoever described the
+ * change, so a request cannot lower its own risk; they are versioned and hashed with the rules.
+ */
+export const targetSchema = z.strictObject({
+  /** The connector instance's name, as rules name it. */
+  connector: name,
+  riskLevel: z.enum(RISK_LEVELS).optional(),
+  entitlements: z
+    .array(
+      z.strictObject({
+        id: entitlementName,
+        description: z.string().max(1000).optional(),
+        /** Who answers for it: a user (e-mail or Gatehouse user id) for `{ entitlementOwner: true }`. */
+        owner: name.optional(),
+        privileged: z.boolean().optional(),
+        riskLevel: z.enum(RISK_LEVELS).optional(),
+      }),
+    )
+    .max(5000)
+    .default([]),
+});
+export type TargetSpec = z.infer<typeof targetSchema>;
+
 export const policyDocumentSchema = z
   .strictObject({
     apiVersion: z.literal('gatehouse.dev/v1', { error: 'must be gatehouse.dev/v1' }),
@@ -116,8 +143,19 @@ export const policyDocumentSchema = z
       .default({ removals: 'allow', otherwise: 'deny' }),
     rules: z.array(ruleSchema).max(1000).default([]),
     separationOfDuties: z.array(sodRuleSchema).max(500).default([]),
+    targets: z.array(targetSchema).max(1000).default([]),
   })
   .superRefine((d, ctx) => {
+    const connectors = new Map<string, number>();
+    d.targets.forEach((t, i) => {
+      if (connectors.has(t.connector)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'connector'], message: `duplicates targets[${connectors.get(t.connector)}].connector ${t.connector}` });
+      connectors.set(t.connector, i);
+      const ids = new Map<string, number>();
+      t.entitlements.forEach((e, j) => {
+        if (ids.has(e.id)) ctx.addIssue({ code: 'custom', path: ['targets', i, 'entitlements', j, 'id'], message: `duplicates entitlements[${ids.get(e.id)}].id ${e.id}` });
+        ids.set(e.id, j);
+      });
+    });
     const seen = new Map<string, number>();
     d.rules.forEach((r, i) => {
       if (seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicates rules[${seen.get(r.id)}].id ${r.id}` });

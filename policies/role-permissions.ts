@@ -10,10 +10,22 @@ type Cannot = AbilityBuilder<AdminAbility>['cannot'];
  * Instance conditions read these fields, which services put on the subjects they check:
  * - `ApprovalRequest`: `eligibleApproverIds` (user ids the approval policy made eligible),
  *   `requesterId` (who asked for the change), `subjectUserIds` (users whose access it changes);
+ * - `AccessRequest`: `requesterId` (who asked), `subjectUserIds` (users whose access it changes);
  * - `Credential`: `ownerIds` (user ids of its owners).
  * A check by subject type alone (the route's access rule) passes when any rule could allow it;
  * the service then checks the instance.
  */
+/**
+ * What every person who signs in may do, whatever their roles: ask for access (for themselves, or
+ * for a non-human identity they own; policy and approvers decide what they get) and follow the
+ * requests they made or that change their own access.
+ */
+export function personPermissions(can: Can, userId: string): void {
+  can('request', 'AccessRequest');
+  can('read', 'AccessRequest', { requesterId: userId });
+  can('read', 'AccessRequest', { subjectUserIds: userId });
+}
+
 export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: string) => void> = {
   admin: (can) => {
     can('manage', ['Directory', 'Connector', 'Policy', 'ApiToken', 'User']);

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { ACTIONS, SUBJECTS, type Action, type Permission, type Subject } from '../shared/auth/permissions.js';
 
-const PEOPLE_ONLY: ReadonlySet<string> = new Set<Permission>(['decide:ApprovalRequest']);
+// A request for access is a person's, for themselves or what they own; a token has neither.
+const PEOPLE_ONLY: ReadonlySet<string> = new Set<Permission>(['decide:ApprovalRequest', 'request:AccessRequest']);
 const NEVER_FOR_TOKENS: ReadonlySet<Subject> = new Set<Subject>(['ApiToken', 'User']);
 
 export function parsePermission(value: string): { action: Action; subject: Subject } | undefined {

@@ -1,7 +1,7 @@
 // Every module's activities, built with their dependencies. Modules own their activity factories.
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
-import type { LedgerAppender } from '../audit/index.js';
+import type { Ledger, LedgerAppender } from '../audit/index.js';
 import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js';
 import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
 import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
@@ -16,13 +16,20 @@ import { workflowIsRunning } from './rotation-scheduling.js';
 import { createLeaverCredentialActivities } from '../workflows/leaver-credentials/activities.js';
 import { createCredentialService } from '../connectors/credentials/credential-service.js';
 import { createTemporalRotations } from './rotation-scheduling.js';
+import { createConnectorOperations } from '../connectors/operations/connector-operations.js';
+import { createPolicyStore } from '../policies/policy-store.js';
+import { createApprovalActivities } from '../workflows/approval/activities.js';
+import { createChangeActivities } from '../workflows/change/activities.js';
+import { createAssignmentStore } from '../workflows/change/assignment-store.js';
+import { createIdentityResolver } from './access/identity-resolver.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
   secrets: SecretStore;
   /** For activities that ask Temporal about other workflows (whether a rotation still runs). */
   temporal: { client: Client; taskQueue: string };
-  ledger: LedgerAppender;
+  /** Appends; the change activities also read a change's entries back (promise 1). */
+  ledger: LedgerAppender & Pick<Ledger, 'query'>;
 }
 
 export function buildActivities(deps: ActivityDeps): object {
@@ -37,6 +44,16 @@ export function buildActivities(deps: ActivityDeps): object {
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
     ...createConnectorTestActivities({ factory: connectors }),
+    ...createApprovalActivities({ orm: deps.orm, ledger }),
+    ...createChangeActivities({
+      orm: deps.orm,
+      ledger,
+      policies: createPolicyStore({ orm: deps.orm }),
+      subjects: createIdentityResolver({ orm: deps.orm }),
+      assignments: createAssignmentStore({ orm: deps.orm }),
+      operations: createConnectorOperations({ orm: deps.orm, factory: connectors, ledger }),
+      connectors,
+    }),
     ...createRotationActivities({ rotation }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),

@@ -13,6 +13,7 @@ import { registerTokenCommands } from './cli/token-commands.js';
 import { registerAuthCommands } from './cli/auth-commands.js';
 import { registerAuditCommands } from './cli/audit-commands.js';
 import { registerDirectoryCommands } from './cli/directory-commands.js';
+import { registerPolicyCommands } from './cli/policy-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -97,5 +98,6 @@ registerTokenCommands(program);
 registerAuthCommands(program);
 registerAuditCommands(program);
 registerDirectoryCommands(program);
+registerPolicyCommands(program);
 
 await program.parseAsync(process.argv);

@@ -6,6 +6,7 @@ import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
 import { credentialModule } from './credential-module.js';
+import { accessModule } from './access/access-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
@@ -37,7 +38,13 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
   const credentials = credentialModule(ctx.runtime, ledger);
   return {
-    routes: [...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }), ...connectorModule(ctx.runtime, ledger).routes, ...scim.routes, ...credentials.routes],
+    routes: [
+      ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
+      ...connectorModule(ctx.runtime, ledger).routes,
+      ...scim.routes,
+      ...accessModule(ctx.runtime, ledger).routes,
+      ...credentials.routes,
+    ],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
       createScimLedgerRecorder({ orm: ctx.runtime.orm, ledger, log: log.child({ module: 'scim' }) }),

@@ -4,3 +4,5 @@ export { connectorTestWorkflow } from './connector-test/workflow.js';
 export { credentialRotationWorkflow } from './rotation/workflow.js';
 export { inventoryScanWorkflow } from './inventory-scan/workflow.js';
 export { leaverCredentialsWorkflow } from './leaver-credentials/workflow.js';
+export { approvalWorkflow } from './approval/workflow.js';
+export { accessRequestWorkflow } from './access-request/workflow.js';

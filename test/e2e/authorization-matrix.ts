@@ -41,6 +41,9 @@ const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 // read:Credential; nhi-owners are let through and then see (and rotate) only what they own.
 const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
 const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
+const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
+const APPROVERS: readonly Caller[] = ['security-approver'];
+const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   // system
@@ -87,6 +90,21 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/audit/checkpoints': LEDGER_READERS,
   'GET /api/audit/consistency-proof': LEDGER_READERS,
   'POST /api/audit/exports': LEDGER_READERS,
+
+  // access policies: approvers read them; admins publish and simulate
+  'GET /api/policies': POLICY_READERS,
+  'GET /api/policies/versions/:versionHash': POLICY_READERS,
+  'POST /api/policies': ADMIN,
+  'POST /api/policies/simulate': ADMIN,
+
+  // the approval inbox: people with the approver role (which requests, the policy says); never a token
+  'GET /api/approvals': APPROVERS,
+  'POST /api/approvals/:id/decision': APPROVERS,
+
+  // requests for access: every person asks and follows their own (reviewers see all); never a token
+  'GET /api/requests': PEOPLE,
+  'GET /api/requests/:id': PEOPLE,
+  'POST /api/requests': PEOPLE,
 
   // credentials and the NHI inventory
   'GET /api/inventory/credentials': CREDENTIAL_READERS,

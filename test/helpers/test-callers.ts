@@ -25,8 +25,9 @@ export function testCallers(orm: MikroORM, cookieName = 'gatehouse.sid') {
   const sessions = createSessionService({ orm, maxAgeMs: 3_600_000, idleMs: 3_600_000 });
   const tokens = createApiTokenService({ orm, events, maxDays: 30 });
   return {
-    async person(roles: Role[], name = `test person ${roles.join('+') || 'without roles'}`): Promise<PersonCredentials> {
-      const user = await users.recordSignIn({ issuer: 'https://idp.test.example', subject: randomUUID(), displayName: name, roles });
+    /** A signed-in person; with an e-mail, Gatehouse links them to the directory identities that have it. */
+    async person(roles: Role[], name = `test person ${roles.join('+') || 'without roles'}`, email?: string): Promise<PersonCredentials> {
+      const user = await users.recordSignIn({ issuer: 'https://idp.test.example', subject: randomUUID(), displayName: name, roles, ...(email ? { email } : {}) });
       const session = await sessions.create({ userId: user.id, roles, method: 'oidc' });
       const csrfToken = csrfTokenFor(session.secret);
       return {

@@ -88,6 +88,42 @@ export const SIGN_IN_ERRORS: Record<string, string> = {
   provider_error: 'The provider could not complete the sign-in. Please try again, or ask your administrator.',
 };
 
+/** One request the signed-in person may decide now, as GET /api/approvals lists it. */
+export interface InboxItem {
+  id: string;
+  change: { kind: string; target: { accountName?: string } };
+  subject: { type: string; id: string; displayName?: string };
+  connector: { id: string; name?: string };
+  entitlement?: string;
+  requester: { kind: string; id: string };
+  justification?: string;
+  reasons: string[];
+  sodConflicts: { id: string; description?: string; entitlements: string[]; effect: string }[];
+  policy: { name: string; versionHash: string };
+  stage: { index: number; name: string; quorum: number; approvals: number; escalated: boolean; deadlineAt: string; of: number };
+  decisions: { stage: string; userId: string; displayName?: string; verdict: string; reason: string }[];
+  eligibleAs: string;
+  createdAt: string;
+}
+
+/** The approval inbox; undefined when the caller has no approver role. */
+export async function fetchInbox(signal?: AbortSignal): Promise<InboxItem[] | undefined> {
+  const res = await fetch('/api/approvals', { headers: { Accept: 'application/json' }, signal });
+  if (res.status === 403) return undefined;
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return ((await res.json()) as { approvals: InboxItem[] }).approvals;
+}
+
+/** Approves or denies the open stage of a request; the reason goes on record. */
+export async function decideApproval(csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string): Promise<void> {
+  const res = await fetch(`/api/approvals/${encodeURIComponent(id)}/decision`, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
+    body: JSON.stringify({ verdict, reason }),
+  });
+  if (!res.ok) throw new Error(await errorMessage(res));
+}
+
 /** One item of the NHI and credential inventory, as GET /api/inventory/credentials lists it (the fields the page shows). */
 export interface InventoryItem {
   id: string;

@@ -1,0 +1,125 @@
+// A running Gatehouse for the access API and inbox tests, set up the way an operator would: a
+// connector to a real PostgreSQL target and a directory configured through the API, people pushed
+// over SCIM by "the identity provider", and people signed in with those people's e-mails.
+import { createLogger } from '../../server/logger.js';
+import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
+import type { Role } from '../../shared/auth/permissions.js';
+import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
+import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal } from './services.js';
+import { testCallers, type PersonCredentials } from './test-callers.js';
+import { waitUntil } from './access-world.js';
+
+export interface ServerPerson {
+  /** The directory identity id. */
+  id: string;
+  email: string;
+  /** Signed in (absent for a non-human identity). */
+  as?: PersonCredentials;
+}
+
+export interface AccessServer {
+  gatehouse: RunningGatehouse;
+  db: TestDatabase;
+  orm: MikroORM;
+  temporal: TestTemporal;
+  target: PostgresTarget;
+  connector: { id: string; name: string };
+  directoryId: string;
+  admin: PersonCredentials;
+  api<T = Record<string, unknown>>(as: PersonCredentials | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  person(key: string, spec: { name: string; roles?: Role[]; department?: string; manager?: ServerPerson; userType?: string; signIn?: boolean }): Promise<ServerPerson>;
+  publish(yaml: string): Promise<string>;
+  /** Waits until a request reaches one of these statuses (as the admin sees it). */
+  waitForStatus(requestId: string, statuses: string[]): Promise<Record<string, unknown>>;
+  membershipsOf(roleName: string): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function startAccessServer(overrides: Record<string, string> = {}): Promise<AccessServer> {
+  const [db, vault, temporal, target] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal(), createPostgresTarget()]);
+  const gatehouse = await startGatehouse(testConfig({ db, vault, temporal }, overrides), createLogger({ level: 'silent' }), { announce: () => undefined });
+  const orm = await openOrm(db.appUrl, 2);
+  const callers = testCallers(orm);
+  const admin = await callers.person(['admin'], 'Ada Admin');
+
+  const api = async <T>(as: PersonCredentials | undefined, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${gatehouse.url}${path}`, {
+      method,
+      headers: { ...(as ? as.headers() : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as T };
+  };
+
+  const connectorName = `pg-${target.tag}`;
+  const connector = await api<{ id: string }>(admin, 'POST', '/api/connectors', { name: connectorName, type: 'postgresql', config: target.config() });
+  if (connector.status !== 201) throw new Error(`creating the connector failed: ${JSON.stringify(connector.body)}`);
+  const directory = await api<{ directory: { id: string } }>(admin, 'POST', '/api/directories', { name: `acme-${target.tag}` });
+  const token = await api<{ secret: string }>(admin, 'POST', `/api/directories/${directory.body.directory.id}/tokens`, { label: 'test IdP' });
+
+  const server: AccessServer = {
+    gatehouse,
+    db,
+    orm,
+    temporal,
+    target,
+    connector: { id: connector.body.id, name: connectorName },
+    directoryId: directory.body.directory.id,
+    admin,
+    api,
+
+    async person(key, spec) {
+      const email = `${key}@acme-${target.tag}.test`;
+      const res = await fetch(`${gatehouse.url}/scim/v2/Users`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.body.secret}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+          userName: email,
+          displayName: spec.name,
+          emails: [{ value: email, primary: true }],
+          userType: spec.userType ?? 'Employee',
+          'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { ...(spec.department ? { department: spec.department } : {}), ...(spec.manager ? { manager: { value: spec.manager.id } } : {}) },
+        }),
+      });
+      if (res.status !== 201) throw new Error(`SCIM create failed: ${await res.text()}`);
+      const id = ((await res.json()) as { id: string }).id;
+      if (spec.signIn === false) return { id, email };
+      return { id, email, as: await callers.person(spec.roles ?? [], spec.name, email) };
+    },
+
+    async publish(yaml) {
+      const res = await api<{ publication: { versionHash: string } }>(admin, 'POST', '/api/policies', { document: yaml });
+      if (res.status !== 201) throw new Error(`publishing failed: ${JSON.stringify(res.body)}`);
+      return res.body.publication.versionHash;
+    },
+
+    waitForStatus(requestId, statuses) {
+      return waitUntil(`request ${requestId} to be ${statuses.join(' or ')}`, async () => {
+        const r = await api<{ status: string }>(admin, 'GET', `/api/requests/${requestId}`);
+        return r.status === 200 && statuses.includes(r.body.status) ? (r.body as Record<string, unknown>) : undefined;
+      });
+    },
+
+    async membershipsOf(roleName) {
+      return withPg(target.superuserUrl, async (c) =>
+        (
+          await c.query<{ rolname: string }>(
+            'SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1 ORDER BY 1',
+            [roleName],
+          )
+        ).rows.map((r) => r.rolname),
+      );
+    },
+
+    async close() {
+      await orm.close(true);
+      await gatehouse.stop();
+      await temporal.close();
+      await target.drop();
+      await db.drop();
+    },
+  };
+  return server;
+}

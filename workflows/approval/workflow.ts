@@ -1,0 +1,244 @@
+// The approval gate: one workflow per access change that policy says needs approval (workflow id
+// `approval:<change id>`). People decide through a Workflow Update whose validator refuses anyone
+// ineligible before anything enters history; stages pass in order; each stage waits on a timer, then
+// escalates, then expires. The wait is Temporal's, so a restart of any process loses nothing.
+import {
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { AccessChange } from '../../policies/access-change.js';
+import type { DecisionStage, SodConflict } from '../../policies/decide.js';
+import { checkEligibility, type ApproverClaims, type GateParticipants } from '../../policies/approval-eligibility.js';
+import type { ApprovalActivities, GateEvent } from './activities.js';
+
+/** The gate's workflow id for a change: one gate per change, ever. */
+export const approvalWorkflowId = (changeId: string) => `approval:${changeId}`;
+
+export interface ApprovalInput {
+  change: AccessChange;
+  policy: { name: string; versionHash: string };
+  reasons: string[];
+  sodConflicts: SodConflict[];
+  stages: DecisionStage[];
+  participants: GateParticipants;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface ApprovalDecisionRecord {
+  stageIndex: number;
+  stage: string;
+  userId: string;
+  displayName?: string;
+  verdict: 'approve' | 'deny';
+  reason: string;
+  /** How the approver was eligible, e.g. "role security-approver". */
+  as: string;
+}
+
+export interface ApprovalOutcome {
+  status: Exclude<ApprovalStatus, 'pending'>;
+  decisions: ApprovalDecisionRecord[];
+  /** Stages that passed at their deadline because their policy allows the change on expiry. */
+  passedByExpiry: string[];
+  reason: string;
+}
+
+export interface ApprovalState {
+  status: ApprovalStatus;
+  stageIndex: number;
+  stageName: string | undefined;
+  escalated: boolean;
+  approvalsInStage: number;
+  quorum: number | undefined;
+  decidedBy: string[];
+  decisions: ApprovalDecisionRecord[];
+}
+
+export interface DecideArgs {
+  approver: ApproverClaims;
+  verdict: 'approve' | 'deny';
+  reason: string;
+}
+
+/** Approve or deny the current stage. Refused, before anything enters history, for anyone not eligible. */
+export const decideUpdate = defineUpdate<ApprovalState, [DecideArgs]>('decide');
+/** The requester withdraws the request. */
+export const cancelSignal = defineSignal<[{ by: string; reason: string }]>('cancel');
+export const stateQuery = defineQuery<ApprovalState>('state');
+
+const { recordGateEvent } = proxyActivities<ApprovalActivities>({
+  startToCloseTimeout: '30 seconds',
+  // The ledger and the request record must be written before the gate moves on: keep trying.
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+});
+
+export const MAX_REASON_LENGTH = 2000;
+
+export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOutcome> {
+  const requestId = input.change.id;
+  const { workflowId, runId } = workflowInfo();
+  const state: ApprovalState = {
+    status: 'pending',
+    stageIndex: 0,
+    stageName: input.stages[0]?.name,
+    escalated: false,
+    approvalsInStage: 0,
+    quorum: input.stages[0]?.quorum,
+    decidedBy: [],
+    decisions: [],
+  };
+  const passedByExpiry: string[] = [];
+  let closingReason = '';
+  let cancelledFromOutside = false;
+
+  // Gate events are recorded one after another, in the order they happened, each exactly once
+  // (the activity is idempotent by request id and sequence number).
+  let seq = 0;
+  let tail: Promise<unknown> = Promise.resolve();
+  const record = (event: Omit<GateEvent, 'requestId' | 'seq' | 'workflowId' | 'runId' | 'policy'>): Promise<unknown> => {
+    const e: GateEvent = { ...event, requestId, seq: ++seq, workflowId, runId, policy: input.policy };
+    // Not cancellable: an event that happened is recorded even when the gate is being cancelled.
+    const written = tail.then(() => CancellationScope.nonCancellable(() => recordGateEvent(e)));
+    tail = written.catch(() => undefined);
+    return written;
+  };
+
+  const stage = () => input.stages[state.stageIndex];
+  const currentApprovers = () => {
+    const s = stage();
+    if (!s) return [];
+    return state.escalated && s.escalateTo ? [...s.approvers, ...s.escalateTo] : s.approvers;
+  };
+  const eligibilityOf = (approver: ApproverClaims) =>
+    checkEligibility({ stageName: stage()?.name ?? '', approvers: currentApprovers(), participants: input.participants, decidedBy: state.decidedBy, approver });
+
+  setHandler(stateQuery, () => state);
+
+  setHandler(
+    decideUpdate,
+    async ({ approver, verdict, reason }) => {
+      const s = stage()!;
+      const eligibility = eligibilityOf(approver);
+      // The validator ran in this same activation, so the stage cannot have moved since.
+      const as = eligibility.eligible ? eligibility.as : 'unknown';
+      const decision: ApprovalDecisionRecord = {
+        stageIndex: state.stageIndex,
+        stage: s.name,
+        userId: approver.userId,
+        ...(approver.displayName ? { displayName: approver.displayName } : {}),
+        verdict,
+        reason: reason.trim(),
+        as,
+      };
+      state.decidedBy.push(approver.userId);
+      state.decisions.push(decision);
+      if (verdict === 'deny') {
+        state.status = 'denied';
+        closingReason = `denied by ${approver.displayName ?? approver.userId} at stage "${s.name}": ${decision.reason}`;
+      } else {
+        state.approvalsInStage++;
+      }
+      await record({
+        kind: verdict === 'approve' ? 'approved' : 'denied',
+        stageIndex: decision.stageIndex,
+        stage: s.name,
+        actorId: approver.userId,
+        ...(approver.displayName ? { actorName: approver.displayName } : {}),
+        reason: decision.reason,
+        detail: { as },
+      });
+      return state;
+    },
+    {
+      validator: ({ approver, verdict, reason }) => {
+        if (state.status !== 'pending') throw new Error(`this request is already ${state.status}`);
+        if (verdict !== 'approve' && verdict !== 'deny') throw new Error('verdict must be approve or deny');
+        if (typeof reason !== 'string' || !reason.trim()) throw new Error('a reason is required');
+        if (reason.length > MAX_REASON_LENGTH) throw new Error(`the reason must be at most ${MAX_REASON_LENGTH} characters`);
+        const s = stage();
+        if (!s) throw new Error('this request has no open stage');
+        if (state.approvalsInStage >= s.quorum) throw new Error(`stage "${s.name}" already has its approvals; the next stage opens in a moment`);
+        const eligibility = eligibilityOf(approver);
+        if (!eligibility.eligible) throw new Error(eligibility.reason);
+      },
+    },
+  );
+
+  setHandler(cancelSignal, ({ by, reason }) => {
+    if (state.status !== 'pending') return;
+    state.status = 'cancelled';
+    closingReason = `withdrawn by ${by}: ${reason}`;
+    void record({ kind: 'cancelled', stageIndex: state.stageIndex, stage: state.stageName, actorId: by, reason });
+  });
+
+  try {
+    await record({
+      kind: 'opened',
+      stageIndex: 0,
+      stage: state.stageName,
+      reason: input.reasons.join('; '),
+      detail: { stages: input.stages, participants: input.participants, reasons: input.reasons, sodConflicts: input.sodConflicts },
+    });
+
+    while (state.stageIndex < input.stages.length && state.status === 'pending') {
+      const s = input.stages[state.stageIndex]!;
+      state.stageName = s.name;
+      state.quorum = s.quorum;
+      state.approvalsInStage = 0;
+      state.escalated = false;
+      if (state.stageIndex > 0) await record({ kind: 'stage-started', stageIndex: state.stageIndex, stage: s.name });
+
+      const stageDone = () => state.status !== 'pending' || state.approvalsInStage >= s.quorum;
+      let done = await condition(stageDone, s.deadlineMs);
+      if (!done && s.escalateTo) {
+        state.escalated = true;
+        await record({ kind: 'escalated', stageIndex: state.stageIndex, stage: s.name, detail: { to: s.escalateTo } });
+        done = await condition(stageDone, s.escalationDeadlineMs ?? s.deadlineMs);
+      }
+      if (!done) {
+        if (s.onExpiry === 'allow') {
+          passedByExpiry.push(s.name);
+          await record({ kind: 'passed-by-expiry', stageIndex: state.stageIndex, stage: s.name, reason: 'the stage deadline passed and its policy allows the change on expiry' });
+        } else {
+          state.status = 'expired';
+          closingReason = `stage "${s.name}" expired without ${s.quorum} approval(s)`;
+          await record({ kind: 'expired', stageIndex: state.stageIndex, stage: s.name, reason: closingReason });
+          break;
+        }
+      }
+      if (state.status !== 'pending') break;
+      state.stageIndex++;
+    }
+    if (state.status === 'pending') {
+      state.status = 'approved';
+      closingReason = `every stage approved (${input.stages.map((st) => st.name).join(', ')})`;
+    }
+  } catch (err) {
+    // Cancelled from outside (the workflow that waits on this gate stopped): close it on record.
+    if (!isCancellation(err)) throw err;
+    if (state.status === 'pending' || state.status === 'approved') {
+      state.status = 'cancelled';
+      closingReason = 'the workflow waiting for this approval was cancelled';
+      cancelledFromOutside = true;
+    }
+  }
+
+  return CancellationScope.nonCancellable(async () => {
+    // A withdrawal by signal is recorded by its handler; a cancellation from outside is recorded here.
+    if (cancelledFromOutside) await record({ kind: 'cancelled', stageIndex: state.stageIndex, stage: state.stageName, reason: closingReason });
+    // Every decision is on record before anyone acts on the outcome (promise 1).
+    await condition(allHandlersFinished);
+    await tail;
+    await record({ kind: 'closed', stageIndex: state.stageIndex, stage: state.stageName, reason: closingReason, detail: { status: state.status } });
+    return { status: state.status as ApprovalOutcome['status'], decisions: state.decisions, passedByExpiry, reason: closingReason };
+  });
+}

@@ -1,0 +1,70 @@
+// Promise 1, checked from the ledger before anything reaches a target: the ledger must hold an allow
+// decision for exactly this change (its id and content hash, the policy and its version hash) and,
+// when that decision required approval, every stage's approvals from distinct people and the gate's
+// approved outcome under the same policy version. Pure: the apply activity passes the entries.
+import type { LedgerEntry } from '../../audit/index.js';
+
+/** A stage as the decision entry records it. */
+export interface RecordedStage {
+  index: number;
+  name: string;
+  quorum: number;
+  onExpiry: 'deny' | 'allow';
+}
+
+export const LEDGER_ACTIONS = {
+  decided: 'access.change.decided',
+  approved: 'access.change.approved',
+  denied: 'access.change.denied',
+  escalated: 'access.change.escalated',
+  expired: 'access.change.expired',
+  applied: 'access.change.applied',
+  failed: 'access.change.failed',
+  refused: 'access.change.refused',
+  compensated: 'access.change.compensated',
+  compensationFailed: 'access.change.compensation_failed',
+  requestOpened: 'access.request.opened',
+  requestStageStarted: 'access.request.stage_started',
+  requestCancelled: 'access.request.cancelled',
+  requestClosed: 'access.request.closed',
+} as const;
+
+export type Authority =
+  | { allowed: true; policy: { id: string; versionHash: string }; effect: 'allow' | 'require-approval'; decidedSeq: number }
+  | { allowed: false; reason: string };
+
+const refuse = (reason: string): Authority => ({ allowed: false, reason });
+
+export function checkAuthority(entries: readonly LedgerEntry[], change: { id: string; hash: string }): Authority {
+  const mine = entries.filter((e) => e.correlation?.changeId === change.id);
+  const decisions = mine.filter((e) => e.action === LEDGER_ACTIONS.decided);
+  if (!decisions.length) return refuse(`the ledger holds no decision for change ${change.id}`);
+  if (decisions.length > 1) return refuse(`the ledger holds ${decisions.length} decisions for change ${change.id}; one change is decided once`);
+  const decided = decisions[0]!;
+  const details = (decided.details ?? {}) as { changeHash?: string; effect?: string; stages?: RecordedStage[] };
+  if (details.changeHash !== change.hash) return refuse(`the decision on record for change ${change.id} is for different content (hash ${details.changeHash ?? 'missing'}, not ${change.hash})`);
+  const policy = decided.policy;
+  if (!policy) return refuse(`the decision on record for change ${change.id} names no policy version`);
+  if (details.effect === 'allow') return { allowed: true, policy, effect: 'allow', decidedSeq: decided.seq };
+  if (details.effect !== 'require-approval') return refuse(`the policy ${policy.id} (${policy.versionHash}) decided ${details.effect ?? 'nothing'} for change ${change.id}`);
+
+  // From here on, only gate entries recorded after the decision and under the same policy version count.
+  const gate = mine.filter((e) => e.seq > decided.seq && e.policy?.versionHash === policy.versionHash && e.policy.id === policy.id);
+  const denial = gate.find((e) => e.action === LEDGER_ACTIONS.denied || e.action === LEDGER_ACTIONS.expired);
+  if (denial) return refuse(`change ${change.id} was ${denial.action === LEDGER_ACTIONS.denied ? 'denied' : 'left to expire'} at the approval gate (ledger entry ${denial.seq})`);
+  const closed = gate.filter((e) => e.action === LEDGER_ACTIONS.requestClosed);
+  if (!closed.some((e) => (e.details as { status?: string } | undefined)?.status === 'approved')) {
+    return refuse(`the ledger holds no approved outcome of the approval gate for change ${change.id}`);
+  }
+  for (const stage of details.stages ?? []) {
+    const approvals = gate.filter((e) => e.action === LEDGER_ACTIONS.approved && (e.details as { stageIndex?: number } | undefined)?.stageIndex === stage.index);
+    const byExpiry = approvals.some((e) => (e.details as { byExpiry?: boolean }).byExpiry === true);
+    if (byExpiry && stage.onExpiry === 'allow') continue;
+    const people = new Set(approvals.filter((e) => e.actor.kind === 'human' && !(e.details as { byExpiry?: boolean }).byExpiry).map((e) => e.actor.id));
+    if (people.size < stage.quorum) {
+      return refuse(`stage "${stage.name}" of change ${change.id} needs ${stage.quorum} approval(s) from distinct people; the ledger holds ${people.size}`);
+    }
+  }
+  if (!(details.stages ?? []).length) return refuse(`the decision on record for change ${change.id} requires approval but names no stages`);
+  return { allowed: true, policy, effect: 'require-approval', decidedSeq: decided.seq };
+}
