@@ -88,8 +88,8 @@ function effectOfApply(op: ConnectorOperation, applied: AppliedChange): Assignme
       return { kind: 'entitlement-granted', accountUid, entitlementUid: applied.entitlementUid };
     case 'revoke':
       return { kind: 'entitlement-revoked' };
-    case 'updateAccount':
     // Entitlements made or removed on the target (never an access change) hold no one's access.
+    case 'updateAccount':
     case 'createEntitlement':
     case 'deleteEntitlement':
       return { kind: 'none' };
