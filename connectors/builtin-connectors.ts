@@ -5,7 +5,8 @@ import type { ConnectorType } from './spi/connector-type.js';
 import { postgresConnectorType } from './postgres/index.js';
 import { ldapConnectorType } from './ldap/index.js';
 import { httpConnectorType } from './http/index.js';
+import { scimConnectorType } from './scim/index.js';
 
-export const builtinConnectorTypes: readonly ConnectorType[] = [postgresConnectorType, ldapConnectorType, httpConnectorType];
+export const builtinConnectorTypes: readonly ConnectorType[] = [postgresConnectorType, ldapConnectorType, httpConnectorType, scimConnectorType];
 
 export const createBuiltinConnectorRegistry = (): ConnectorRegistry => createConnectorRegistry(builtinConnectorTypes);

@@ -31,6 +31,9 @@ describe('admin-plane abilities', () => {
     expect(ability.can('export', 'Evidence')).toBe(false);
     expect(ability.can('read', 'LedgerEntry')).toBe(false);
     expect(ability.can('read', 'Run')).toBe(true);
+    // Credentials: registered, changed, stopped and rotated by admins, whoever owns them.
+    for (const a of ['read', 'create', 'update', 'delete', 'rotate'] as const) expect(ability.can(a, subject('Credential', { id: 'c9', ownerIds: ['someone-else'] })), a).toBe(true);
+    expect(ability.can('export', 'Credential')).toBe(false);
   });
 
   it('lets an NHI owner see and rotate only the credentials they own', () => {

@@ -31,7 +31,8 @@ export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: st
     can('manage', ['Directory', 'Connector', 'Policy', 'ApiToken', 'User']);
     can(['read', 'retry', 'cancel'], 'Run');
     can('read', ['ApprovalRequest', 'AccessRequest', 'Identity', 'System']);
-    can(['read', 'rotate'], 'Credential');
+    // Register credentials, set their owners and max age, stop managing them, rotate them.
+    can(['read', 'create', 'update', 'delete', 'rotate'], 'Credential');
   },
 
   'security-approver': (can, cannot, userId) => {

@@ -6,6 +6,16 @@ import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js'
 import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
 import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
 import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
+import type { Client } from '@temporalio/client';
+import { createCredentialRotation } from '../connectors/credentials/credential-rotation.js';
+import { createInventoryScanner } from '../connectors/credentials/inventory-scan.js';
+import { createRotationActivities } from '../workflows/rotation/activities.js';
+import { createInventoryScanActivities } from '../workflows/inventory-scan/activities.js';
+import { createOwnerDirectory } from './owner-directory.js';
+import { workflowIsRunning } from './rotation-scheduling.js';
+import { createLeaverCredentialActivities } from '../workflows/leaver-credentials/activities.js';
+import { createCredentialService } from '../connectors/credentials/credential-service.js';
+import { createTemporalRotations } from './rotation-scheduling.js';
 import { createConnectorOperations } from '../connectors/operations/connector-operations.js';
 import { createPolicyStore } from '../policies/policy-store.js';
 import { createApprovalActivities } from '../workflows/approval/activities.js';
@@ -16,14 +26,21 @@ import { createIdentityResolver } from './access/identity-resolver.js';
 export interface ActivityDeps {
   orm: MikroORM;
   secrets: SecretStore;
+  /** For activities that ask Temporal about other workflows (whether a rotation still runs). */
+  temporal: { client: Client; taskQueue: string };
   /** Appends; the change activities also read a change's entries back (promise 1). */
   ledger: LedgerAppender & Pick<Ledger, 'query'>;
 }
 
 export function buildActivities(deps: ActivityDeps): object {
   // Connector activities build connectors here, on the worker, with secrets read at call time.
-  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry: createBuiltinConnectorRegistry() });
+  const registry = createBuiltinConnectorRegistry();
+  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry });
   const { ledger } = deps;
+  const owners = createOwnerDirectory({ orm: deps.orm });
+  const rotation = createCredentialRotation({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, ledger, isRunning: workflowIsRunning(deps.temporal.client) });
+  const rotations = createTemporalRotations({ client: deps.temporal.client, taskQueue: deps.temporal.taskQueue });
+  const credentials = createCredentialService({ orm: deps.orm, secrets: deps.secrets, ledger, owners, rotations });
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
     ...createConnectorTestActivities({ factory: connectors }),
@@ -34,8 +51,11 @@ export function buildActivities(deps: ActivityDeps): object {
       policies: createPolicyStore({ orm: deps.orm }),
       subjects: createIdentityResolver({ orm: deps.orm }),
       assignments: createAssignmentStore({ orm: deps.orm }),
-      operations: createConnectorOperations({ orm: deps.orm, factory: connectors }),
+      operations: createConnectorOperations({ orm: deps.orm, factory: connectors, ledger }),
       connectors,
     }),
+    ...createRotationActivities({ rotation }),
+    ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
+    ...createLeaverCredentialActivities({ credentials }),
   };
 }

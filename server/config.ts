@@ -95,6 +95,14 @@ export const configSchema = z
     /** Requests per client address per 15 minutes to the sign-in endpoints, and to the API token endpoints. */
     AUTH_SIGN_IN_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
     AUTH_TOKEN_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
+
+    /** Credentials without a max-age policy of their own are reported older than this (no rotation is scheduled for them). */
+    CREDENTIAL_DEFAULT_MAX_AGE_DAYS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(3650, 'must be at most 3650').default(90),
+    /** A credential not used for this many days (where the system tells) is reported unused. */
+    INVENTORY_UNUSED_DAYS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(3650, 'must be at most 3650').default(90),
+    /** How often every connector's accounts and Vault's metadata are scanned for the inventory. */
+    INVENTORY_SCAN_INTERVAL_HOURS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(720, 'must be at most 720').default(24),
+
     /** The audit ledger signs a checkpoint after this many new entries... */
     LEDGER_CHECKPOINT_EVERY_ENTRIES: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').default(1000),
     /** ...or this many seconds after the last one, when anything new arrived. */

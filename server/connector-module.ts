@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import type { ApiRoute } from '../shared/http/api-route.js';
+import type { LedgerAppender } from '../audit/index.js';
 import { dependencyUnavailable } from '../shared/errors.js';
 import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
 import { createConnectorInstanceService } from '../connectors/instances/connector-instance-service.js';
@@ -34,8 +35,8 @@ export function createTemporalProbe(deps: { client: Client; taskQueue: string; t
   };
 }
 
-export function connectorModule(runtime: Pick<Runtime, 'orm' | 'secrets' | 'temporal' | 'config'>): { routes: ApiRoute[] } {
-  const service = createConnectorInstanceService({ orm: runtime.orm, secrets: runtime.secrets, registry: createBuiltinConnectorRegistry() });
+export function connectorModule(runtime: Pick<Runtime, 'orm' | 'secrets' | 'temporal' | 'config'>, ledger: LedgerAppender): { routes: ApiRoute[] } {
+  const service = createConnectorInstanceService({ orm: runtime.orm, secrets: runtime.secrets, registry: createBuiltinConnectorRegistry(), ledger });
   const probe = createTemporalProbe({ client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE });
-  return { routes: connectorRoutes({ service, probe }) };
+  return { routes: connectorRoutes({ service, probe, ledger }) };
 }

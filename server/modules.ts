@@ -5,6 +5,7 @@ import type express from 'express';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
+import { credentialModule } from './credential-module.js';
 import { accessModule } from './access/access-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
@@ -35,12 +36,14 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
   // until then events wait in the outbox.
   const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
+  const credentials = credentialModule(ctx.runtime, ledger);
   return {
     routes: [
       ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
-      ...connectorModule(ctx.runtime).routes,
+      ...connectorModule(ctx.runtime, ledger).routes,
       ...scim.routes,
       ...accessModule(ctx.runtime, ledger).routes,
+      ...credentials.routes,
     ],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
@@ -51,6 +54,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
         intervalMs: config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000,
         log: log.child({ module: 'audit' }),
       }),
+      ...credentials.services,
     ],
   };
 }

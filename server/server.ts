@@ -39,7 +39,7 @@ export async function startWorker(runtime: Runtime): Promise<{ worker: Worker; d
     connection: await runtime.temporal.nativeConnection(),
     namespace: runtime.config.TEMPORAL_NAMESPACE,
     taskQueue: runtime.config.TEMPORAL_TASK_QUEUE,
-    activities: buildActivities({ orm: runtime.orm, secrets: runtime.secrets, ledger: runtime.ledger }),
+    activities: buildActivities({ orm: runtime.orm, secrets: runtime.secrets, ledger: runtime.ledger, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE } }),
     bundlePath: await workflowBundlePath(dataDir(runtime.config, 'cache')),
   });
   const done = worker.run();

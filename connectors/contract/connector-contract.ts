@@ -163,6 +163,28 @@ export function describeConnectorContract(title: string, lifecycle: { setup: () 
       expect(ents.map((e) => e.uid)).toEqual([f.entitlementUid]);
     });
 
+    it('creates an entitlement that a search finds and a grant uses, and deletes it; then it is UnknownUid', async () => {
+      if (!supports(f.connector, 'manageEntitlements')) return expect(f.connector.capabilities.has('manageEntitlements')).toBe(false);
+      const ops = requireCapability(f.connector, 'manageEntitlements');
+      const name = `${f.namePrefix}group-${randomUUID().slice(0, 8)}`;
+      const created = await ops.createEntitlement({ name, description: 'made by the contract' }, key());
+      expect(created.name).toBe(name);
+      const ents = () => collect(requireCapability(f.connector, 'searchEntitlements').searchEntitlements({ filter: { op: 'eq', attribute: 'name', value: name } }));
+      expect((await ents()).map((e) => e.uid)).toEqual([created.uid]);
+
+      const account = await create(f.newAccount());
+      expect(await requireCapability(f.connector, 'grantRevoke').grant(account.uid, created.uid, key())).toEqual({ changed: true });
+      const [held] = await search(account.name, true);
+      expect(held!.entitlements).toContain(created.uid);
+
+      await ops.deleteEntitlement(created.uid, key());
+      expect(await ents()).toEqual([]);
+      await expectNamedError(ops.deleteEntitlement(created.uid, key()), 'UnknownUid');
+      await expectNamedError(requireCapability(f.connector, 'grantRevoke').grant(account.uid, created.uid, key()), 'UnknownUid');
+      const [after] = await search(account.name, true);
+      expect(after!.entitlements ?? []).not.toContain(created.uid);
+    });
+
     it('applies attribute deltas all together', async () => {
       if (!f.update) return expect(supports(f.connector, 'updateAccount')).toBe(false);
       const account = await create(f.newAccount());

@@ -59,6 +59,16 @@ export const httpConfigSchema = z
       })
       .strict()
       .default({}),
+    credentials: z
+      .object({
+        issue: httpRequestSchema.describe('Issues a new credential beside the current one; over {target: {kind, uid?}, idempotencyKey}'),
+        map: expression.describe('Over the issue answer: {"id": the new credential\'s id, "secret": its value}'),
+        verify: httpRequestSchema.describe('A request that succeeds only when authenticated, sent with the credential to check; over {target}'),
+        revoke: httpRequestSchema.describe('Revokes a credential; over {target, credentialId, idempotencyKey}'),
+      })
+      .strict()
+      .optional()
+      .describe('API keys or tokens the system issues, several valid at once: rotation creates the new one beside the old, then revokes the old'),
     errors: z
       .record(z.string().regex(/^[1-5]\d\d$/, 'must be an HTTP status'), z.enum(CONNECTOR_ERROR_CODES))
       .default({})

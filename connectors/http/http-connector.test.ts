@@ -6,42 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../shared/errors.js';
 import { describeConnectorContract, expectNamedError } from '../contract/connector-contract.js';
 import { startUserDirectoryServer, type UserDirectoryServer } from '../../test/helpers/user-directory-server.js';
+import { directoryConfig, tokenCredentials } from '../../test/helpers/user-directory-config.js';
 import { httpConnectorType, type HttpConnector } from './index.js';
-
-/** A complete mapping of the test directory's API, as an administrator would write it. */
-export const directoryConfig = (server: UserDirectoryServer, token = server.tokens.admin, overrides: Record<string, unknown> = {}) => ({
-  baseUrl: `${server.url}/api`,
-  auth: 'bearer',
-  token,
-  pageSize: 2,
-  accounts: {
-    search: {
-      method: 'GET',
-      path: '"/users"',
-      query: '{ "limit": pageSize, "cursor": cursor, "userName": filter.op = "eq" and filter.attribute = "name" ? filter.value }',
-      items: 'users',
-      next: 'next',
-    },
-    get: { method: 'GET', path: '"/users/" & $encodeUrlComponent(uid)' },
-    create: {
-      method: 'POST',
-      path: '"/users"',
-      body: '{ "userName": account.name, "email": account.attributes.email[0], "displayName": account.attributes.displayName[0], "active": account.enabled, "password": password }',
-    },
-    update: { method: 'PATCH', path: '"/users/" & $encodeUrlComponent(uid)', body: '$merge(deltas[op = "replace"].{ attribute: values[0] })' },
-    enable: { method: 'POST', path: '"/users/" & $encodeUrlComponent(uid) & "/enable"', unchangedWhen: 'body.changed = false' },
-    disable: { method: 'POST', path: '"/users/" & $encodeUrlComponent(uid) & "/disable"', unchangedWhen: 'body.changed = false' },
-    delete: { method: 'DELETE', path: '"/users/" & $encodeUrlComponent(uid)' },
-    map: '{ "uid": id, "name": userName, "enabled": active, "attributes": { "email": email, "displayName": displayName }, "entitlements": groups }',
-  },
-  entitlements: {
-    search: { method: 'GET', path: '"/groups"', query: '{ "limit": pageSize, "cursor": cursor }', items: 'groups', next: 'next' },
-    map: '{ "uid": id, "name": name, "kind": "group", "privileged": admin }',
-    grant: { method: 'PUT', path: '"/groups/" & $encodeUrlComponent(entitlementUid) & "/members/" & $encodeUrlComponent(accountUid)', unchangedWhen: 'body.changed = false' },
-    revoke: { method: 'DELETE', path: '"/groups/" & $encodeUrlComponent(entitlementUid) & "/members/" & $encodeUrlComponent(accountUid)', unchangedWhen: 'body.changed = false' },
-  },
-  ...overrides,
-});
 
 const build = (config: Record<string, unknown>) => httpConnectorType.create(httpConnectorType.validate(config), { label: 'http-test' }) as HttpConnector;
 
@@ -132,6 +98,40 @@ describe('http connector, beyond the contract', () => {
     expect(() => httpConnectorType.validate({ ...base, baseUrl: 'http://directory.example.com/api' })).toThrow(expect.objectContaining({ field: 'config.baseUrl' }));
     expect(() => httpConnectorType.validate({ ...base, accounts: { ...base.accounts, delete: { method: 'PURGE', path: '"/x"' } } })).toThrow(
       expect.objectContaining({ field: 'config.accounts.delete.method' }),
+    );
+  });
+
+  it('rotates its own token two-phase: the new one is issued beside the old, works, and the old is revoked', async () => {
+    // A directory of its own: this test revokes the admin token the others use.
+    const s = await startUserDirectoryServer();
+    const c = build(directoryConfig(s, s.tokens.admin, { credentials: tokenCredentials }));
+    expect(c.capabilities.has('rotateCredential')).toBe(true);
+    expect(c.credentials).toEqual({ model: 'dual', source: 'target' });
+    const applied = await c.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` });
+    expect(applied).toEqual({ credentialId: expect.stringMatching(/^t-\d+$/), secret: expect.any(String) });
+    // Both work until the old is revoked.
+    await c.verifyCredential!({ kind: 'self' }, applied.secret!);
+    await c.verifyCredential!({ kind: 'self' }, s.tokens.admin);
+    const renewed = build(directoryConfig(s, applied.secret!, { credentials: tokenCredentials }));
+    expect(await renewed.retireCredential!({ kind: 'self' }, 't-admin', { idempotencyKey: `rot:${randomUUID()}` })).toEqual({ changed: true });
+    await expectNamedError(c.verifyCredential!({ kind: 'self' }, s.tokens.admin), 'InvalidCredential');
+    expect(await renewed.retireCredential!({ kind: 'self' }, 't-admin', { idempotencyKey: `rot:${randomUUID()}` })).toEqual({ changed: false });
+    await s.stop();
+  });
+
+  it('maps a target that refuses to revoke to a named error, and refuses a given secret or a broken mapping', async () => {
+    const c = build(directoryConfig(s, s.tokens.admin, { credentials: tokenCredentials }));
+    const applied = await c.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` });
+    s.lockedTokens.add(applied.credentialId);
+    await expectNamedError(c.retireCredential!({ kind: 'self' }, applied.credentialId, { idempotencyKey: `rot:${randomUUID()}` }), 'Rejected');
+    expect(s.issued.has(applied.credentialId)).toBe(true);
+    s.lockedTokens.delete(applied.credentialId);
+    await expectNamedError(c.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` }, 'chosen-by-me'), 'Rejected');
+    const broken = build(directoryConfig(s, applied.secret!, { credentials: { ...tokenCredentials, map: '{ "id": id }' } }));
+    const err = await broken.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ field: 'config.credentials.map' });
+    expect(() => httpConnectorType.validate({ ...directoryConfig(s), auth: 'basic', username: 'u', password: 'p', token: undefined, credentials: tokenCredentials })).toThrow(
+      expect.objectContaining({ field: 'config.credentials' }),
     );
   });
 

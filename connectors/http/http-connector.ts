@@ -19,6 +19,7 @@ import type {
   SyncOp,
   TestOp,
   UpdateAccountOp,
+  RotateCredentialOp,
 } from '../spi/connector.js';
 import type {
   ConnectorError} from '../spi/errors.js';
@@ -39,7 +40,7 @@ import type { HttpConfig, HttpListConfig, HttpRequestConfig } from './http-confi
 import { compileExpression, type CompiledExpression } from './jsonata-expression.js';
 
 export type HttpConnector = Connector &
-  Partial<TestOp & SearchAccountsOp & SearchEntitlementsOp & SyncOp & CreateAccountOp & UpdateAccountOp & EnableDisableOp & DeleteAccountOp & GrantRevokeOp>;
+  Partial<TestOp & SearchAccountsOp & SearchEntitlementsOp & SyncOp & CreateAccountOp & UpdateAccountOp & EnableDisableOp & DeleteAccountOp & GrantRevokeOp & RotateCredentialOp>;
 
 interface CompiledRequest {
   method: HttpRequestConfig['method'];
@@ -89,6 +90,14 @@ export function compileHttpConfig(config: HttpConfig, field = 'config') {
       grant: optional(e.grant, `${field}.entitlements.grant`),
       revoke: optional(e.revoke, `${field}.entitlements.revoke`),
     },
+    credentials: config.credentials
+      ? {
+          issue: compileRequest(config.credentials.issue, `${field}.credentials.issue`),
+          map: compileExpression(config.credentials.map, `${field}.credentials.map`),
+          verify: compileRequest(config.credentials.verify, `${field}.credentials.verify`),
+          revoke: compileRequest(config.credentials.revoke, `${field}.credentials.revoke`),
+        }
+      : undefined,
   };
 }
 
@@ -103,6 +112,7 @@ export function httpCapabilities(settings: Record<string, unknown>): Capability[
   if (accounts.delete) caps.push('deleteAccount');
   if (entitlements.search && entitlements.map) caps.push('searchEntitlements');
   if (entitlements.grant && entitlements.revoke) caps.push('grantRevoke');
+  if (settings.credentials) caps.push('rotateCredential');
   return caps;
 }
 
@@ -137,14 +147,15 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
   const basePath = base.pathname.replace(/\/$/, '');
   const capabilities = new Set(httpCapabilities(config as unknown as Record<string, unknown>));
 
-  const authHeaders = (): Record<string, string> => {
+  /** The configured authentication, or the same scheme with `token` in place of the stored one (to verify a new credential). */
+  const authHeaders = (token = config.token): Record<string, string> => {
     switch (config.auth) {
       case 'bearer':
-        return { authorization: `Bearer ${config.token ?? ''}` };
+        return { authorization: `Bearer ${token ?? ''}` };
       case 'basic':
         return { authorization: `Basic ${Buffer.from(`${config.username ?? ''}:${config.password ?? ''}`).toString('base64')}` };
       case 'header':
-        return { [config.headerName!.toLowerCase()]: config.token ?? '' };
+        return { [config.headerName!.toLowerCase()]: token ?? '' };
       default:
         return {};
     }
@@ -186,7 +197,7 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
   }
 
   /** Sends one declared request; a status outside 2xx becomes a named error unless `unchangedWhen` accepts it. */
-  async function send(action: string, request: CompiledRequest, input: Record<string, unknown>, ctx?: OperationContext): Promise<Sent & { unchanged: boolean }> {
+  async function send(action: string, request: CompiledRequest, input: Record<string, unknown>, ctx?: OperationContext, authToken?: string): Promise<Sent & { unchanged: boolean }> {
     const path = await request.path.evaluate(input);
     const query = request.query ? await request.query.evaluate(input) : undefined;
     const url = urlOf(path, query, request.path.field);
@@ -194,7 +205,7 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
     const headers: Record<string, string> = {
       accept: 'application/json',
       ...Object.fromEntries(Object.entries(config.headers).map(([k, v]) => [k.toLowerCase(), v])),
-      ...authHeaders(),
+      ...authHeaders(authToken),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
       ...(ctx ? { 'idempotency-key': ctx.idempotencyKey } : {}),
     };
@@ -385,6 +396,27 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
     });
     connector.revoke = async (accountUid, entitlementUid, ctx) => ({
       changed: !(await send('revoking an entitlement', revoke, { accountUid, entitlementUid, idempotencyKey: ctx.idempotencyKey }, ctx)).unchanged,
+    });
+  }
+  const c = compiled.credentials;
+  if (c) {
+    Object.assign(connector, { credentials: { model: 'dual', source: 'target' } satisfies RotateCredentialOp['credentials'] });
+    connector.applyCredential = async (target, ctx, secret) => {
+      if (secret !== undefined) throw new Rejected(`${label}: this system issues its credentials itself; none may be given`);
+      const sent = await send('issuing a credential', c.issue, { target, idempotencyKey: ctx.idempotencyKey }, ctx);
+      const mapped = (await c.map.evaluate(sent.body)) as { id?: unknown; secret?: unknown } | undefined;
+      // The answer carries the secret: only its shape is described when it is wrong, never its content.
+      if (typeof mapped?.id !== 'string' || !mapped.id || typeof mapped.secret !== 'string' || !mapped.secret) {
+        throw new GatehouseError('invalid_request', `${c.map.field}: must map the issue answer to {"id": string, "secret": string}`, { field: c.map.field });
+      }
+      return { credentialId: mapped.id, secret: mapped.secret };
+    };
+    connector.verifyCredential = async (target, secret) => {
+      if (config.auth !== 'bearer' && config.auth !== 'header') throw new Rejected(`${label}: a new credential can be checked only with auth bearer or header`);
+      await send('checking a credential', c.verify, { target }, undefined, secret);
+    };
+    connector.retireCredential = async (target, credentialId, ctx) => ({
+      changed: !(await send('revoking a credential', c.revoke, { target, credentialId, idempotencyKey: ctx.idempotencyKey }, ctx)).unchanged,
     });
   }
   return connector;

@@ -20,8 +20,16 @@ export interface OpenedConnector {
   connector: Connector;
 }
 
+export interface OpenOptions {
+  /**
+   * Secret fields to use in place of the stored ones: a rotation logs in with the credential it
+   * is putting in place before Vault records it. Read from Vault by the caller, inside its activity.
+   */
+  secretOverrides?: Record<string, string>;
+}
+
 export function createConnectorFactory(deps: ConnectorFactoryDeps) {
-  async function open(instanceId: string): Promise<OpenedConnector> {
+  async function open(instanceId: string, options: OpenOptions = {}): Promise<OpenedConnector> {
     const row = await deps.orm.em.fork().findOne(ConnectorInstance, { id: instanceId });
     if (!row) throw notFound('connector', instanceId);
     const type = deps.registry.get(row.type);
@@ -34,7 +42,7 @@ export function createConnectorFactory(deps: ConnectorFactoryDeps) {
       }
       secrets = stored.data;
     }
-    const config = type.validate({ ...row.settings, ...secrets });
+    const config = type.validate({ ...row.settings, ...secrets, ...options.secretOverrides });
     return {
       instance: { id: row.id, name: row.name, type: row.type, secretVersion: row.secretVersion ?? null },
       connector: type.create(config, { label: row.name }),
@@ -44,8 +52,8 @@ export function createConnectorFactory(deps: ConnectorFactoryDeps) {
   return {
     open,
     /** Opens the instance's connector for `work` and closes it after, whatever happens. */
-    async withConnector<T>(instanceId: string, work: (connector: Connector, instance: OpenedConnector['instance']) => Promise<T>): Promise<T> {
-      const { connector, instance } = await open(instanceId);
+    async withConnector<T>(instanceId: string, work: (connector: Connector, instance: OpenedConnector['instance']) => Promise<T>, options: OpenOptions = {}): Promise<T> {
+      const { connector, instance } = await open(instanceId, options);
       try {
         return await work(connector, instance);
       } finally {

@@ -4,13 +4,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../shared/errors.js';
 import { VaultSecretStore } from '../../shared/secrets/vault-store.js';
-import net from 'node:net';
+import { startTcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { createTestDatabase, createTestVault, openOrm, withPg, type MikroORM, type TestDatabase, type TestVault } from '../../test/helpers/services.js';
 import { createPostgresTarget, type PostgresTarget } from '../../test/helpers/postgres-target.js';
 import { createBuiltinConnectorRegistry } from '../builtin-connectors.js';
 import { requireCapability } from '../spi/connector.js';
 import { createConnectorFactory } from './connector-factory.js';
 import { createConnectorInstanceService, type ConnectorInstanceService } from './connector-instance-service.js';
+import { createLedger, type Ledger } from '../../audit/index.js';
+import { adminCaller, personCaller } from '../../test/helpers/service-callers.js';
 
 describe('connector instances', () => {
   let db: TestDatabase;
@@ -18,12 +20,15 @@ describe('connector instances', () => {
   let orm: MikroORM;
   let target: PostgresTarget;
   let service: ConnectorInstanceService;
+  let ledger: Ledger;
   const registry = createBuiltinConnectorRegistry();
+  const admin = adminCaller();
 
   beforeAll(async () => {
     [db, vault, target] = await Promise.all([createTestDatabase(), createTestVault(), createPostgresTarget()]);
     orm = await openOrm(db.appUrl, 4);
-    service = createConnectorInstanceService({ orm, secrets: vault.store, registry });
+    ledger = createLedger({ orm, signer: vault.store });
+    service = createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger });
   });
   afterAll(async () => {
     await orm?.close(true);
@@ -46,7 +51,7 @@ describe('connector instances', () => {
     });
 
   it('keeps secret fields in Vault, settings and the version in PostgreSQL, and shows only which secrets are set', async () => {
-    const view = await service.create({ name: 'pg-main', type: 'postgresql', description: 'the target', config: target.config() });
+    const view = await service.create({ name: 'pg-main', type: 'postgresql', description: 'the target', config: target.config() }, admin);
     expect(view).toMatchObject({ name: 'pg-main', type: 'postgresql', secretVersion: 1, secrets: { password: { set: true } } });
     expect(JSON.stringify(view)).not.toContain(target.admin.password);
     expect(view.config).not.toHaveProperty('password');
@@ -61,7 +66,7 @@ describe('connector instances', () => {
   });
 
   it('builds a working connector from the stored settings and the recorded secret version', async () => {
-    const view = await service.get('pg-main');
+    const view = await service.get('pg-main', admin);
     const factory = createConnectorFactory({ orm, secrets: vault.store, registry });
     const probe = await factory.withConnector(view.id, (c) => requireCapability(c, 'test').test());
     expect(probe.details.user).toBe(target.admin.user);
@@ -72,40 +77,40 @@ describe('connector instances', () => {
   });
 
   it('changes settings without touching Vault, and refuses a bad setting naming it', async () => {
-    const before = await service.get('pg-main');
-    const updated = await service.update('pg-main', { config: { statementTimeoutMs: 5000 }, description: 'changed' });
+    const before = await service.get('pg-main', admin);
+    const updated = await service.update('pg-main', { config: { statementTimeoutMs: 5000 }, description: 'changed' }, admin);
     expect(updated).toMatchObject({ description: 'changed', secretVersion: before.secretVersion, config: { statementTimeoutMs: 5000 }, revision: before.revision + 1 });
-    await expect(service.update('pg-main', { config: { port: 'five' } })).rejects.toMatchObject({ status: 400, field: 'config.port' });
-    await expect(service.update('pg-main', { config: { colour: 'red' } })).rejects.toMatchObject({ status: 400, field: 'config.colour' });
-    await expect(service.update('pg-main', { config: { host: null } })).rejects.toMatchObject({ status: 400, field: 'config.host' });
-    expect((await service.get('pg-main')).revision).toBe(updated.revision);
+    await expect(service.update('pg-main', { config: { port: 'five' } }, admin)).rejects.toMatchObject({ status: 400, field: 'config.port' });
+    await expect(service.update('pg-main', { config: { colour: 'red' } }, admin)).rejects.toMatchObject({ status: 400, field: 'config.colour' });
+    await expect(service.update('pg-main', { config: { host: null } }, admin)).rejects.toMatchObject({ status: 400, field: 'config.host' });
+    expect((await service.get('pg-main', admin)).revision).toBe(updated.revision);
   });
 
   it('replaces secrets with check-and-set on the version Vault holds, and records the new version', async () => {
-    const current = (await vault.store.readKvMetadata(`gatehouse/connectors/${(await service.get('pg-main')).id}`))!.currentVersion;
-    const updated = await service.update('pg-main', { config: { password: target.admin.password } });
+    const current = (await vault.store.readKvMetadata(`gatehouse/connectors/${(await service.get('pg-main', admin)).id}`))!.currentVersion;
+    const updated = await service.update('pg-main', { config: { password: target.admin.password } }, admin);
     expect(updated.secretVersion).toBe(current + 1);
     const factory = createConnectorFactory({ orm, secrets: vault.store, registry });
     expect((await factory.withConnector(updated.id, (c) => requireCapability(c, 'test').test())).details.user).toBe(target.admin.user);
   });
 
   it('refuses a stale revision with 409 and changes nothing', async () => {
-    const view = await service.get('pg-main');
-    await expect(service.update('pg-main', { expectedRevision: view.revision - 1, description: 'stale' })).rejects.toMatchObject({ status: 409, field: 'expectedRevision' });
-    expect((await service.get('pg-main')).description).toBe(view.description);
+    const view = await service.get('pg-main', admin);
+    await expect(service.update('pg-main', { expectedRevision: view.revision - 1, description: 'stale' }, admin)).rejects.toMatchObject({ status: 409, field: 'expectedRevision' });
+    expect((await service.get('pg-main', admin)).description).toBe(view.description);
   });
 
   it('refuses an invalid configuration, naming the field, and stores nothing anywhere', async () => {
     const bad = { ...target.config(), port: 70000 };
-    await expect(service.create({ name: 'pg-bad', type: 'postgresql', config: bad })).rejects.toMatchObject({ status: 400, field: 'config.port' });
+    await expect(service.create({ name: 'pg-bad', type: 'postgresql', config: bad }, admin)).rejects.toMatchObject({ status: 400, field: 'config.port' });
     const { password: _omit, ...noPassword } = target.config();
-    await expect(service.create({ name: 'pg-bad', type: 'postgresql', config: noPassword })).rejects.toMatchObject({ status: 400, field: 'config.password' });
-    await expect(service.create({ name: 'pg-bad', type: 'mainframe', config: {} })).rejects.toMatchObject({ status: 400, field: 'type' });
-    expect((await service.list()).map((c) => c.name)).toEqual(['pg-main']);
+    await expect(service.create({ name: 'pg-bad', type: 'postgresql', config: noPassword }, admin)).rejects.toMatchObject({ status: 400, field: 'config.password' });
+    await expect(service.create({ name: 'pg-bad', type: 'mainframe', config: {} }, admin)).rejects.toMatchObject({ status: 400, field: 'type' });
+    expect((await service.list(admin)).map((c) => c.name)).toEqual(['pg-main']);
   });
 
   it('refuses a taken name with 409 and leaves no secret behind in Vault', async () => {
-    await expect(service.create({ name: 'pg-main', type: 'postgresql', config: target.config() })).rejects.toMatchObject({ status: 409, field: 'name' });
+    await expect(service.create({ name: 'pg-main', type: 'postgresql', config: target.config() }, admin)).rejects.toMatchObject({ status: 409, field: 'name' });
     const listed = await withPg(db.superuserUrl, (c) => c.query('SELECT count(*)::int AS n FROM connector_instance'));
     expect(listed.rows[0].n).toBe(1);
     expect(await vaultPaths()).toHaveLength(1);
@@ -116,62 +121,70 @@ describe('connector instances', () => {
       name: 'hooks',
       type: 'http',
       config: { baseUrl: 'https://hooks.example.com/api', auth: 'basic', username: 'svc', password: 'first-password', accounts: { search: { method: 'GET', path: '"/u"', items: 'items' }, map: '{"uid": id, "name": name}' } },
-    });
+    }, admin);
     expect(http.secrets).toEqual({ token: { set: false }, password: { set: true } });
-    await expect(service.update('hooks', { config: { token: 'a-token' } })).rejects.toMatchObject({ status: 400, field: 'config.password' });
-    const switched = await service.update('hooks', { config: { auth: 'bearer', token: 'a-token', password: null, username: null } });
+    await expect(service.update('hooks', { config: { token: 'a-token' } }, admin)).rejects.toMatchObject({ status: 400, field: 'config.password' });
+    const switched = await service.update('hooks', { config: { auth: 'bearer', token: 'a-token', password: null, username: null } }, admin);
     expect(switched.secrets).toEqual({ token: { set: true }, password: { set: false } });
     expect(await vault.store.readKv(`gatehouse/connectors/${http.id}`)).toMatchObject({ data: { token: 'a-token' } });
     expect((await vault.store.readKv(`gatehouse/connectors/${http.id}`))!.data).not.toHaveProperty('password');
     // A settings change is checked with the stored secrets standing in: bearer without its token is refused.
-    await expect(service.update('hooks', { config: { token: null } })).rejects.toMatchObject({ status: 400, field: 'config.token' });
+    await expect(service.update('hooks', { config: { token: null } }, admin)).rejects.toMatchObject({ status: 400, field: 'config.token' });
     // A broken mapping is refused offline, naming the expression.
-    await expect(service.update('hooks', { config: { accounts: { search: { method: 'GET', path: '"/u"', items: 'items[' }, map: '{}' } } })).rejects.toMatchObject({
+    await expect(service.update('hooks', { config: { accounts: { search: { method: 'GET', path: '"/u"', items: 'items[' }, map: '{}' } } }, admin)).rejects.toMatchObject({
       field: 'config.accounts.search.items',
     });
   });
 
   it('answers 503 and stores nothing when Vault cannot be reached', async () => {
     // A real Vault client whose connection runs through a proxy that is then shut: Vault is gone.
-    const proxy = await tcpProxy(new URL(vault.address));
+    const proxy = await startTcpProxy(new URL(vault.address));
     const store = await VaultSecretStore.connect({ address: proxy.url, token: vault.token, kvMount: vault.kvMount, transitMount: vault.transitMount, timeoutMs: 2000 });
-    await proxy.close();
-    const offline = createConnectorInstanceService({ orm, secrets: store, registry });
-    const err = await offline.create({ name: 'pg-offline', type: 'postgresql', config: target.config() }).catch((e: unknown) => e);
+    await proxy.stop();
+    const offline = createConnectorInstanceService({ orm, secrets: store, registry, ledger });
+    const err = await offline.create({ name: 'pg-offline', type: 'postgresql', config: target.config() }, admin).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatehouseError);
     expect(err).toMatchObject({ status: 503 });
-    expect((await service.list()).map((c) => c.name)).not.toContain('pg-offline');
-    expect(await vaultPaths()).toHaveLength((await service.list()).length);
+    expect((await service.list(admin)).map((c) => c.name)).not.toContain('pg-offline');
+    expect(await vaultPaths()).toHaveLength((await service.list(admin)).length);
+  });
+
+  it('records every configuration change in the ledger, never a secret, and keeps the login credential in step', async () => {
+    const created = await service.create({ name: 'pg-ledger', type: 'postgresql', config: target.config() }, admin);
+    await service.update('pg-ledger', { config: { statementTimeoutMs: 7000 } }, admin);
+    await service.update('pg-ledger', { config: { password: target.admin.password } }, admin);
+    const login = await withPg(db.superuserUrl, (c) => c.query('SELECT id, name, kind, secret_field, account_name FROM credential WHERE connector_id = $1', [created.id]));
+    expect(login.rows).toEqual([{ id: expect.any(String), name: 'pg-ledger-login', kind: 'connector-login', secret_field: 'password', account_name: target.admin.user }]);
+    await service.remove('pg-ledger', admin);
+    expect((await withPg(db.superuserUrl, (c) => c.query('SELECT 1 FROM credential WHERE connector_id = $1', [created.id]))).rowCount).toBe(0);
+
+    const page = await ledger.query({ subjectId: created.id, order: 'oldest' });
+    expect(page.entries.map((e) => e.action)).toEqual(['connector.created', 'connector.updated', 'connector.updated', 'connector.deleted']);
+    expect(page.entries.every((e) => e.actor.id === admin.id)).toBe(true);
+    expect(page.entries[1]!.details).toMatchObject({ changedSettings: ['statementTimeoutMs'], secretsReplaced: false });
+    expect(page.entries[2]!.details).toMatchObject({ changedSettings: [], secretsReplaced: true, secretPath: `gatehouse/connectors/${created.id}`, secretVersion: 2 });
+    const credentialEntries = await ledger.query({ subjectId: login.rows[0].id as string, order: 'oldest' });
+    expect(credentialEntries.entries.map((e) => e.action)).toEqual(['credential.created', 'credential.updated', 'credential.deleted']);
+    const all = await withPg(db.superuserUrl, (c) => c.query('SELECT string_agg(entry::text, chr(10)) AS t FROM ledger_entry'));
+    expect(all.rows[0].t).toContain(created.id);
+    expect(all.rows[0].t).not.toContain(target.admin.password);
+  });
+
+  it('refuses a caller without the permission, changing nothing and recording nothing', async () => {
+    const before = (await ledger.head()).size;
+    const auditor = personCaller(['auditor']);
+    await expect(service.create({ name: 'pg-refused', type: 'postgresql', config: target.config() }, auditor)).rejects.toThrow(/Cannot execute "create" on "Connector"/);
+    await expect(service.update('pg-main', { description: 'nope' }, auditor)).rejects.toThrow(/Cannot execute "update" on "Connector"/);
+    await expect(service.list(auditor)).rejects.toThrow(/Cannot execute "read" on "Connector"/);
+    expect((await service.get('pg-main', admin)).description).not.toBe('nope');
+    expect((await ledger.head()).size).toBe(before);
+    expect(await vaultPaths()).toHaveLength((await service.list(admin)).length);
   });
 
   it('deletes an instance and destroys its secrets in Vault', async () => {
-    const view = await service.create({ name: 'pg-gone', type: 'postgresql', config: target.config() });
-    await service.remove('pg-gone');
-    await expect(service.get('pg-gone')).rejects.toMatchObject({ status: 404 });
+    const view = await service.create({ name: 'pg-gone', type: 'postgresql', config: target.config() }, admin);
+    await service.remove('pg-gone', admin);
+    await expect(service.get('pg-gone', admin)).rejects.toMatchObject({ status: 404 });
     expect(await vault.store.readKvMetadata(`gatehouse/connectors/${view.id}`)).toBeUndefined();
   });
 });
-
-/** A TCP proxy to `target`; closing it drops every connection through it. */
-async function tcpProxy(target: URL): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}

@@ -2,12 +2,19 @@
 // settings in PostgreSQL and the secret fields in Vault KV v2 at gatehouse/connectors/<id>, with
 // check-and-set, and records only the path and the version in PostgreSQL. It never reads a secret
 // back: a change to secrets replaces them as a set, and views say only which fields are set.
+// Every change checks the caller's ability, keeps the connector's login credential in step, and is
+// a ledger entry committed with it (connector.created, connector.updated, connector.deleted).
 import { randomUUID } from 'node:crypto';
+import { ForbiddenError, subject } from '@casl/ability';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { LedgerAppender, NewLedgerEntry } from '../../audit/index.js';
 import { GatehouseError, conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
 import { SecretConflictError, SecretStoreUnavailableError, type SecretStore } from '../../shared/secrets/secret-store.js';
+import type { Caller } from '../caller.js';
 import type { ConnectorRegistry } from '../connector-registry.js';
+import { serviceAccountsUsing, syncConnectorLogin } from '../credentials/connector-login.js';
+import type { CredentialRow } from '../credentials/credential.entity.js';
 import type { Capability } from '../spi/connector.js';
 import { ConnectorInstance, connectorSecretPath, type ConnectorInstanceRow } from './connector-instance.entity.js';
 import type { ConnectorTypeView, ConnectorView, CreateConnectorInput, UpdateConnectorInput } from './connector-instance-types.js';
@@ -16,6 +23,19 @@ export interface ConnectorInstanceServiceDeps {
   orm: MikroORM;
   secrets: SecretStore;
   registry: ConnectorRegistry;
+  ledger: LedgerAppender;
+}
+
+const connectorRef = (row: { id: string; name: string }) => ({ type: 'connector', id: row.id, display: row.name });
+
+/** The ledger entries for a connector's login credential appearing, changing or going with it. */
+function loginEntries(caller: Caller, instance: { id: string; name: string }, change: { created?: CredentialRow; removed?: CredentialRow; updated?: CredentialRow }): NewLedgerEntry[] {
+  const entries: NewLedgerEntry[] = [];
+  const target = connectorRef(instance);
+  if (change.created) entries.push({ action: 'credential.created', actor: caller.actor, subject: { type: 'credential', id: change.created.id, display: change.created.name }, target, details: { kind: 'connector-login', secretPath: change.created.secretPath, secretField: change.created.secretField } });
+  if (change.removed) entries.push({ action: 'credential.deleted', actor: caller.actor, subject: { type: 'credential', id: change.removed.id, display: change.removed.name }, target, details: { kind: 'connector-login', reason: 'the connector has no secret login any more' } });
+  if (change.updated) entries.push({ action: 'credential.updated', actor: caller.actor, subject: { type: 'credential', id: change.updated.id, display: change.updated.name }, target, details: { kind: 'connector-login', secretField: change.updated.secretField, secretReplaced: true } });
+  return entries;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -57,7 +77,8 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
   }
 
   return {
-    types(): ConnectorTypeView[] {
+    types(caller: Caller): ConnectorTypeView[] {
+      ForbiddenError.from(caller.ability).throwUnlessCan('read', 'Connector');
       return registry.list().map((t) => ({
         type: t.type,
         title: t.title,
@@ -69,22 +90,27 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
     },
 
     /** Offline validation of a whole configuration for a type; nothing is stored or contacted. */
-    validate(typeName: string, config: unknown): { type: string; capabilities: Capability[] } {
+    validate(typeName: string, config: unknown, caller: Caller): { type: string; capabilities: Capability[] } {
+      ForbiddenError.from(caller.ability).throwUnlessCan('read', 'Connector');
       const type = registry.get(typeName);
       type.validate(config);
       return { type: type.type, capabilities: type.capabilitiesFor(type.split(config as Record<string, unknown>).settings) };
     },
 
-    async list(): Promise<ConnectorView[]> {
+    async list(caller: Caller): Promise<ConnectorView[]> {
+      ForbiddenError.from(caller.ability).throwUnlessCan('read', 'Connector');
       const rows = await deps.orm.em.fork().find(ConnectorInstance, {}, { orderBy: { name: 'asc' } });
-      return rows.map(view);
+      return rows.filter((r) => caller.ability.can('read', subject('Connector', { id: r.id, name: r.name, type: r.type }))).map(view);
     },
 
-    async get(ref: string): Promise<ConnectorView> {
-      return view(await find(deps.orm.em.fork(), ref));
+    async get(ref: string, caller: Caller): Promise<ConnectorView> {
+      const row = await find(deps.orm.em.fork(), ref);
+      ForbiddenError.from(caller.ability).throwUnlessCan('read', subject('Connector', { id: row.id, name: row.name, type: row.type }));
+      return view(row);
     },
 
-    async create(input: CreateConnectorInput): Promise<ConnectorView> {
+    async create(input: CreateConnectorInput, caller: Caller): Promise<ConnectorView> {
+      ForbiddenError.from(caller.ability).throwUnlessCan('create', 'Connector');
       const type = registry.get(input.type);
       type.validate(input.config);
       const { settings, secrets } = type.split(input.config);
@@ -112,8 +138,22 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
             });
             wroteSecrets = true;
             row.secretVersion = written.version;
-            await tem.flush();
           }
+          const login = await syncConnectorLogin(tem, row, type.login(settings), { secretsReplaced: true });
+          await tem.flush();
+          // Last, as the ledger asks: the entries commit with the instance, or neither does.
+          await deps.ledger.appendBatch(
+            [
+              {
+                action: 'connector.created',
+                actor: caller.actor,
+                subject: connectorRef(row),
+                details: { type: type.type, settings: Object.keys(settings).sort(), secretFields: row.secretFields, ...(row.secretVersion ? { secretPath, secretVersion: row.secretVersion } : {}) },
+              },
+              ...loginEntries(caller, row, login),
+            ],
+            { em: tem },
+          );
           return view(row);
         });
       } catch (err) {
@@ -124,12 +164,13 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
       }
     },
 
-    async update(ref: string, input: UpdateConnectorInput): Promise<ConnectorView> {
+    async update(ref: string, input: UpdateConnectorInput, caller: Caller): Promise<ConnectorView> {
       const em = deps.orm.em.fork();
       return em.transactional(async (tem) => {
         // The row lock orders concurrent changes to one instance; Vault's check-and-set guards
         // against writers that do not take it.
         const row = await find(tem, ref, true);
+        ForbiddenError.from(caller.ability).throwUnlessCan('update', subject('Connector', { id: row.id, name: row.name, type: row.type }));
         if (input.expectedRevision !== undefined && input.expectedRevision !== row.revision) {
           throw new GatehouseError('conflict', `connector ${row.name} is at revision ${row.revision}, not ${input.expectedRevision}: it changed since it was read`, {
             field: 'expectedRevision',
@@ -171,23 +212,55 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
         } else {
           type.validateSettings(settings, row.secretFields);
         }
+        const changedSettings = [...new Set([...Object.keys(row.settings), ...Object.keys(settings)])].filter((k) => JSON.stringify(row.settings[k]) !== JSON.stringify(settings[k])).sort();
         row.settings = settings;
         if (input.description !== undefined) row.description = input.description;
+        const secretsReplaced = Object.keys(secretChanges).length > 0;
+        const login = await syncConnectorLogin(tem, row, type.login(settings), { secretsReplaced });
         await tem.flush();
+        await deps.ledger.appendBatch(
+          [
+            {
+              action: 'connector.updated',
+              actor: caller.actor,
+              subject: connectorRef(row),
+              details: {
+                revision: row.revision,
+                changedSettings,
+                ...(input.description !== undefined ? { descriptionChanged: true } : {}),
+                secretsReplaced,
+                ...(secretsReplaced ? { secretFields: row.secretFields, secretPath: row.secretPath, secretVersion: row.secretVersion ?? null } : {}),
+              },
+            },
+            ...loginEntries(caller, row, login),
+          ],
+          { em: tem },
+        );
         return view(row);
       });
     },
 
-    async remove(ref: string): Promise<void> {
+    async remove(ref: string, caller: Caller): Promise<void> {
       const em = deps.orm.em.fork();
       await em.transactional(async (tem) => {
         const row = await find(tem, ref, true);
+        ForbiddenError.from(caller.ability).throwUnlessCan('delete', subject('Connector', { id: row.id, name: row.name, type: row.type }));
+        const users = await serviceAccountsUsing(tem, row.id);
+        if (users.length) {
+          throw conflict(`connector ${row.name} rotates the credentials ${users.map((c) => c.name).join(', ')}: delete them, or stop managing them, first`);
+        }
+        const login = await syncConnectorLogin(tem, { ...row, secretVersion: null }, undefined, { secretsReplaced: false });
+        await tem.flush();
         tem.remove(row);
         await tem.flush();
         // Inside the transaction: if Vault refuses, the instance stays, and a retry finishes both.
         await deps.secrets.destroyKv(row.secretPath).catch((err: unknown) => {
           throw fromSecretStore(err, row.name);
         });
+        await deps.ledger.appendBatch(
+          [...loginEntries(caller, row, login), { action: 'connector.deleted', actor: caller.actor, subject: connectorRef(row), details: { type: row.type, secretPath: row.secretPath, secretsDestroyed: true } }],
+          { em: tem },
+        );
       });
     },
   };

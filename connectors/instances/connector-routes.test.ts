@@ -1,7 +1,7 @@
 // The connector API through the real HTTP app (createApp), PostgreSQL, Vault, and a Temporal worker
-// that runs the probe. Sign-in is being built elsewhere: until it lands, the app here is built with
-// `standInAuthorize`, a stand-in that admits every call, so the handlers can be exercised; what
-// each route demands is checked separately, as data.
+// that runs the probe. The app here signs every request in as an admin (`asAdmin`), so the handlers
+// can be exercised without an OpenID Provider; who may call each route is the authorization
+// matrix's test, against the real sign-in.
 import http from 'node:http';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +29,15 @@ import { createBuiltinConnectorRegistry } from '../builtin-connectors.js';
 import { createConnectorFactory } from './connector-factory.js';
 import { createConnectorInstanceService } from './connector-instance-service.js';
 import { connectorRoutes } from './connector-routes.js';
+import { createLedger, type Ledger } from '../../audit/index.js';
+import { adminCaller } from '../../test/helpers/service-callers.js';
 
-/** STAND-IN until sign-in and roles land: admits every call. The real server answers 401 today. */
-const standInAuthorize: Authorize = () => undefined;
+/** Puts an admin on every request, as sign-in would for an admin's session. */
+const admin = adminCaller();
+const asAdmin: Authorize = (req) => {
+  req.principal = { kind: 'human', id: admin.id, roles: ['admin'] };
+  req.ability = admin.ability;
+};
 
 describe('connector API', () => {
   let db: TestDatabase;
@@ -45,6 +51,7 @@ describe('connector API', () => {
   let base: string;
   const logLines: string[] = [];
   const registry = createBuiltinConnectorRegistry();
+  let ledger: Ledger;
 
   beforeAll(async () => {
     [db, vault, temporal, target] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal(), createPostgresTarget()]);
@@ -52,7 +59,8 @@ describe('connector API', () => {
     const factory = createConnectorFactory({ orm, secrets: vault.store, registry });
     worker = await createTestWorker(temporal, createConnectorTestActivities({ factory }));
     running = worker.run();
-    const service = createConnectorInstanceService({ orm, secrets: vault.store, registry });
+    ledger = createLedger({ orm, signer: vault.store });
+    const service = createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger });
     const log = createLogger({
       level: 'trace',
       destination: new Writable({
@@ -62,7 +70,7 @@ describe('connector API', () => {
         },
       }),
     });
-    const app = createApp({ log, routes: connectorRoutes({ service, probe: createTemporalProbe({ client: temporal.client, taskQueue: temporal.taskQueue }) }), authorize: standInAuthorize });
+    const app = createApp({ log, routes: connectorRoutes({ service, probe: createTemporalProbe({ client: temporal.client, taskQueue: temporal.taskQueue }), ledger }), authorize: asAdmin });
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -87,7 +95,7 @@ describe('connector API', () => {
     const res = await call('GET', '/api/connector-types');
     expect(res.status).toBe(200);
     const types = res.body!.types as { type: string; secretFields: string[]; configSchema: { properties: Record<string, { secret?: boolean; writeOnly?: boolean }> } }[];
-    expect(types.map((t) => t.type).sort()).toEqual(['http', 'ldap', 'postgresql']);
+    expect(types.map((t) => t.type).sort()).toEqual(['http', 'ldap', 'postgresql', 'scim']);
     const pg = types.find((t) => t.type === 'postgresql')!;
     expect(pg.secretFields).toEqual(['password']);
     expect(pg.configSchema.properties.password).toMatchObject({ secret: true, writeOnly: true });
@@ -135,6 +143,8 @@ describe('connector API', () => {
     expect(res.body).toMatchObject({ connector: 'pg-api', outcome: { ok: true, probe: { system: 'PostgreSQL', details: { user: target.admin.user } } } });
     const text = await historyText(temporal.client.workflow.getHandle(res.body!.workflowId as string));
     expect(text).toContain(target.admin.user); // the history is really searched
+    const recorded = await ledger.query({ action: 'connector.tested', workflowId: res.body!.workflowId as string });
+    expect(recorded.entries).toEqual([expect.objectContaining({ actor: expect.objectContaining({ id: admin.id }), details: { ok: true, system: 'PostgreSQL' } })]);
     expect(text).not.toContain(target.admin.password);
   });
 
@@ -157,7 +167,7 @@ describe('connector API', () => {
   });
 
   it('declares read:Connector on every read and manage:Connector on every change', () => {
-    const routes = connectorRoutes({ service: createConnectorInstanceService({ orm, secrets: vault.store, registry }), probe: async () => ({ workflowId: '', outcome: { ok: true, probe: { system: '', details: {} } } }) });
+    const routes = connectorRoutes({ service: createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger }), probe: async () => ({ workflowId: '', outcome: { ok: true, probe: { system: '', details: {} } } }), ledger });
     for (const r of routes) {
       const changes = r.method !== 'get' && !r.path.endsWith('/validate');
       expect(r.access, `${r.method} ${r.path}`).toEqual({ action: changes ? 'manage' : 'read', subject: 'Connector' });

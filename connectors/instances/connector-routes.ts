@@ -3,7 +3,9 @@
 // anything that changes an instance or reaches its target needs manage:Connector. Responses say
 // which secret fields are set and never carry a secret value.
 import { z } from 'zod';
+import type { LedgerAppender } from '../../audit/index.js';
 import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
+import { callerOf } from '../caller.js';
 import { CAPABILITIES } from '../spi/connector.js';
 import type { ConnectorInstanceService } from './connector-instance-service.js';
 import { connectorTypeView, connectorView, createConnectorInput, updateConnectorInput } from './connector-instance-types.js';
@@ -12,6 +14,8 @@ import { probeOutcome, type RunProbe } from './connector-probe.js';
 export interface ConnectorRouteDeps {
   service: ConnectorInstanceService;
   probe: RunProbe;
+  /** Records each probe: it reaches the target with the connector's credentials. */
+  ledger: LedgerAppender;
 }
 
 const READ = { action: 'read', subject: 'Connector' } as const;
@@ -32,8 +36,8 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       tags: TAGS,
       access: READ,
       responses: { 200: { description: 'the types', schema: z.object({ types: z.array(connectorTypeView) }) } },
-      handler: (_req, res) => {
-        res.json({ types: service.types() });
+      handler: (req, res) => {
+        res.json({ types: service.types(callerOf(req)) });
       },
     }),
     defineRoute({
@@ -49,7 +53,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       },
       handler: (req, res) => {
         const { type } = req.params as z.infer<typeof typeParams>;
-        res.json({ valid: true, ...service.validate(type, (req.body as { config: unknown }).config) });
+        res.json({ valid: true, ...service.validate(type, (req.body as { config: unknown }).config, callerOf(req)) });
       },
     }),
     defineRoute({
@@ -59,8 +63,8 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       tags: TAGS,
       access: READ,
       responses: { 200: { description: 'the instances', schema: z.object({ connectors: z.array(connectorView) }) } },
-      handler: async (_req, res) => {
-        res.json({ connectors: await service.list() });
+      handler: async (req, res) => {
+        res.json({ connectors: await service.list(callerOf(req)) });
       },
     }),
     defineRoute({
@@ -77,7 +81,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
         503: { description: 'Vault is unavailable; nothing was stored', schema: errorBody },
       },
       handler: async (req, res) => {
-        const created = await service.create(req.body as z.infer<typeof createConnectorInput>);
+        const created = await service.create(req.body as z.infer<typeof createConnectorInput>, callerOf(req));
         res.status(201).location(`/api/connectors/${created.id}`).json(created);
       },
     }),
@@ -90,7 +94,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       request: { params: refParams },
       responses: { 200: { description: 'the instance', schema: connectorView }, 404: { description: 'no such connector', schema: errorBody } },
       handler: async (req, res) => {
-        res.json(await service.get((req.params as z.infer<typeof refParams>).ref));
+        res.json(await service.get((req.params as z.infer<typeof refParams>).ref, callerOf(req)));
       },
     }),
     defineRoute({
@@ -107,7 +111,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
         409: { description: 'changed concurrently (revision or Vault version)', schema: errorBody },
       },
       handler: async (req, res) => {
-        res.json(await service.update((req.params as z.infer<typeof refParams>).ref, req.body as z.infer<typeof updateConnectorInput>));
+        res.json(await service.update((req.params as z.infer<typeof refParams>).ref, req.body as z.infer<typeof updateConnectorInput>, callerOf(req)));
       },
     }),
     defineRoute({
@@ -119,7 +123,7 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       request: { params: refParams },
       responses: { 204: { description: 'deleted' }, 404: { description: 'no such connector', schema: errorBody } },
       handler: async (req, res) => {
-        await service.remove((req.params as z.infer<typeof refParams>).ref);
+        await service.remove((req.params as z.infer<typeof refParams>).ref, callerOf(req));
         res.status(204).end();
       },
     }),
@@ -136,8 +140,16 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
         503: { description: 'no worker ran the probe in time', schema: errorBody },
       },
       handler: async (req, res) => {
-        const instance = await service.get((req.params as z.infer<typeof refParams>).ref);
+        const caller = callerOf(req);
+        const instance = await service.get((req.params as z.infer<typeof refParams>).ref, caller);
         const { workflowId, outcome } = await deps.probe(instance.id);
+        await deps.ledger.append({
+          action: 'connector.tested',
+          actor: caller.actor,
+          subject: { type: 'connector', id: instance.id, display: instance.name },
+          details: outcome.ok ? { ok: true, system: outcome.probe.system } : { ok: false, code: outcome.error.code },
+          correlation: { workflowId },
+        });
         res.json({ connector: instance.name, workflowId, outcome });
       },
     }),

@@ -24,6 +24,7 @@ import type {
   UpdateAccountOp,
 } from '../spi/connector.js';
 import { CAPABILITIES } from '../spi/connector.js';
+
 import { Rejected, UnknownUid } from '../spi/errors.js';
 import { accountValues, entitlementValues, matchesFilter, splitFilter } from '../spi/filter.js';
 import type { Account, AttributeValue, Attributes, Entitlement, NewAccount } from '../spi/objects.js';
@@ -33,6 +34,9 @@ import { translateLdapError } from './ldap-errors.js';
 import { canPushToLdap, filterToLdap, type LdapFilterNames } from './ldap-filter.js';
 import { attributesOf, parseDefinition } from './ldap-schema.js';
 import { modifyPassword } from './password-modify.js';
+
+/** Everything the SPI offers except making groups themselves (accounts, grants and rotation are what this system needs). */
+export const CONNECTOR_CAPABILITIES = CAPABILITIES.filter((c) => c !== 'manageEntitlements');
 
 export type LdapConnector = Connector &
   TestOp &
@@ -311,7 +315,7 @@ export function createLdapConnector(config: LdapConfig, context: { label: string
 
   const connector: LdapConnector = {
     type: 'ldap',
-    capabilities: new Set<Capability>(CAPABILITIES),
+    capabilities: new Set<Capability>(CONNECTOR_CAPABILITIES),
 
     async test() {
       const root = await run('the connection test', (c) => c.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['supportedLDAPVersion', 'namingContexts', 'vendorName', 'vendorVersion'] }));

@@ -9,6 +9,8 @@ import { createConnectorFactory } from '../instances/connector-factory.js';
 import { createConnectorInstanceService } from '../instances/connector-instance-service.js';
 import { ConnectorError } from '../spi/errors.js';
 import { createConnectorOperations, operationHash, type ConnectorOperations } from './connector-operations.js';
+import { createLedger, type Ledger } from '../../audit/index.js';
+import { adminCaller } from '../../test/helpers/service-callers.js';
 
 describe('connector operations: idempotent by key', () => {
   let db: TestDatabase;
@@ -19,13 +21,16 @@ describe('connector operations: idempotent by key', () => {
   let instanceId: string;
   let analysts: string;
   const registry = createBuiltinConnectorRegistry();
+  let ledger: Ledger;
+  const actor = { kind: 'workflow' as const, id: 'identity:test:1' };
 
   beforeAll(async () => {
     [db, vault, target] = await Promise.all([createTestDatabase(), createTestVault(), createPostgresTarget()]);
     orm = await openOrm(db.appUrl, 4);
-    const service = createConnectorInstanceService({ orm, secrets: vault.store, registry });
-    instanceId = (await service.create({ name: 'pg', type: 'postgresql', config: target.config() })).id;
-    ops = createConnectorOperations({ orm, factory: createConnectorFactory({ orm, secrets: vault.store, registry }) });
+    const service = createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger: createLedger({ orm, signer: vault.store }) });
+    instanceId = (await service.create({ name: 'pg', type: 'postgresql', config: target.config() }, adminCaller())).id;
+    ledger = createLedger({ orm, signer: vault.store });
+    ops = createConnectorOperations({ orm, factory: createConnectorFactory({ orm, secrets: vault.store, registry }), ledger });
     const g = await withPg(target.superuserUrl, (c) => c.query<{ oid: string }>('SELECT oid::text FROM pg_roles WHERE rolname = $1', [target.groups.analysts]));
     analysts = `role:${g.rows[0]!.oid}`;
   });
@@ -41,18 +46,18 @@ describe('connector operations: idempotent by key', () => {
 
   it('applies a change once: the same key again answers from the journal without calling the target', async () => {
     const name = `acct_${target.tag}_once`;
-    const first = await ops.apply({ instanceId, idempotencyKey: 'change-1', operation: { kind: 'createAccount', account: { name } } });
+    const first = await ops.apply({ actor, instanceId, idempotencyKey: 'change-1', operation: { kind: 'createAccount', account: { name } } });
     expect(first).toMatchObject({ changed: true, replayed: false, accountUid: expect.stringMatching(/^\d+$/) });
     // Behind Gatehouse's back the account goes; a replay must not bring it back.
     await withPg(target.superuserUrl, (c) => c.query(`DROP ROLE ${c.escapeIdentifier(name)}`));
-    const again = await ops.apply({ instanceId, idempotencyKey: 'change-1', operation: { kind: 'createAccount', account: { name } } });
+    const again = await ops.apply({ actor, instanceId, idempotencyKey: 'change-1', operation: { kind: 'createAccount', account: { name } } });
     expect(again).toEqual({ ...first, replayed: true });
     expect(await roleExists(name)).toBe(false);
     expect(await journal('change-1')).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 
   it('refuses a key reused for a different change, naming the key', async () => {
-    await expect(ops.apply({ instanceId, idempotencyKey: 'change-1', operation: { kind: 'createAccount', account: { name: 'someone_else' } } })).rejects.toMatchObject({
+    await expect(ops.apply({ actor, instanceId, idempotencyKey: 'change-1', operation: { kind: 'createAccount', account: { name: 'someone_else' } } })).rejects.toMatchObject({
       status: 409,
       field: 'idempotencyKey',
     });
@@ -72,39 +77,51 @@ describe('connector operations: idempotent by key', () => {
     );
     await withPg(target.superuserUrl, (c) => c.query(`CREATE ROLE ${c.escapeIdentifier(name)} LOGIN`));
 
-    const finished = await ops.apply({ instanceId, idempotencyKey: 'change-cut', operation });
+    const finished = await ops.apply({ actor, instanceId, idempotencyKey: 'change-cut', operation });
     expect(finished).toMatchObject({ changed: true, replayed: false, accountUid: expect.stringMatching(/^\d+$/) });
     expect(await journal('change-cut')).toMatchObject({ status: 'succeeded', attempts: 2 });
     // Without the journal's word, the same create under a new key is a genuine conflict.
-    const conflict = await ops.apply({ instanceId, idempotencyKey: 'change-dup', operation }).catch((e: unknown) => e);
+    const conflict = await ops.apply({ actor, instanceId, idempotencyKey: 'change-dup', operation }).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(ConnectorError);
     expect((conflict as ConnectorError).code).toBe('AlreadyExists');
     expect(await journal('change-dup')).toMatchObject({ status: 'failed', error_code: 'AlreadyExists' });
   });
 
   it('grants once per key and reports a second grant under a new key as no change', async () => {
-    const { accountUid } = await ops.apply({ instanceId, idempotencyKey: 'change-2', operation: { kind: 'createAccount', account: { name: `acct_${target.tag}_g` } } });
-    const grant = (key: string) => ops.apply({ instanceId, idempotencyKey: key, operation: { kind: 'grant', accountUid: accountUid!, entitlementUid: analysts } });
+    const { accountUid } = await ops.apply({ actor, instanceId, idempotencyKey: 'change-2', operation: { kind: 'createAccount', account: { name: `acct_${target.tag}_g` } } });
+    const grant = (key: string) => ops.apply({ actor, instanceId, idempotencyKey: key, operation: { kind: 'grant', accountUid: accountUid!, entitlementUid: analysts } });
     expect(await grant('grant-1')).toMatchObject({ changed: true, replayed: false });
     expect(await grant('grant-1')).toMatchObject({ changed: true, replayed: true });
     expect(await grant('grant-2')).toMatchObject({ changed: false, replayed: false });
   });
 
   it('records a refusal as failed with its named error, and lets a retry with the same key try again', async () => {
-    const { accountUid } = await ops.apply({ instanceId, idempotencyKey: 'change-3', operation: { kind: 'createAccount', account: { name: `acct_${target.tag}_r` } } });
-    const revokeMissing = () => ops.apply({ instanceId, idempotencyKey: 'revoke-missing', operation: { kind: 'revoke', accountUid: accountUid!, entitlementUid: 'role:4294967000' } });
+    const { accountUid } = await ops.apply({ actor, instanceId, idempotencyKey: 'change-3', operation: { kind: 'createAccount', account: { name: `acct_${target.tag}_r` } } });
+    const revokeMissing = () => ops.apply({ actor, instanceId, idempotencyKey: 'revoke-missing', operation: { kind: 'revoke', accountUid: accountUid!, entitlementUid: 'role:4294967000' } });
     await expect(revokeMissing()).rejects.toMatchObject({ code: 'UnknownUid' });
     expect(await journal('revoke-missing')).toMatchObject({ status: 'failed', error_code: 'UnknownUid', attempts: 1 });
     await expect(revokeMissing()).rejects.toMatchObject({ code: 'UnknownUid' });
     expect(await journal('revoke-missing')).toMatchObject({ status: 'failed', attempts: 2 });
   });
 
+  it('records each outcome in the ledger with the journal, once per change, never again for a replay', async () => {
+    const name = `acct_${target.tag}_ledger`;
+    const correlation = { workflowId: 'identity:test:ledger', changeId: 'change-ledger' };
+    const created = await ops.apply({ actor, instanceId, idempotencyKey: 'change-ledger', operation: { kind: 'createAccount', account: { name } }, correlation });
+    await ops.apply({ actor, instanceId, idempotencyKey: 'change-ledger', operation: { kind: 'createAccount', account: { name } }, correlation });
+    await expect(ops.apply({ actor, instanceId, idempotencyKey: 'change-ledger-2', operation: { kind: 'createAccount', account: { name } }, correlation })).rejects.toMatchObject({ code: 'AlreadyExists' });
+    const entries = (await ledger.query({ workflowId: 'identity:test:ledger', order: 'oldest' })).entries;
+    expect(entries.map((e) => e.action)).toEqual(['connector.operation.applied', 'connector.operation.failed']);
+    expect(entries[0]).toMatchObject({ actor, target: { type: 'connector', id: instanceId }, details: { operation: 'createAccount', accountName: name, accountUid: created.accountUid, changed: true, idempotencyKey: 'change-ledger' } });
+    expect(entries[1]).toMatchObject({ details: { operation: 'createAccount', errorCode: 'AlreadyExists', idempotencyKey: 'change-ledger-2' } });
+  });
+
   it('refuses malformed operations before anything is journaled', async () => {
-    await expect(ops.apply({ instanceId, idempotencyKey: 'bad', operation: { kind: 'grant', accountUid: '1' } as never })).rejects.toMatchObject({
+    await expect(ops.apply({ actor, instanceId, idempotencyKey: 'bad', operation: { kind: 'grant', accountUid: '1' } as never })).rejects.toMatchObject({
       status: 400,
       field: 'operation.entitlementUid',
     });
-    await expect(ops.apply({ instanceId, idempotencyKey: '', operation: { kind: 'deleteAccount', accountUid: '1' } })).rejects.toMatchObject({ field: 'idempotencyKey' });
+    await expect(ops.apply({ actor, instanceId, idempotencyKey: '', operation: { kind: 'deleteAccount', accountUid: '1' } })).rejects.toMatchObject({ field: 'idempotencyKey' });
     expect(await journal('bad')).toBeUndefined();
   });
 });

@@ -6,13 +6,14 @@
 // from the target counts as done. Activities call `apply` and map failures with toActivityFailure.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Actor, Correlation, LedgerAppender } from '../../audit/index.js';
 import { GatehouseError, conflict, invalid } from '../../shared/errors.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import type { ConnectorFactory } from '../instances/connector-factory.js';
 import { requireCapability, type Connector } from '../spi/connector.js';
 import { ConnectorError } from '../spi/errors.js';
-import { attributeDelta, newAccount } from '../spi/objects.js';
+import { attributeDelta, newAccount, newEntitlement } from '../spi/objects.js';
 
 const uid = z.string().min(1).max(512);
 
@@ -24,6 +25,8 @@ export const connectorOperation = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('deleteAccount'), accountUid: uid }).strict(),
   z.object({ kind: z.literal('grant'), accountUid: uid, entitlementUid: uid }).strict(),
   z.object({ kind: z.literal('revoke'), accountUid: uid, entitlementUid: uid }).strict(),
+  z.object({ kind: z.literal('createEntitlement'), entitlement: newEntitlement }).strict(),
+  z.object({ kind: z.literal('deleteEntitlement'), entitlementUid: uid }).strict(),
 ]);
 export type ConnectorOperation = z.input<typeof connectorOperation>;
 
@@ -32,6 +35,8 @@ export const operationResult = z.object({
   changed: z.boolean(),
   /** The account's uid (for createAccount, the new account's). */
   accountUid: z.string().optional(),
+  /** For createEntitlement, the new entitlement's uid. */
+  entitlementUid: z.string().optional(),
   /** True when the journal answered: an earlier attempt with this key succeeded, the target was not called. */
   replayed: z.boolean(),
 });
@@ -44,12 +49,16 @@ export interface ApplyRequest {
   operation: ConnectorOperation;
   /** Only for createAccount: the initial password, read from Vault by the calling activity. */
   credential?: { password: string };
+  /** Who asks (the workflow, usually); named in the ledger entry of the outcome. */
+  actor: Actor;
+  /** Joins the ledger entry to the run and the change it belongs to. */
+  correlation?: Correlation;
 }
 
 interface JournalRow {
   request_hash: string;
   status: 'started' | 'succeeded' | 'failed';
-  outcome: { changed: boolean; accountUid?: string } | null;
+  outcome: { changed: boolean; accountUid?: string; entitlementUid?: string } | null;
 }
 
 /** Identifies a change for its key: SHA-256 over its RFC 8785 form. Never covers a credential. */
@@ -60,8 +69,33 @@ export function operationHash(operation: ConnectorOperation): string {
 /** A failure that says for certain the target was not changed; anything else leaves the outcome open. */
 const definite = (err: unknown) => (err instanceof ConnectorError && err.code !== 'Retryable') || (err instanceof GatehouseError && err.status < 500);
 
-export function createConnectorOperations(deps: { orm: MikroORM; factory: ConnectorFactory }) {
+/** What the ledger says about an operation: its kind and the objects it touched, never a credential. */
+function operationDetails(op: z.output<typeof connectorOperation>): Record<string, unknown> {
+  switch (op.kind) {
+    case 'createAccount':
+      return { operation: op.kind, accountName: op.account.name, attributes: Object.keys(op.account.attributes).sort() };
+    case 'updateAccount':
+      return { operation: op.kind, accountUid: op.accountUid, attributes: op.deltas.map((d) => d.attribute).sort() };
+    case 'grant':
+    case 'revoke':
+      return { operation: op.kind, accountUid: op.accountUid, entitlementUid: op.entitlementUid };
+    case 'createEntitlement':
+      return { operation: op.kind, entitlementName: op.entitlement.name };
+    case 'deleteEntitlement':
+      return { operation: op.kind, entitlementUid: op.entitlementUid };
+    default:
+      return { operation: op.kind, accountUid: op.accountUid };
+  }
+}
+
+export function createConnectorOperations(deps: { orm: MikroORM; factory: ConnectorFactory; ledger: LedgerAppender }) {
   const sql = () => deps.orm.em.fork().getConnection();
+  /** Moves the journal row forward and appends the ledger entry in one transaction: both or neither. */
+  const record = (update: { sql: string; params: unknown[] }, entry: Parameters<LedgerAppender['append']>[0]) =>
+    deps.orm.em.fork().transactional(async (em: EntityManager) => {
+      await em.getConnection().execute(update.sql, update.params, 'run', em.getTransactionContext());
+      await deps.ledger.append(entry, { em });
+    });
 
   async function run(connector: Connector, op: z.output<typeof connectorOperation>, key: string, recovering: boolean, credential?: { password: string }) {
     const ctx = { idempotencyKey: key };
@@ -100,6 +134,27 @@ export function createConnectorOperations(deps: { orm: MikroORM; factory: Connec
         return { ...(await requireCapability(connector, 'grantRevoke').grant(op.accountUid, op.entitlementUid, ctx)), accountUid: op.accountUid };
       case 'revoke':
         return { ...(await requireCapability(connector, 'grantRevoke').revoke(op.accountUid, op.entitlementUid, ctx)), accountUid: op.accountUid };
+      case 'createEntitlement':
+        try {
+          const created = await requireCapability(connector, 'manageEntitlements').createEntitlement(op.entitlement, ctx);
+          return { changed: true, entitlementUid: created.uid };
+        } catch (err) {
+          // As for accounts: an earlier attempt under this key made the one that is now in the way.
+          if (recovering && err instanceof ConnectorError && err.code === 'AlreadyExists' && connector.capabilities.has('searchEntitlements')) {
+            for await (const e of requireCapability(connector, 'searchEntitlements').searchEntitlements({ filter: { op: 'eq', attribute: 'name', value: op.entitlement.name } })) {
+              return { changed: true, entitlementUid: e.uid };
+            }
+          }
+          throw err;
+        }
+      case 'deleteEntitlement':
+        try {
+          await requireCapability(connector, 'manageEntitlements').deleteEntitlement(op.entitlementUid, ctx);
+          return { changed: true, entitlementUid: op.entitlementUid };
+        } catch (err) {
+          if (recovering && err instanceof ConnectorError && err.code === 'UnknownUid') return { changed: true, entitlementUid: op.entitlementUid };
+          throw err;
+        }
     }
   }
 
@@ -136,27 +191,38 @@ export function createConnectorOperations(deps: { orm: MikroORM; factory: Connec
         );
       }
 
+      const ledgerBase = {
+        actor: request.actor,
+        target: { type: 'connector', id: request.instanceId },
+        ...(request.correlation ? { correlation: request.correlation } : {}),
+      };
+      let outcome: { changed: boolean; accountUid?: string; entitlementUid?: string };
       try {
-        const outcome = await deps.factory.withConnector(request.instanceId, (connector) => run(connector, op, key, recovering, request.credential));
-        await sql().execute(`UPDATE connector_operation SET status = 'succeeded', outcome = ?::jsonb, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, [
-          JSON.stringify(outcome),
-          ...where,
-        ]);
-        return { ...outcome, replayed: false };
+        outcome = await deps.factory.withConnector(request.instanceId, (connector) => run(connector, op, key, recovering, request.credential));
       } catch (err) {
         const code = err instanceof ConnectorError ? err.code : err instanceof GatehouseError ? `gatehouse:${err.code}` : 'unexpected';
         // A definite refusal is 'failed' (nothing changed; a retry may try again). Otherwise the row
         // stays 'started', so the retry knows an earlier attempt may have reached the target.
-        await sql()
-          .execute(`UPDATE connector_operation SET status = ?, error_code = ?, error_message = ?, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, [
-            definite(err) ? 'failed' : 'started',
-            code,
-            (err as Error).message?.slice(0, 1000) ?? String(err),
-            ...where,
-          ])
-          .catch(() => undefined);
+        const status = definite(err) ? 'failed' : 'started';
+        await record(
+          {
+            sql: `UPDATE connector_operation SET status = ?, error_code = ?, error_message = ?, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`,
+            params: [status, code, (err as Error).message?.slice(0, 1000) ?? String(err), ...where],
+          },
+          {
+            ...ledgerBase,
+            action: status === 'failed' ? 'connector.operation.failed' : 'connector.operation.interrupted',
+            details: { ...operationDetails(op), idempotencyKey: key, errorCode: code, message: (err as Error).message?.slice(0, 500) ?? String(err) },
+          },
+        ).catch(() => undefined);
         throw err;
       }
+      // The target changed: should this record fail, the row stays 'started' and a retry finishes it.
+      await record(
+        { sql: `UPDATE connector_operation SET status = 'succeeded', outcome = ?::jsonb, finished_at = now() WHERE instance_id = ? AND idempotency_key = ?`, params: [JSON.stringify(outcome), ...where] },
+        { ...ledgerBase, action: 'connector.operation.applied', details: { ...operationDetails(op), ...(outcome.accountUid ? { accountUid: outcome.accountUid } : {}), ...(outcome.entitlementUid ? { entitlementUid: outcome.entitlementUid } : {}), changed: outcome.changed, idempotencyKey: key } },
+      );
+      return { ...outcome, replayed: false };
     },
   };
 }

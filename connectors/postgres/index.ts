@@ -1,5 +1,5 @@
 // The PostgreSQL connector type, as the registry sees it.
-import { CAPABILITIES } from '../spi/connector.js';
+import { CONNECTOR_CAPABILITIES } from './postgres-connector.js';
 import { defineConnectorType } from '../spi/connector-type.js';
 import { invalid } from '../../shared/errors.js';
 import { postgresConfig } from './postgres-config.js';
@@ -10,10 +10,11 @@ export const postgresConnectorType = defineConnectorType({
   title: 'PostgreSQL',
   description: 'Login roles as accounts; group roles and table privileges in the managed schemas as entitlements; password rotation.',
   config: postgresConfig,
-  capabilities: CAPABILITIES,
+  capabilities: CONNECTOR_CAPABILITIES,
   check(config, field) {
     if (config.ssl !== 'verify-full' && config.sslRootCert) throw invalid(`${field}.sslRootCert`, 'is used only with ssl verify-full');
   },
+  login: (settings) => ({ secretField: 'password', ...(typeof settings.user === 'string' ? { accountName: settings.user } : {}) }),
   create: (config, context) => createPostgresConnector(config, context),
 });
 

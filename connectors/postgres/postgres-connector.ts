@@ -26,6 +26,7 @@ import type {
   UpdateAccountOp,
 } from '../spi/connector.js';
 import { CAPABILITIES } from '../spi/connector.js';
+
 import { PermissionDenied, Rejected, UnknownUid } from '../spi/errors.js';
 import { accountValues, entitlementValues, isLeaf, matchesFilter, splitFilter, type Filter, type LeafFilter } from '../spi/filter.js';
 import type { Account, AttributeDelta, Attributes, ConnectorSchema, Entitlement, NewAccount } from '../spi/objects.js';
@@ -34,6 +35,9 @@ import type { PostgresConfig } from './postgres-config.js';
 import { translatePgError } from './postgres-errors.js';
 import { ACCOUNT_COLUMNS, ENTITLEMENT_COLUMNS, canPushLeaf, filterToSql } from './postgres-filter.js';
 import { isScramSafePassword, scramSha256Verifier } from './scram.js';
+
+/** Everything the SPI offers except making groups themselves (accounts, grants and rotation are what this system needs). */
+export const CONNECTOR_CAPABILITIES = CAPABILITIES.filter((c) => c !== 'manageEntitlements');
 
 export type PostgresConnector = Connector &
   TestOp &
@@ -380,7 +384,7 @@ export function createPostgresConnector(config: PostgresConfig, context: { label
 
   const connector: PostgresConnector = {
     type: 'postgresql',
-    capabilities: new Set<Capability>(CAPABILITIES),
+    capabilities: new Set<Capability>(CONNECTOR_CAPABILITIES),
 
     async test() {
       const rows = await query<{ version: string; user: string; database: string; createrole: boolean; superuser: boolean }>(

@@ -15,8 +15,18 @@ export interface ConnectorTypeDefinition<C> {
   capabilitiesFor?(settings: Record<string, unknown>): Capability[];
   /** Offline checks the JSON Schema cannot express (a DN that does not parse, a mapping that does not compile). */
   check?(config: C, field: string): void;
+  /**
+   * The connector's own login, for rotation and the credential inventory: the secret field that
+   * holds its credential, and the account name it logs in as where the settings say.
+   */
+  login?(settings: Record<string, unknown>): ConnectorLogin | undefined;
   /** Builds a connector; it connects lazily, on its first call. `label` names the instance in messages. */
   create(config: C, context: { label: string }): Connector;
+}
+
+export interface ConnectorLogin {
+  secretField: string;
+  accountName?: string;
 }
 
 export interface ConnectorType {
@@ -27,6 +37,8 @@ export interface ConnectorType {
   readonly secretFields: readonly string[];
   readonly capabilities: readonly Capability[];
   capabilitiesFor(settings: Record<string, unknown>): Capability[];
+  /** The connector's own login under these settings; undefined when it has no secret credential. */
+  login(settings: Record<string, unknown>): ConnectorLogin | undefined;
   /** `validate()`: the whole configuration, offline; returns it with defaults applied, or throws naming the field. */
   validate(input: unknown, field?: string): unknown;
   /**
@@ -57,6 +69,7 @@ export function defineConnectorType<C>(def: ConnectorTypeDefinition<C>): Connect
     secretFields: def.config.secretFields,
     capabilities: def.capabilities,
     capabilitiesFor: (settings) => def.capabilitiesFor?.(settings) ?? [...def.capabilities],
+    login: (settings) => def.login?.(settings),
     validate,
     validateSettings(settings, storedSecretFields, field = 'config') {
       def.config.checkSettings(settings, field);

@@ -4,7 +4,7 @@
 // a clear refusal, never a missing-method crash half-way through a change.
 import { GatehouseError } from '../../shared/errors.js';
 import type { Filter } from './filter.js';
-import type { Account, AttributeDelta, ChangeOutcome, ConnectorSchema, Entitlement, NewAccount, ProbeResult } from './objects.js';
+import type { Account, AttributeDelta, ChangeOutcome, ConnectorSchema, Entitlement, NewAccount, NewEntitlement, ProbeResult } from './objects.js';
 
 export const CAPABILITIES = [
   'test',
@@ -17,6 +17,7 @@ export const CAPABILITIES = [
   'enableDisable',
   'deleteAccount',
   'grantRevoke',
+  'manageEntitlements',
   'rotateCredential',
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
@@ -109,6 +110,14 @@ export interface GrantRevokeOp {
   revoke(accountUid: string, entitlementUid: string, ctx: OperationContext): Promise<ChangeOutcome>;
 }
 
+/** Groups (or roles) themselves, where the system lets them be made: provisioning groups, not only memberships. */
+export interface ManageEntitlementsOp {
+  /** AlreadyExists when the system refuses a second entitlement of that name. */
+  createEntitlement(entitlement: NewEntitlement, ctx: OperationContext): Promise<Entitlement>;
+  /** UnknownUid when it is already gone. */
+  deleteEntitlement(uid: string, ctx: OperationContext): Promise<void>;
+}
+
 /** Whose credential: the connector's own login (its service account) or an account's. */
 export type CredentialTarget = { kind: 'self' } | { kind: 'account'; uid: string };
 
@@ -145,6 +154,7 @@ interface CapabilityOps {
   enableDisable: EnableDisableOp;
   deleteAccount: DeleteAccountOp;
   grantRevoke: GrantRevokeOp;
+  manageEntitlements: ManageEntitlementsOp;
   rotateCredential: RotateCredentialOp;
 }
 
@@ -160,6 +170,7 @@ export const CAPABILITY_METHODS: { [K in Capability]: readonly (keyof Capability
   enableDisable: ['setAccountEnabled'],
   deleteAccount: ['deleteAccount'],
   grantRevoke: ['grant', 'revoke'],
+  manageEntitlements: ['createEntitlement', 'deleteEntitlement'],
   rotateCredential: ['applyCredential', 'verifyCredential', 'retireCredential'],
 };
 

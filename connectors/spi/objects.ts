@@ -62,6 +62,14 @@ export const newAccount = z.object({
 });
 export type NewAccount = z.input<typeof newAccount>;
 
+/** An entitlement (a group) to create, where the system supports making them. */
+export const newEntitlement = z.object({
+  name: z.string().min(1).max(256),
+  description: z.string().max(1000).optional(),
+  attributes: attributes.default({}),
+});
+export type NewEntitlement = z.input<typeof newEntitlement>;
+
 /** One change to one attribute: replace its values (empty clears it), or add or remove some. */
 export const attributeDelta = z.object({
   attribute: z.string().min(1),

@@ -7,6 +7,8 @@ import { StartupError } from '../embedded/process.js';
 import { GatehouseError } from '../../shared/errors.js';
 import { openCliContext, type CliContext } from '../cli-context.js';
 import os from 'node:os';
+import type { Caller } from '../../connectors/caller.js';
+import { adminAbilityFor } from '../../policies/admin-ability.js';
 import type { Actor } from '../../audit/index.js';
 
 /** Who runs a command, as the ledger records it: the operator's account on this machine. */
@@ -92,4 +94,15 @@ export async function withCliContext(fn: (ctx: CliContext, env: { config: Config
   } finally {
     await ctx?.close();
   }
+}
+
+/**
+ * Whoever runs a command, as services see them: the operating-system user named in the ledger, with
+ * Gatehouse's own ability (they already hold the database and Vault credentials the command uses).
+ */
+export function cliCaller(): Caller {
+  return {
+    actor: cliActor(),
+    ability: adminAbilityFor({ kind: 'system', id: 'cli', roles: [] }),
+  };
 }

@@ -10,6 +10,7 @@ import { createBuiltinConnectorRegistry } from '../../connectors/builtin-connect
 import { createConnectorInstanceService } from '../../connectors/instances/connector-instance-service.js';
 import { cleanEnv, REPO_ROOT } from '../../test/helpers/cli.js';
 import { configFromOptions, connectorCommandActions, type ConnectorCliIo } from './connector-commands.js';
+import { createLedger } from '../../audit/index.js';
 
 describe('gatehouse connector', () => {
   let db: TestDatabase;
@@ -49,7 +50,7 @@ describe('gatehouse connector', () => {
     const out: string[] = [];
     const { password: secret, ...rest } = target.config() as { password: string } & Record<string, unknown>;
     const files = { 'pg.json': JSON.stringify(rest), 'secrets.yaml': `password: ${secret}\n` };
-    const actions = connectorCommandActions(createConnectorInstanceService({ orm, secrets: vault.store, registry }), registry, io(files, out));
+    const actions = connectorCommandActions(createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger: createLedger({ orm, signer: vault.store }) }), registry, io(files, out));
     await actions.create('pg-cli', { type: 'postgresql', configFile: 'pg.json', secretsFile: 'secrets.yaml', description: 'from the CLI' });
     expect(out.join('\n')).toContain('password (set)');
     expect(out.join('\n')).not.toContain(secret);
@@ -98,6 +99,9 @@ describe('gatehouse connector', () => {
     expect(await vault.store.readKv(`gatehouse/connectors/${view.id}`)).toMatchObject({ data: { password: secret } });
     const row = await withPg(db.superuserUrl, (c) => c.query('SELECT row_to_json(t)::text AS t FROM connector_instance t WHERE id = $1', [view.id]));
     expect(row.rows[0].t).not.toContain(secret);
+    // The change is in the ledger under the operating-system user who ran the command.
+    const entry = await withPg(db.superuserUrl, (c) => c.query(`SELECT doc FROM ledger_entry WHERE doc->>'action' = 'connector.created' AND doc->'subject'->>'id' = $1`, [view.id]));
+    expect(entry.rows[0].doc.actor).toMatchObject({ kind: 'human', id: expect.stringMatching(/^os:/) });
 
     const refused = await run(['connector', 'update', 'pg-stdin', '--set', `password=${secret}`]);
     expect(refused.code).toBe(1);

@@ -11,7 +11,9 @@ import { createConnectorInstanceService, type ConnectorInstanceService } from '.
 import type { ConnectorView } from '../../connectors/instances/connector-instance-types.js';
 import type { ConnectorRegistry } from '../../connectors/connector-registry.js';
 import { createTemporalProbe } from '../connector-module.js';
-import { withCliContext } from './common.js';
+import { cliCaller, withCliContext } from './common.js';
+import type { Caller } from '../../connectors/caller.js';
+import type { CliContext } from '../cli-context.js';
 
 export interface ConnectorCliIo {
   out(text: string): void;
@@ -86,40 +88,40 @@ function describeView(v: ConnectorView): string {
 }
 
 /** The commands' work, apart from argument parsing, so it can be run against any service. */
-export function connectorCommandActions(service: ConnectorInstanceService, registry: ConnectorRegistry, io: ConnectorCliIo = defaultIo) {
+export function connectorCommandActions(service: ConnectorInstanceService, registry: ConnectorRegistry, io: ConnectorCliIo = defaultIo, caller: Caller = cliCaller()) {
   const print = (value: unknown, json: boolean | undefined, text: () => string) => io.out(json ? JSON.stringify(value, null, 2) : text());
   return {
     types(opts: { json?: boolean }) {
-      const types = service.types();
+      const types = service.types(caller);
       print(types, opts.json, () => types.map((t) => `${t.type.padEnd(12)} ${t.title}: ${t.description}\n${' '.repeat(13)}secrets: ${t.secretFields.join(', ') || 'none'}`).join('\n'));
     },
     async list(opts: { json?: boolean }) {
-      const all = await service.list();
+      const all = await service.list(caller);
       print(all, opts.json, () => (all.length ? all.map((v) => `${v.name.padEnd(24)} ${v.type.padEnd(12)} ${v.id}`).join('\n') : 'no connectors configured'));
     },
     async show(ref: string, opts: { json?: boolean }) {
-      const v = await service.get(ref);
+      const v = await service.get(ref, caller);
       print(v, opts.json, () => describeView(v));
     },
     async create(name: string, opts: ConfigOptions & { type: string; description?: string; json?: boolean }) {
       const config = configFromOptions(opts, registry.get(opts.type, '--type').secretFields, io);
-      const v = await service.create({ name, type: opts.type, config, ...(opts.description ? { description: opts.description } : {}) });
+      const v = await service.create({ name, type: opts.type, config, ...(opts.description ? { description: opts.description } : {}) }, caller);
       print(v, opts.json, () => `created ${describeView(v)}`);
     },
     async update(ref: string, opts: ConfigOptions & { description?: string; expectedRevision?: string; json?: boolean }) {
-      const current = await service.get(ref);
+      const current = await service.get(ref, caller);
       const patch = configFromOptions(opts, registry.get(current.type).secretFields, io);
       const v = await service.update(ref, {
         ...(Object.keys(patch).length ? { config: patch } : {}),
         ...(opts.description !== undefined ? { description: opts.description } : {}),
         ...(opts.expectedRevision !== undefined ? { expectedRevision: Number(opts.expectedRevision) } : {}),
-      });
+      }, caller);
       print(v, opts.json, () => `updated ${describeView(v)}`);
     },
     async remove(ref: string, opts: { yes?: boolean }) {
       if (!opts.yes) throw invalid('--yes', 'is required: deleting a connector also destroys its secrets in Vault');
-      const v = await service.get(ref);
-      await service.remove(v.id);
+      const v = await service.get(ref, caller);
+      await service.remove(v.id, caller);
       io.out(`deleted ${v.name} and its secrets`);
     },
   };
@@ -127,10 +129,16 @@ export function connectorCommandActions(service: ConnectorInstanceService, regis
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** The instance service as the command line uses it: its changes are ledger entries like the API's. */
+async function cliConnectorService(ctx: CliContext): Promise<ConnectorInstanceService> {
+  const secrets = await ctx.secrets();
+  return createConnectorInstanceService({ orm: ctx.orm, secrets, registry: createBuiltinConnectorRegistry(), ledger: ctx.ledger });
+}
+
 async function runProbe(ref: string, json: boolean | undefined): Promise<void> {
   await withCliContext(async (ctx, { config }) => {
-    const service = createConnectorInstanceService({ orm: ctx.orm, secrets: await ctx.secrets(), registry: createBuiltinConnectorRegistry() });
-    const instance = await service.get(ref);
+    const service = await cliConnectorService(ctx);
+    const instance = await service.get(ref, cliCaller());
     let connection: Connection;
     try {
       connection = await Connection.connect({
@@ -163,8 +171,7 @@ export function registerConnectorCommands(program: Command): void {
   const group = program.command('connector').description('configure connector instances; their secrets go to Vault');
   const withActions = (fn: (actions: ReturnType<typeof connectorCommandActions>) => Promise<void> | void) =>
     withCliContext(async (ctx) => {
-      const registry = createBuiltinConnectorRegistry();
-      await fn(connectorCommandActions(createConnectorInstanceService({ orm: ctx.orm, secrets: await ctx.secrets(), registry }), registry));
+      await fn(connectorCommandActions(await cliConnectorService(ctx), createBuiltinConnectorRegistry()));
     });
 
   group

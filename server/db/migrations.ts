@@ -6,6 +6,7 @@ import { Migration20261130120000Scim } from '../../scim/migrations/Migration2026
 import { Migration20261204000000ScimLedger } from '../../scim/migrations/Migration20261204000000ScimLedger.js';
 import { Migration20261201090000Auth } from '../auth/migrations/Migration20261201090000Auth.js';
 import { Migration20261203000000Connectors } from '../../connectors/migrations/Migration20261203000000Connectors.js';
+import { Migration20261205000000Credentials } from '../../connectors/migrations/Migration20261205000000Credentials.js';
 import { Migration20261206090000Policies } from '../../policies/migrations/Migration20261206090000Policies.js';
 import { Migration20261206100000AccessChanges } from '../../workflows/migrations/Migration20261206100000AccessChanges.js';
 
@@ -20,6 +21,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261201090000Auth,
   Migration20261203000000Connectors,
   Migration20261204000000ScimLedger,
+  Migration20261205000000Credentials,
   Migration20261206090000Policies,
   Migration20261206100000AccessChanges,
 ]

@@ -88,6 +88,19 @@ export class LocalDevSecretStore implements SecretStore {
     this.persist();
   }
 
+  async listKv(p: string): Promise<string[]> {
+    assertSecretPath(p);
+    const prefix = `${p}/`;
+    const names = new Set<string>();
+    for (const [key, versions] of Object.entries(this.state.kv)) {
+      if (!key.startsWith(prefix) || !versions.length) continue;
+      const rest = key.slice(prefix.length);
+      const slash = rest.indexOf('/');
+      names.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+    }
+    return [...names].sort();
+  }
+
   private addKeyVersion(name: string): void {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);

@@ -63,6 +63,18 @@ function contract(name: string, makeStore: () => Promise<SecretStore>) {
       expect(await store.readKvMetadata(p)).toBeUndefined();
     });
 
+    it('lists the names under a folder, sub-folders marked, and nothing for an empty one', async () => {
+      const folder = `gatehouse/list-${suffix()}`;
+      await store.writeKv(`${folder}/b`, { x: '1' });
+      await store.writeKv(`${folder}/a`, { x: '1' });
+      await store.writeKv(`${folder}/sub/c`, { x: '1' });
+      expect(await store.listKv(folder)).toEqual(['a', 'b', 'sub/']);
+      expect(await store.listKv(`${folder}/sub`)).toEqual(['c']);
+      expect(await store.listKv(`gatehouse/none-${suffix()}`)).toEqual([]);
+      await store.destroyKv(`${folder}/a`);
+      expect(await store.listKv(folder)).toEqual(['b', 'sub/']);
+    });
+
     it('refuses paths that could leave its namespace', async () => {
       for (const bad of ['../etc', 'gatehouse/../x', '/abs', 'a//b', 'a b']) {
         await expect(store.readKv(bad)).rejects.toThrow(/invalid secret path/);

@@ -53,6 +53,8 @@ export interface SecretStore {
   rollbackKv(path: string, version: number, options?: { cas?: number }): Promise<{ version: number }>;
   /** Deletes every version and the metadata. */
   destroyKv(path: string): Promise<void>;
+  /** The names directly under a folder (sub-folders end with '/'); empty when there are none. */
+  listKv(path: string): Promise<string[]>;
 
   /** Creates the signing key if it does not exist (ed25519, not exportable). */
   ensureSigningKey(name: string): Promise<void>;

@@ -191,6 +191,16 @@ export class VaultSecretStore implements SecretStore {
     }
   }
 
+  async listKv(path: string): Promise<string[]> {
+    try {
+      const res = await this.client.list(this.kvPath('metadata', path));
+      return ((res.data?.keys ?? []) as string[]).slice().sort();
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw translate(err, `listing of ${path}`);
+    }
+  }
+
   private transitPath(kind: string, name: string): string {
     assertKeyName(name);
     return `${this.options.transitMount}/${kind}/${name}`;

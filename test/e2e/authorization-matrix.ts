@@ -38,6 +38,9 @@ const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
 const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
+// read:Credential; nhi-owners are let through and then see (and rotate) only what they own.
+const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
+const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
 const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
 const APPROVERS: readonly Caller[] = ['security-approver'];
 const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
@@ -102,6 +105,16 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/requests': PEOPLE,
   'GET /api/requests/:id': PEOPLE,
   'POST /api/requests': PEOPLE,
+
+  // credentials and the NHI inventory
+  'GET /api/inventory/credentials': CREDENTIAL_READERS,
+  'GET /api/inventory/credentials/export': CREDENTIAL_READERS,
+  'POST /api/inventory/scan': ADMIN,
+  'POST /api/credentials': ADMIN,
+  'GET /api/credentials/:id': CREDENTIAL_READERS,
+  'PATCH /api/credentials/:id': ADMIN,
+  'DELETE /api/credentials/:id': ADMIN,
+  'POST /api/credentials/:id/rotate': CREDENTIAL_ROTATORS,
 
   // users
   'GET /api/users': ADMIN,

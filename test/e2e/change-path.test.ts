@@ -29,7 +29,7 @@ describe('the per-change path: decide, apply, compensate', () => {
     await w.targetGroup(`gated_${w.target.tag}`);
     dana = await w.person('dana', { name: 'Dana Developer', department: 'Engineering' });
     carl = await w.person('carl', { name: 'Carl Contractor', department: 'Engineering', userType: 'Contractor' });
-    activities = buildActivities({ orm: w.orm, secrets: w.vault.store, ledger: w.ledger }) as ChangeActivities;
+    activities = buildActivities({ orm: w.orm, secrets: w.vault.store, ledger: w.ledger, temporal: { client: w.temporal.client, taskQueue: w.temporal.taskQueue } }) as ChangeActivities;
     await w.startWorker();
   });
 

@@ -1,6 +1,7 @@
 // A small but real HTTP user directory, run by the HTTP connector's tests as its target system:
-// users and groups over JSON, bearer tokens (one read-write, one read-only), cursor paging,
-// Idempotency-Key replay on creation, hashed passwords and a login endpoint to check them by.
+// users and groups over JSON, bearer tokens (one read-write, one read-only, and admin tokens issued
+// and revoked through the API, several valid at once), cursor paging, Idempotency-Key replay on
+// creation, hashed passwords and a login endpoint to check them by.
 import http from 'node:http';
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -15,9 +16,19 @@ export interface DirectoryUser {
   passwordHash?: string;
 }
 
+export interface IssuedToken {
+  id: string;
+  token: string;
+  role: 'admin' | 'reader';
+}
+
 export interface UserDirectoryServer {
   url: string;
   tokens: { admin: string; reader: string };
+  /** Every valid token by id; the two above are `t-admin` and `t-reader`. */
+  issued: Map<string, IssuedToken>;
+  /** Token ids the server refuses to revoke (423 Locked), as a system does for a key still in use. */
+  lockedTokens: Set<string>;
   users: Map<string, DirectoryUser>;
   groups: Map<string, { id: string; name: string; admin: boolean; members: Set<string> }>;
   /** Idempotency keys of every change the server received, in order. */
@@ -36,6 +47,12 @@ const verify = (password: string, stored: string) => {
 
 export async function startUserDirectoryServer(): Promise<UserDirectoryServer> {
   const tokens = { admin: randomBytes(16).toString('hex'), reader: randomBytes(16).toString('hex') };
+  const issued = new Map<string, IssuedToken>([
+    ['t-admin', { id: 't-admin', token: tokens.admin, role: 'admin' }],
+    ['t-reader', { id: 't-reader', token: tokens.reader, role: 'reader' }],
+  ]);
+  const lockedTokens = new Set<string>();
+  let nextToken = 1;
   const users = new Map<string, DirectoryUser>();
   const groups = new Map<string, { id: string; name: string; admin: boolean; members: Set<string> }>();
   groups.set('g-engineers', { id: 'g-engineers', name: 'engineers', admin: false, members: new Set() });
@@ -51,8 +68,10 @@ export async function startUserDirectoryServer(): Promise<UserDirectoryServer> {
     if (req.path === '/api/login') return next();
     const auth = req.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-    if (token !== tokens.admin && token !== tokens.reader) return void res.status(401).json({ error: 'unauthenticated' });
-    if (req.method !== 'GET' && token !== tokens.admin) return void res.status(403).json({ error: 'read-only token' });
+    const holder = [...issued.values()].find((t) => t.token === token);
+    if (!holder) return void res.status(401).json({ error: 'unauthenticated' });
+    if (req.method !== 'GET' && holder.role !== 'admin') return void res.status(403).json({ error: 'read-only token' });
+    res.locals.tokenId = holder.id;
     const key = req.headers['idempotency-key'];
     if (typeof key === 'string' && req.method !== 'GET') idempotencyKeys.push(key);
     next();
@@ -138,6 +157,20 @@ export async function startUserDirectoryServer(): Promise<UserDirectoryServer> {
     u.groups = u.groups.filter((id) => id !== g.id);
     res.json({ changed });
   });
+  app.get('/api/whoami', (_req, res) => {
+    res.json({ tokenId: res.locals.tokenId as string });
+  });
+  app.post('/api/tokens', (_req, res) => {
+    const t: IssuedToken = { id: `t-${nextToken++}`, token: randomBytes(24).toString('base64url'), role: 'admin' };
+    issued.set(t.id, t);
+    res.status(201).json({ id: t.id, token: t.token });
+  });
+  app.delete('/api/tokens/:id', (req, res) => {
+    if (!issued.has(req.params.id)) return void res.status(404).json({ error: 'no such token' });
+    if (lockedTokens.has(req.params.id)) return void res.status(423).json({ error: 'this token is locked and cannot be revoked' });
+    issued.delete(req.params.id);
+    res.status(204).end();
+  });
   app.post('/api/login', (req, res) => {
     const { userName, password } = req.body as Record<string, string>;
     const u = [...users.values()].find((x) => x.userName === userName);
@@ -152,6 +185,8 @@ export async function startUserDirectoryServer(): Promise<UserDirectoryServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     tokens,
+    issued,
+    lockedTokens,
     users,
     groups,
     idempotencyKeys,

@@ -97,5 +97,8 @@ export function inverseOf(change: AccessChange, applied: AppliedEffect): Inverse
       return { kind: 'impossible', reason: `a deleted account cannot be restored (${change.target.accountName ?? accountUid ?? 'its account'} on ${change.target.connectorName ?? change.target.connectorId})` };
     case 'updateAccount':
       return { kind: 'impossible', reason: 'an attribute update keeps no earlier values to restore' };
+    case 'createEntitlement':
+    case 'deleteEntitlement':
+      return { kind: 'impossible', reason: 'making or removing an entitlement on the target is not an access change this path undoes' };
   }
 }
