@@ -6,14 +6,6 @@ import { createSelfCheckActivities } from '../workflows/selfcheck/activities.js'
 import { createConnectorTestActivities } from '../workflows/connector-test/activities.js';
 import { createConnectorFactory } from '../connectors/instances/connector-factory.js';
 import { createBuiltinConnectorRegistry } from '../connectors/builtin-connectors.js';
-import { createConnectorOperations } from '../connectors/operations/connector-operations.js';
-import { createPolicyStore } from '../policies/policy-store.js';
-import { createApprovalActivities } from '../workflows/approval/activities.js';
-import { createChangeActivities } from '../workflows/change/activities.js';
-import { createAssignmentStore } from '../workflows/change/assignment-store.js';
-import { createIdentityResolver } from './access/identity-resolver.js';
-import { createJmlActivities } from '../workflows/jml/activities.js';
-import { createBirthrightIdentitySource } from './jml/birthright-identity.js';
 import type { Client } from '@temporalio/client';
 import { createCredentialRotation } from '../connectors/credentials/credential-rotation.js';
 import { createInventoryScanner } from '../connectors/credentials/inventory-scan.js';
@@ -24,6 +16,14 @@ import { workflowIsRunning } from './rotation-scheduling.js';
 import { createLeaverCredentialActivities } from '../workflows/leaver-credentials/activities.js';
 import { createCredentialService } from '../connectors/credentials/credential-service.js';
 import { createTemporalRotations } from './rotation-scheduling.js';
+import { createConnectorOperations } from '../connectors/operations/connector-operations.js';
+import { createPolicyStore } from '../policies/policy-store.js';
+import { createApprovalActivities } from '../workflows/approval/activities.js';
+import { createChangeActivities } from '../workflows/change/activities.js';
+import { createAssignmentStore } from '../workflows/change/assignment-store.js';
+import { createIdentityResolver } from './access/identity-resolver.js';
+import { createJmlActivities } from '../workflows/jml/activities.js';
+import { createBirthrightIdentitySource } from './jml/birthright-identity.js';
 
 export interface ActivityDeps {
   orm: MikroORM;

@@ -215,7 +215,7 @@ describe('credentials and the NHI inventory', () => {
       const bobsOnly = await register('bob-solo', { account: { uid: '12' }, owners: [people.bob.ref] });
       const actor = { kind: 'workflow' as const, id: 'identity:okta:alice' };
 
-      const handed = await credentials.handOverFromLeaver(people.alice.ref, actor);
+      const handed = await credentials.handOverFromLeaver(people.alice.ref, people.manager.ref, actor);
       expect(handed).toEqual([
         { credentialId: shared.id, name: 'alice-shared', outcome: 'co-owned' },
         { credentialId: solo.id, name: 'alice-solo', outcome: 'reassigned', to: people.manager.ref },
@@ -225,11 +225,11 @@ describe('credentials and the NHI inventory', () => {
       expect((await inventory.item(shared.id, admin)).owners.map((o) => o.userId)).toEqual([people.bob.id]);
       // Idempotent: a second call (a retried activity) changes nothing and answers the same.
       const before = (await ledger.head()).size;
-      expect(await credentials.handOverFromLeaver(people.alice.ref, actor)).toEqual(handed);
+      expect(await credentials.handOverFromLeaver(people.alice.ref, people.manager.ref, actor)).toEqual(handed);
       expect((await ledger.head()).size).toBe(before);
 
       // Bob has no manager: what he alone owns is orphaned.
-      expect(await credentials.handOverFromLeaver(people.bob.ref, actor)).toEqual([
+      expect(await credentials.handOverFromLeaver(people.bob.ref, null, actor)).toEqual([
         { credentialId: shared.id, name: 'alice-shared', outcome: 'orphaned' },
         { credentialId: bobsOnly.id, name: 'bob-solo', outcome: 'orphaned' },
       ]);
@@ -237,6 +237,12 @@ describe('credentials and the NHI inventory', () => {
       const orphaned = await ledger.query({ action: 'credential.orphaned', subjectId: bobsOnly.id });
       expect(orphaned.entries[0]).toMatchObject({ actor, details: { leaver: people.bob.ref, outcome: 'orphaned', owners: [] } });
       expect((await ledger.query({ action: 'credential.owner.reassigned', subjectId: solo.id })).entries[0]!.details).toMatchObject({ manager: people.manager.ref });
+
+      // A manager who is deactivated (Carol, since the findings test) takes nothing over: orphaned.
+      const erin = await register('erin-solo', { account: { uid: '13' }, owners: [people.manager.ref] });
+      expect(await credentials.handOverFromLeaver(people.manager.ref, people.carol.ref, actor)).toEqual(
+        expect.arrayContaining([{ credentialId: erin.id, name: 'erin-solo', outcome: 'orphaned' }]),
+      );
     });
   });
 });

@@ -284,18 +284,15 @@ export function createCredentialService(deps: CredentialServiceDeps) {
     },
 
     /**
-     * A leaver's non-human identities: each credential they own goes to their manager (in the same
-     * directory, when active), or is flagged orphaned when nobody is left to own it. Idempotent:
-     * a second call returns the same hand-over from the owner-change record.
+     * A leaver's non-human identities: each credential they own goes to their manager (when the
+     * manager is in the same directory and active), or is flagged orphaned when nobody is left to own
+     * it. Idempotent: a second call returns the same hand-over from the owner-change record.
      */
-    async handOverFromLeaver(leaver: OwnerRef, actor: Actor): Promise<LeaverHandOver[]> {
-      const people = await deps.owners.people([leaver]);
-      const managerId = people.get(ownerKey(leaver))?.managerId ?? null;
+    async handOverFromLeaver(leaver: OwnerRef, managerRef: OwnerRef | null, actor: Actor): Promise<LeaverHandOver[]> {
       let manager: OwnerRef | undefined;
-      if (managerId) {
-        const ref = { directoryId: leaver.directoryId, userId: managerId };
-        const m = (await deps.owners.people([ref])).get(ownerKey(ref));
-        if (m?.active) manager = ref;
+      if (managerRef && managerRef.directoryId === leaver.directoryId && ownerKey(managerRef) !== ownerKey(leaver)) {
+        const m = (await deps.owners.people([managerRef])).get(ownerKey(managerRef));
+        if (m?.active) manager = managerRef;
       }
       const em = deps.orm.em.fork();
       await em.transactional(async (tem) => {

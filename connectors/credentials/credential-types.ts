@@ -2,6 +2,7 @@
 // uses it, how old it may get, what may be sent to register or change one, and how its rotations
 // went. Never a secret value, except the write-only `secret` given once at registration.
 import { z } from 'zod';
+import { actorSchema } from '../../audit/ledger-types.js';
 
 const uuid = z.uuid({ message: 'must be a UUID' });
 
@@ -89,3 +90,20 @@ export const rotateCredentialInput = z
   })
   .strict();
 export type RotateCredentialInput = z.infer<typeof rotateCredentialInput>;
+
+/**
+ * What the joiner-mover-leaver workflow passes for a leaver (`leaverCredentialsWorkflow`): the
+ * person as their directory knows them, their manager there (as known when they left; the record
+ * may be gone by now), and who acts (the JML workflow).
+ */
+export const leaverCredentialsInput = z
+  .object({
+    directoryId: uuid,
+    /** The leaver's SCIM user id in that directory. */
+    identityId: uuid,
+    /** Their manager's SCIM user id in the same directory, or null: their credentials are then flagged orphaned. */
+    managerId: uuid.nullable(),
+    actor: actorSchema,
+  })
+  .strict();
+export type LeaverCredentialsInput = z.infer<typeof leaverCredentialsInput>;

@@ -18,7 +18,9 @@ export function toGatehouseError(err: unknown): GatehouseError {
   }
   if (err instanceof ZodError) {
     const issue = err.issues[0]!;
-    const field = issue.path.join('.') || 'body';
+    // An unknown key (a strict schema) is named itself, not its parent object.
+    const path = issue.code === 'unrecognized_keys' && issue.keys[0] ? [...issue.path, issue.keys[0]] : issue.path;
+    const field = path.join('.') || 'body';
     return new GatehouseError('invalid_request', `${field}: ${issue.message}`, { field });
   }
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string };

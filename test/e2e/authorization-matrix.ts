@@ -38,9 +38,11 @@ const SIGNED_IN: readonly Caller[] = CALLERS.filter((c) => c !== 'anonymous');
 const ADMIN: readonly Caller[] = ['admin'];
 const DIRECTORY_ADMINS: readonly Caller[] = ['admin', 'token:directory-sync'];
 const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
+// read:Credential; nhi-owners are let through and then see (and rotate) only what they own.
+const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
+const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
 const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
 const APPROVERS: readonly Caller[] = ['security-approver'];
-const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
 const RUN_READERS: readonly Caller[] = ['admin', 'security-approver', 'token:monitoring'];
 const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
@@ -105,7 +107,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/requests/:id': PEOPLE,
   'POST /api/requests': PEOPLE,
 
-  // the credential inventory: readers see credentials (owners theirs only, checked per instance); admins manage; owners rotate theirs
+  // credentials and the NHI inventory
   'GET /api/inventory/credentials': CREDENTIAL_READERS,
   'GET /api/inventory/credentials/export': CREDENTIAL_READERS,
   'POST /api/inventory/scan': ADMIN,
@@ -113,7 +115,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/credentials/:id': CREDENTIAL_READERS,
   'PATCH /api/credentials/:id': ADMIN,
   'DELETE /api/credentials/:id': ADMIN,
-  'POST /api/credentials/:id/rotate': ['admin', 'nhi-owner'],
+  'POST /api/credentials/:id/rotate': CREDENTIAL_ROTATORS,
 
   // joiner-mover-leaver runs and reconciliation passes: admins, approvers and monitoring read them; admins retry and cancel
   'GET /api/runs': RUN_READERS,

@@ -23,7 +23,7 @@ import { createSimulationSource } from '../../server/access/simulation-source.js
 import { accessRequestWorkflow, accessRequestWorkflowId } from '../../workflows/access-request/workflow.js';
 import type { ChangeOutcome } from '../../workflows/change/change-types.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
-import { systemCaller } from './service-callers.js';
+import { adminCaller } from './service-callers.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, createTestWorker, openOrm, TEST_ADMIN, withPg, type MikroORM, type TestDatabase, type TestTemporal, type TestVault } from './services.js';
 
 export interface Person {
@@ -100,7 +100,7 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
   const ledger = createLedger({ orm, signer: vault.store });
   const registry = createBuiltinConnectorRegistry();
   const connectorName = options.connectorName ?? `pg-${target.tag}`;
-  const instance = await createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger }).create({ name: connectorName, type: 'postgresql', config: target.config() }, systemCaller());
+  const instance = await createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger }).create({ name: connectorName, type: 'postgresql', config: target.config() }, adminCaller());
   const scim = await createScimModule({ orm, ledger, publicUrl: 'http://gatehouse.test', log: createLogger({ level: 'silent' }) });
   const directory = await scim.directories.createDirectory(`acme-${target.tag}`, TEST_ADMIN);
   const token = await scim.directories.createToken(directory.id, TEST_ADMIN);

@@ -36,6 +36,11 @@ export function sharedPostgresSuperuserUrl(): string {
   return inject('pgSuperuserUrl');
 }
 
+/** The Vault binary the shared services run, for suites that run (and stop) a Vault server of their own. */
+export function sharedVaultBinary(): string {
+  return inject('vaultBinary');
+}
+
 /** A folder for this run's scratch files (removed with the shared services). */
 export function sharedTestDataDir(): string {
   return inject('testDataDir');

@@ -123,3 +123,49 @@ export async function decideApproval(csrfToken: string, id: string, verdict: 'ap
   });
   if (!res.ok) throw new Error(await errorMessage(res));
 }
+
+/** One item of the NHI and credential inventory, as GET /api/inventory/credentials lists it (the fields the page shows). */
+export interface InventoryItem {
+  id: string;
+  source: 'managed' | 'discovered' | 'vault';
+  kind: string;
+  name: string;
+  connector: { id: string; name: string; type: string } | null;
+  account: { uid: string | null; name: string | null; enabled: boolean | null } | null;
+  owners: { directoryId: string; userId: string; userName: string | null; displayName: string | null; status: 'active' | 'inactive' | 'gone' }[];
+  ownerActive: boolean | null;
+  createdAt: string | null;
+  lastRotatedAt: string | null;
+  lastUsedAt: string | null;
+  ageDays: number | null;
+  maxAgeDays: number | null;
+  entitlements: { uid: string; name: string; privileged: boolean }[];
+  privileged: boolean;
+  usedBy: { kind: string; name: string }[];
+  findings: string[];
+  rotation: { rotatable: boolean; inProgress: string | null; last: { status: string; finishedAt?: string; startedAt: string } | null } | null;
+  canRotate: boolean;
+}
+
+export interface Inventory {
+  generatedAt: string;
+  /** What each finding means. */
+  findings: Record<string, string>;
+  items: InventoryItem[];
+}
+
+/** The inventory's filters, as query parameters (empty ones left out). */
+export function inventoryQuery(filters: Record<string, string>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v.trim()) params.set(k, v.trim());
+  return params.toString();
+}
+
+export async function fetchInventory(filters: Record<string, string>, signal?: AbortSignal): Promise<Inventory> {
+  const res = await fetch(`/api/inventory/credentials?${inventoryQuery(filters)}`, { headers: { Accept: 'application/json' }, signal });
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return (await res.json()) as Inventory;
+}
+
+/** Where the browser downloads the same list as a file. */
+export const inventoryExportUrl = (filters: Record<string, string>, format: 'csv' | 'json') => `/api/inventory/credentials/export?${inventoryQuery({ ...filters, format })}`;

@@ -88,6 +88,7 @@ function effectOfApply(op: ConnectorOperation, applied: AppliedChange): Assignme
       return { kind: 'entitlement-granted', accountUid, entitlementUid: applied.entitlementUid };
     case 'revoke':
       return { kind: 'entitlement-revoked' };
+    // Entitlements made or removed on the target (never an access change) hold no one's access.
     case 'updateAccount':
     case 'createEntitlement':
     case 'deleteEntitlement':
@@ -281,7 +282,9 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
         const ent = change.target.entitlement;
         const entitlementUid = ent && (change.kind === 'grant' || change.kind === 'revoke') ? (ent.uid ?? (await lookupEntitlementUid(connectorId, ent.id))) : undefined;
         const operation = toConnectorOperation(change, { accountUid, entitlementUid });
-        const result = await deps.operations.apply({ instanceId: connectorId, idempotencyKey: change.id, operation, actor: { kind: 'workflow', id: run.workflowId }, correlation: about(change, run).correlation! });
+        // The connector journals the operation on the ledger too, under the change id as its idempotency
+        // key; it is correlated with the run only, so a change's own entries stay the gate's.
+        const result = await deps.operations.apply({ instanceId: connectorId, idempotencyKey: change.id, operation, actor: { kind: 'workflow', id: run.workflowId }, correlation: { workflowId: run.workflowId, runId: run.runId } });
         const applied: AppliedChange = {
           changeId: change.id,
           connectorId,
@@ -356,13 +359,7 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
         if (inverse.kind === 'nothing') {
           result = { status: 'nothing-to-undo', changeId: change.id, reason: inverse.reason };
         } else {
-          const undone = await deps.operations.apply({
-            instanceId: change.target.connectorId,
-            idempotencyKey: `${change.id}:undo`,
-            operation: inverse.operation,
-            actor: { kind: 'workflow', id: run.workflowId },
-            correlation: about(change, run).correlation!,
-          });
+          const undone = await deps.operations.apply({ instanceId: change.target.connectorId, idempotencyKey: `${change.id}:undo`, operation: inverse.operation, actor: { kind: 'workflow', id: run.workflowId }, correlation: { workflowId: run.workflowId, runId: run.runId } });
           result = { status: 'compensated', changeId: change.id, operation: inverse.operation.kind, changed: undone.changed };
           assignment = effectOfApply(inverse.operation, { ...applied, changed: undone.changed });
         }

@@ -101,7 +101,6 @@ export function inverseOf(change: AccessChange, applied: AppliedEffect): Inverse
       return { kind: 'impossible', reason: 'an attribute update keeps no earlier values to restore' };
     case 'createEntitlement':
     case 'deleteEntitlement':
-      // Entitlements are made and removed by the credential workflows, never by an access change.
-      return { kind: 'impossible', reason: `${applied.operation} is not an access change` };
+      return { kind: 'impossible', reason: 'making or removing an entitlement on the target is not an access change this path undoes' };
   }
 }

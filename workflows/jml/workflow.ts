@@ -58,6 +58,7 @@ export interface IdentityWorkflowInput {
 }
 
 const DEFAULT_MAX_EVENTS_PER_RUN = 100;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The leaver's non-human identities (hand-over to the manager, then rotation) came after the first
@@ -206,8 +207,15 @@ export async function identityWorkflow(input: IdentityWorkflowInput): Promise<vo
     let nhi: NhiHandOver | undefined;
     if (kind === 'leaver' && !stopped && patched(LEAVER_NHI_PATCH)) {
       try {
-        const leaver = { directoryId, userId: identityId };
-        const result = await executeChild(leaverCredentialsWorkflow, { workflowId: leaverCredentialsWorkflowId(leaver), args: [{ leaver }] });
+        const managerId = plan?.subject.attributes.managerId;
+        const input = {
+          directoryId,
+          identityId,
+          // The directory's manager as the plan resolved it (a SCIM id); none known: the credentials are flagged orphaned.
+          managerId: managerId && UUID.test(managerId) ? managerId : null,
+          actor: { kind: 'workflow' as const, id: workflowId, display: 'leaver hand-over' },
+        };
+        const result = await executeChild(leaverCredentialsWorkflow, { workflowId: leaverCredentialsWorkflowId(input), args: [input] });
         nhi = {
           handedOver: result.handedOver.map((h) => ({ credentialId: h.credentialId, name: h.name, outcome: h.outcome })),
           rotations: result.rotations.map((r) => ({ credentialId: r.credentialId, status: r.status })),
