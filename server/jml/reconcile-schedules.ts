@@ -22,7 +22,8 @@ export async function syncReconcileSchedules(deps: ReconcileScheduleDeps): Promi
   const wanted = new Map(connectors.map((c) => [reconcileScheduleId(c.id), c]));
   let removed = 0;
   for await (const s of deps.client.schedule.list()) {
-    if (!s.scheduleId.startsWith(PREFIX) || wanted.has(s.scheduleId)) continue;
+    // Only this deployment's schedules (its task queue): others may share the Temporal namespace.
+    if (!s.scheduleId.startsWith(PREFIX) || wanted.has(s.scheduleId) || s.memo?.taskQueue !== deps.taskQueue) continue;
     await deps.client.schedule
       .getHandle(s.scheduleId)
       .delete()
@@ -43,7 +44,7 @@ export async function syncReconcileSchedules(deps: ReconcileScheduleDeps): Promi
     const spec = { intervals: [{ every: deps.everyMinutes * 60_000 }] };
     try {
       // One pass at a time per connector; a pass missed while the cluster was away is not made up twice.
-      await deps.client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' }, memo: { connector: c.name } });
+      await deps.client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' }, memo: { connector: c.name, taskQueue: deps.taskQueue } });
     } catch (err) {
       if (!(err instanceof ScheduleAlreadyRunning)) throw err;
       await deps.client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));

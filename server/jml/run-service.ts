@@ -7,9 +7,9 @@ import { ForbiddenError, subject } from '@casl/ability';
 import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import type { Actor, Ledger, LedgerAppender, LedgerEntry } from '../../audit/index.js';
+import type { Ledger, LedgerAppender, LedgerEntry } from '../../audit/index.js';
+import type { Caller } from '../../connectors/caller.js';
 import { conflict, invalid, notFound } from '../../shared/errors.js';
-import type { AdminAbility } from '../../shared/auth/permissions.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { RUN_STATUSES, type RunStatus, type StepResult } from '../../workflows/jml/jml-types.js';
 import { cancelRunSignal, identityEventSignal, identityWorkflow, identityWorkflowId } from '../../workflows/jml/workflow.js';
@@ -102,17 +102,12 @@ const toView = (r: RunRow): RunView => ({
   ...(r.finished_at ? { finishedAt: isoTime(r.finished_at) } : {}),
 });
 
-/** The cursor is the last row's start time and id, opaque to callers. */
-const encodeCursor = (r: RunRow) => Buffer.from(`${isoTime(r.started_at)}|${r.id}`).toString('base64url');
-function decodeCursorOr400(cursor: string): { at: string; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw invalid('cursor', 'must be a cursor returned by a previous page');
-  return { at, id };
-}
-
-export interface Caller {
-  actor: Actor;
-  ability: AdminAbility;
+/** The cursor is the last row's id, opaque to callers; the next page starts after that row's (started_at, id). */
+const encodeCursor = (r: RunRow) => Buffer.from(r.id).toString('base64url');
+function decodeCursorOr400(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString();
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw invalid('cursor', 'must be a cursor returned by a previous page');
+  return id;
 }
 
 export interface RunServiceDeps {
@@ -203,11 +198,7 @@ export function createRunService(deps: RunServiceDeps) {
       if (query.connector) add('connector_id = ?', query.connector);
       if (query.from) add('started_at >= ?', new Date(query.from));
       if (query.to) add('started_at < ?', new Date(query.to));
-      if (query.cursor) {
-        const c = decodeCursorOr400(query.cursor);
-        where.push('(started_at, id) < (?, ?::uuid)');
-        params.push(new Date(c.at), c.id);
-      }
+      if (query.cursor) add('(started_at, id) < (SELECT started_at, id FROM jml_run WHERE id = ?::uuid)', decodeCursorOr400(query.cursor));
       const rows = await sql().execute<RunRow[]>(
         `SELECT * FROM jml_run ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`,
         [...params, query.limit + 1],
