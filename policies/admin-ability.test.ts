@@ -9,7 +9,7 @@ import { adminAbilityFor, holdsUnconditionally } from './admin-ability.js';
 const person = (roles: Principal['roles'], id = 'user-1'): Principal => ({ kind: 'human', id, roles });
 
 /** What every signed-in person holds, whatever their roles. */
-const PERSON = ['read:AccessRequest', 'request:AccessRequest'];
+const PERSON = ['cancel:AccessRequest', 'read:AccessRequest', 'request:AccessRequest'];
 
 /** Every action:Subject pair the ability allows by subject type. */
 const allowed = (p: Principal) => {
@@ -63,13 +63,16 @@ describe('admin-plane abilities', () => {
     expect(both).toContain('rotate:Credential');
   });
 
-  it('gives a person with no role only asking for access and following their own requests', () => {
+  it('gives a person with no role only asking for access, following their own requests and withdrawing them', () => {
     expect(allowed(person([]))).toEqual(PERSON);
     const ability = adminAbilityFor(person([], 'u-3'));
     expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-3', subjectUserIds: [] }))).toBe(true);
     expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-3'] }))).toBe(true);
     expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-5'] }))).toBe(false);
     expect(holdsUnconditionally(ability, 'read:AccessRequest')).toBe(false);
+    // Withdrawing: only what they asked for themselves, not what is merely about them.
+    expect(ability.can('cancel', subject('AccessRequest', { requesterId: 'u-3', subjectUserIds: [] }))).toBe(true);
+    expect(ability.can('cancel', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-3'] }))).toBe(false);
     expect(ability.can('decide', 'ApprovalRequest')).toBe(false);
   });
 

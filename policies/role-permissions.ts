@@ -18,12 +18,14 @@ type Cannot = AbilityBuilder<AdminAbility>['cannot'];
 /**
  * What every person who signs in may do, whatever their roles: ask for access (for themselves, or
  * for a non-human identity they own; policy and approvers decide what they get) and follow the
- * requests they made or that change their own access.
+ * requests they made or that change their own access, and withdraw the ones they made.
  */
 export function personPermissions(can: Can, userId: string): void {
   can('request', 'AccessRequest');
   can('read', 'AccessRequest', { requesterId: userId });
   can('read', 'AccessRequest', { subjectUserIds: userId });
+  // Withdraw a request they made while it waits for approval.
+  can('cancel', 'AccessRequest', { requesterId: userId });
 }
 
 export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: string) => void> = {
@@ -31,6 +33,7 @@ export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: st
     can('manage', ['Directory', 'Connector', 'Policy', 'ApiToken', 'User']);
     can(['read', 'retry', 'cancel'], 'Run');
     can('read', ['ApprovalRequest', 'AccessRequest', 'Identity', 'System']);
+    can('cancel', 'AccessRequest');
     // Register credentials, set their owners and max age, stop managing them, rotate them.
     can(['read', 'create', 'update', 'delete', 'rotate'], 'Credential');
   },

@@ -228,6 +228,44 @@ ${extra}`;
     expect((await s.api(dana.as, 'GET', `/api/requests/${danaAnalysts}`)).status).toBe(200);
   });
 
+  it('lets the requester or an admin withdraw a request waiting for approval, on record, and nobody else', async () => {
+    const wes = await s.person('wes', { name: 'Wes Withdrawer', department: 'Engineering', manager: mia });
+    const ask = async () => (await s.api<{ id: string; status: string }>(wes.as, 'POST', '/api/requests', { for: 'self', connector: s.connector.name, entitlement: analysts, justification: 'month end' })).body.id;
+    const first = await ask();
+    await waitForOpen([first]);
+    const withdraw = (p: ServerPerson | undefined, id: string, body: unknown) => s.api<ErrorBody & { status: string; approval?: { status: string; closingReason?: string } }>(p?.as ?? s.admin, 'POST', `/api/requests/${id}/withdraw`, body);
+
+    expect((await withdraw(zed, first, { reason: 'not mine' })).status).toBe(404);
+    const notHers = await withdraw(dana, first, { reason: 'tidying up' });
+    expect(notHers.status).toBe(403);
+    expect(notHers.body.error).toMatchObject({ code: 'forbidden', details: { action: 'cancel', subject: 'AccessRequest' } });
+    expect((await withdraw(wes, first, {})).body.error.field).toBe('reason');
+    expect((await withdraw(wes, first, { reason: 'x', extra: 1 })).body.error.field).toBe('extra');
+    expect((await s.api<{ approval: { status: string } }>(s.admin, 'GET', `/api/requests/${first}`)).body.approval.status).toBe('pending');
+
+    const withdrawn = await withdraw(wes, first, { reason: 'asked for the wrong group' });
+    expect(withdrawn.status).toBe(200);
+    expect(withdrawn.body.approval).toMatchObject({ status: 'cancelled', closingReason: expect.stringContaining('asked for the wrong group') });
+    expect(await s.waitForStatus(first, ['cancelled'])).not.toHaveProperty('result');
+    const again = await withdraw(wes, first, { reason: 'again' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/no longer waiting for approval/);
+    const ledger = createLedger({ orm: s.orm, signer: { sign: () => Promise.reject(new Error('unused')), publicKeys: () => Promise.resolve([]) } });
+    const cancelled = (await ledger.query({ changeId: first, order: 'oldest' })).entries.filter((e) => e.action === LEDGER_ACTIONS.requestCancelled);
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]).toMatchObject({ actor: { kind: 'human', id: wes.as!.userId } });
+    expect(JSON.stringify(cancelled[0]!.details)).toContain('asked for the wrong group');
+
+    // Withdrawn, the same change may be asked for again; an admin may withdraw anyone's.
+    const second = await ask();
+    await waitForOpen([second]);
+    expect((await withdraw(undefined, second, { reason: 'the team was reorganised' })).body.approval).toMatchObject({ status: 'cancelled' });
+    await s.waitForStatus(second, ['cancelled']);
+    // A request that never waited at the gate has nothing to withdraw.
+    const allowed = (await s.api<{ requests: { id: string }[] }>(s.admin, 'GET', '/api/requests?status=applied&limit=1')).body.requests[0]!.id;
+    expect((await withdraw(undefined, allowed, { reason: 'too late' })).status).toBe(409);
+  });
+
   async function waitForOpen(ids: string[]) {
     const { waitUntil } = await import('../helpers/access-world.js');
     await waitUntil('the requests to be open at the gate', async () => {

@@ -105,6 +105,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/requests': PEOPLE,
   'GET /api/requests/:id': PEOPLE,
   'POST /api/requests': PEOPLE,
+  'POST /api/requests/:id/withdraw': PEOPLE,
 
   // credentials and the NHI inventory
   'GET /api/inventory/credentials': CREDENTIAL_READERS,
