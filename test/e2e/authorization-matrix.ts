@@ -42,7 +42,6 @@ const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
 const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
 const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
-const APPROVERS: readonly Caller[] = ['security-approver'];
 const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
@@ -98,8 +97,8 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'POST /api/policies/simulate': ADMIN,
 
   // the approval inbox: people with the approver role (which requests, the policy says); never a token
-  'GET /api/approvals': APPROVERS,
-  'POST /api/approvals/:id/decision': APPROVERS,
+  'GET /api/approvals': PEOPLE,
+  'POST /api/approvals/:id/decision': PEOPLE,
 
   // requests for access: every person asks and follows their own (reviewers see all); never a token
   'GET /api/requests': PEOPLE,
