@@ -9,7 +9,7 @@ import { adminAbilityFor, holdsUnconditionally } from './admin-ability.js';
 const person = (roles: Principal['roles'], id = 'user-1'): Principal => ({ kind: 'human', id, roles });
 
 /** What every signed-in person holds, whatever their roles. */
-const PERSON = ['read:AccessRequest', 'request:AccessRequest'];
+const PERSON = ['cancel:AccessRequest', 'decide:ApprovalRequest', 'read:AccessRequest', 'request:AccessRequest'];
 
 /** Every action:Subject pair the ability allows by subject type. */
 const allowed = (p: Principal) => {
@@ -27,7 +27,8 @@ describe('admin-plane abilities', () => {
     for (const s of ['Directory', 'Connector', 'Policy', 'ApiToken', 'User'] as const) {
       for (const a of ACTIONS) expect(ability.can(a, s), `${a}:${s}`).toBe(true);
     }
-    expect(ability.can('decide', 'ApprovalRequest')).toBe(false);
+    // Deciding is by policy eligibility, not by being an admin.
+    expect(ability.can('decide', subject('ApprovalRequest', { eligibleApproverIds: ['someone-else'], requesterId: 'u-9', subjectUserIds: [] }))).toBe(false);
     expect(ability.can('export', 'Evidence')).toBe(false);
     expect(ability.can('read', 'LedgerEntry')).toBe(false);
     expect(ability.can('read', 'Run')).toBe(true);
@@ -46,8 +47,8 @@ describe('admin-plane abilities', () => {
     expect(allowed(person(['nhi-owner']))).toEqual([...PERSON, 'read:Credential', 'rotate:Credential'].sort());
   });
 
-  it('lets an approver decide requests they are eligible for, never their own or one changing their own access', () => {
-    const ability = adminAbilityFor(person(['security-approver'], 'appr-1'));
+  it.each([[['security-approver']], [['admin', 'security-approver', 'auditor', 'nhi-owner']], [[]]] as Principal['roles'][][])('lets a person with roles %j decide requests a policy makes them eligible for, never their own or one changing their own access', (roles) => {
+    const ability = adminAbilityFor(person(roles, 'appr-1'));
     const request = (fields: Record<string, unknown>) => subject('ApprovalRequest', { eligibleApproverIds: ['appr-1', 'appr-2'], requesterId: 'u-9', subjectUserIds: ['u-5'], ...fields });
     expect(ability.can('decide', 'ApprovalRequest')).toBe(true);
     expect(ability.can('decide', request({}))).toBe(true);
@@ -63,14 +64,18 @@ describe('admin-plane abilities', () => {
     expect(both).toContain('rotate:Credential');
   });
 
-  it('gives a person with no role only asking for access and following their own requests', () => {
+  it('gives a person with no role only asking for access, following their own requests and withdrawing them', () => {
     expect(allowed(person([]))).toEqual(PERSON);
     const ability = adminAbilityFor(person([], 'u-3'));
     expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-3', subjectUserIds: [] }))).toBe(true);
     expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-3'] }))).toBe(true);
     expect(ability.can('read', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-5'] }))).toBe(false);
     expect(holdsUnconditionally(ability, 'read:AccessRequest')).toBe(false);
-    expect(ability.can('decide', 'ApprovalRequest')).toBe(false);
+    // Withdrawing: only what they asked for themselves, not what is merely about them.
+    expect(ability.can('cancel', subject('AccessRequest', { requesterId: 'u-3', subjectUserIds: [] }))).toBe(true);
+    expect(ability.can('cancel', subject('AccessRequest', { requesterId: 'u-4', subjectUserIds: ['u-3'] }))).toBe(false);
+    // Only what a policy makes them eligible for.
+    expect(ability.can('decide', subject('ApprovalRequest', { eligibleApproverIds: ['u-4'], requesterId: 'u-4', subjectUserIds: [] }))).toBe(false);
   });
 
   it('gives a token exactly its scopes, whatever roles it claims', () => {

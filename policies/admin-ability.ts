@@ -2,7 +2,7 @@
 // or Gatehouse itself. Pure: no I/O, so any replica computes the same answer.
 import { AbilityBuilder, createMongoAbility } from '@casl/ability';
 import type { AdminAbility, Permission, Principal } from '../shared/auth/permissions.js';
-import { personPermissions, rolePermissions } from './role-permissions.js';
+import { personLimits, personPermissions, rolePermissions } from './role-permissions.js';
 import { parsePermission } from './token-scopes.js';
 
 export function adminAbilityFor(principal: Principal): AdminAbility {
@@ -15,6 +15,7 @@ export function adminAbilityFor(principal: Principal): AdminAbility {
     case 'human':
       personPermissions(can, principal.id);
       for (const role of principal.roles) rolePermissions[role](can, cannot, principal.id);
+      personLimits(cannot, principal.id);
       break;
     case 'token':
       // A token holds exactly its scopes, never conditions and never a role's rules.

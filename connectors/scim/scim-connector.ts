@@ -3,23 +3,24 @@
 // membership is changed with PATCH on the Group, enabling is the User's `active`. Filters go to
 // the provider as SCIM filters where it can answer them; listings page with startIndex/count.
 // Grants and enablement read first so that a repeated change reports `changed: false`.
-import type {
-  AccountQuery,
-  Capability,
-  Connector,
-  CreateAccountOp,
-  DeleteAccountOp,
-  EnableDisableOp,
-  EntitlementQuery,
-  GrantRevokeOp,
-  ManageEntitlementsOp,
-  OperationContext,
-  SchemaOp,
-  SearchAccountsOp,
-  SearchEntitlementsOp,
-  SyncOp,
-  TestOp,
-  UpdateAccountOp,
+import {
+  CAPABILITIES,
+  type AccountQuery,
+  type Capability,
+  type Connector,
+  type CreateAccountOp,
+  type DeleteAccountOp,
+  type EnableDisableOp,
+  type EntitlementQuery,
+  type GrantRevokeOp,
+  type ManageEntitlementsOp,
+  type OperationContext,
+  type SchemaOp,
+  type SearchAccountsOp,
+  type SearchEntitlementsOp,
+  type SyncOp,
+  type TestOp,
+  type UpdateAccountOp,
 } from '../spi/connector.js';
 import { Rejected } from '../spi/errors.js';
 import { accountValues, entitlementValues, isLeaf, matchesFilter, type Filter } from '../spi/filter.js';
@@ -38,19 +39,8 @@ import {
   type GroupFacts,
 } from './scim-mapping.js';
 
-export const SCIM_CAPABILITIES: readonly Capability[] = [
-  'test',
-  'schema',
-  'searchAccounts',
-  'searchEntitlements',
-  'sync',
-  'createAccount',
-  'updateAccount',
-  'enableDisable',
-  'deleteAccount',
-  'grantRevoke',
-  'manageEntitlements',
-];
+/** Everything the SPI offers except rotation: a SCIM service provider's bearer token is issued by its admin, not through SCIM. */
+export const SCIM_CAPABILITIES: readonly Capability[] = CAPABILITIES.filter((c) => c !== 'rotateCredential');
 
 export type ScimConnector = Connector &
   TestOp &

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
 import { abilityOf, principalOf } from '../../shared/http/request-auth.js';
 import type { ApprovalService } from './approval-service.js';
-import { newRequestSchema, requestQuerySchema, type NewRequest, type RequestQuery, type RequestService } from './request-service.js';
+import { newRequestSchema, requestQuerySchema, withdrawalSchema, type NewRequest, type RequestQuery, type RequestService, type Withdrawal } from './request-service.js';
 
 const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 const idParams = z.object({ id: z.uuid({ message: 'must be a request id (a UUID)' }) });
@@ -91,6 +91,23 @@ export function accessRoutes(deps: { approvals: ApprovalService; requests: Reque
       handler: async (req, res) => {
         const created = await deps.requests.create(caller(req), req.body as NewRequest);
         res.status(created.status === 'deciding' ? 202 : 201).json(created);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/requests/:id/withdraw',
+      summary: 'Withdraw a request that waits for approval (its requester, or an admin), with a reason; the change is never applied',
+      tags: ['requests'],
+      access: { action: 'cancel', subject: 'AccessRequest' },
+      request: { params: idParams, body: withdrawalSchema },
+      responses: {
+        200: { description: 'withdrawn: the request, its approval now cancelled with the reason', schema: z.record(z.string(), z.unknown()) },
+        403: { description: 'you did not make this request (and are not an admin)', schema: errorBody },
+        404: { description: 'no such request', schema: errorBody },
+        409: { description: 'the request is not waiting for approval (decided, applied, or never gated)', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.json(await deps.requests.withdraw(caller(req), (req.params as z.infer<typeof idParams>).id, req.body as Withdrawal));
       },
     }),
   ];

@@ -14,6 +14,7 @@ import type { Decision } from '../../policies/decide.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, invalid, notFound } from '../../shared/errors.js';
 import { accessRequestWorkflow, accessRequestWorkflowId } from '../../workflows/access-request/workflow.js';
+import { approvalWorkflowId, cancelSignal } from '../../workflows/approval/workflow.js';
 import type { IdentityResolver } from './identity-resolver.js';
 import { isoTime } from '../../shared/timestamps.js';
 
@@ -46,6 +47,9 @@ export const newRequestSchema = z
     if (r.kind === 'create-account' && !r.accountName) ctx.addIssue({ code: 'custom', path: ['accountName'], message: 'is required for create-account' });
   });
 export type NewRequest = z.infer<typeof newRequestSchema>;
+
+export const withdrawalSchema = z.object({ reason: text(2000) }).strict();
+export type Withdrawal = z.infer<typeof withdrawalSchema>;
 
 const STATUSES = ['allowed', 'denied', 'awaiting-approval', 'approved', 'rejected', 'expired', 'cancelled', 'applied', 'failed', 'compensated'] as const;
 
@@ -287,6 +291,30 @@ export function createRequestService(deps: RequestServiceDeps) {
       const page = rows.slice(0, q.limit).filter((row) => caller.ability.can('read', instanceFor(row, caller, myKeys)));
       const last = rows.length > q.limit ? rows[q.limit - 1]! : undefined;
       return { requests: page.map(toView), ...(last ? { nextCursor: `${last.decided_us}_${last.id}` } : {}) };
+    },
+
+    /**
+     * Withdraws a request waiting for approval: its requester or an admin closes the gate as
+     * cancelled, with the reason on record, and the change is never applied. Answers once the gate
+     * has closed (or, if that takes longer than a few seconds, with the request as it stands).
+     */
+    async withdraw(caller: RequestCaller, id: string, input: Withdrawal): Promise<RequestView> {
+      const load = async () => (await sql().execute<ChangeRow[]>(`SELECT ${COLUMNS} FROM ${FROM} WHERE a.id = ?`, [id]))[0];
+      const row = await load();
+      const myKeys = await myKeysOf(caller);
+      // Someone who may not even see the request learns nothing about it.
+      if (!row || !caller.ability.can('read', instanceFor(row, caller, myKeys))) throw notFound('request', id);
+      ForbiddenError.from(caller.ability).setMessage('only the person who made a request, or an admin, may withdraw it').throwUnlessCan('cancel', instanceFor(row, caller, myKeys));
+      if (row.r_status !== 'pending') {
+        throw conflict(row.r_status ? `request ${id} is no longer waiting for approval (it is ${row.r_status}), so there is nothing to withdraw` : `request ${id} never waited for approval (it was ${row.status}), so there is nothing to withdraw`);
+      }
+      await deps.temporal.workflow.getHandle(approvalWorkflowId(id)).signal(cancelSignal, { by: caller.principal.id, reason: input.reason });
+      const deadline = Date.now() + (deps.decisionWaitMs ?? 5000);
+      for (;;) {
+        const now = (await load())!;
+        if (now.r_status !== 'pending' || Date.now() >= deadline) return toView(now);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
 
     async get(caller: RequestCaller, id: string): Promise<RequestView> {

@@ -148,9 +148,9 @@ ${extra}`;
     expect(await ids(sam)).toEqual([botAuditors]);
     // Dana: neither (one changes her access, the other is for what she owns, and she asked for both).
     expect(await ids(dana)).toEqual([]);
-    // Without the approver role, or as an admin: the inbox is refused.
-    expect((await inbox(zed)).status).toBe(403);
-    expect((await s.api(s.admin, 'GET', '/api/approvals')).status).toBe(403);
+    // Zed and the admin are eligible for nothing here: their inboxes are empty.
+    expect(await ids(zed)).toEqual([]);
+    expect((await s.api<{ approvals: unknown[] }>(s.admin, 'GET', '/api/approvals')).body.approvals).toEqual([]);
 
     const item = (await inbox(mia)).body.approvals.find((a) => a.id === danaAnalysts)!;
     expect(item).toMatchObject({ subject: { id: dana.id }, entitlement: analysts, justification: 'quarterly close', stage: { name: 'Manager', quorum: 1, approvals: 0 }, eligibleAs: "the subject's manager", policy: { versionHash: policyHash } });
@@ -226,6 +226,64 @@ ${extra}`;
     expect((await s.api<ErrorBody>(s.admin, 'GET', '/api/requests?status=maybe')).body.error.field).toBe('status');
     expect((await s.api(zed.as, 'GET', `/api/requests/${danaAnalysts}`)).status).toBe(403);
     expect((await s.api(dana.as, 'GET', `/api/requests/${danaAnalysts}`)).status).toBe(200);
+  });
+
+  it('lets a manager with no Gatehouse role decide the stage the policy gives them, and nothing else', async () => {
+    const max = await s.person('max', { name: 'Max Manager', department: 'Finance' });
+    const ivy = await s.person('ivy', { name: 'Ivy Analyst', department: 'Finance', manager: max });
+    const asked = (await s.api<{ id: string }>(ivy.as, 'POST', '/api/requests', { for: 'self', connector: s.connector.name, entitlement: analysts, justification: 'budget review' })).body.id;
+    await waitForOpen([asked]);
+    const maxInbox = await s.api<{ approvals: InboxItem[] }>(max.as, 'GET', '/api/approvals');
+    expect(maxInbox.body.approvals.map((a) => a.id)).toEqual([asked]);
+    expect(maxInbox.body.approvals[0]).toMatchObject({ stage: { name: 'Manager' }, eligibleAs: "the subject's manager" });
+    const decided = await s.api<{ state: { stageName: string } }>(max.as, 'POST', `/api/approvals/${asked}/decision`, { verdict: 'approve', reason: 'part of her role' });
+    expect(decided.status).toBe(200);
+    await waitForStage(asked, 'Security');
+    // The Security stage is the security team's: Max is not in it, and cannot decide it.
+    expect((await s.api<{ approvals: InboxItem[] }>(max.as, 'GET', '/api/approvals')).body.approvals).toEqual([]);
+    const refused = await s.api<ErrorBody>(max.as, 'POST', `/api/approvals/${asked}/decision`, { verdict: 'approve', reason: 'again' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/not an approver for stage "Security"|already decided/);
+    expect((await s.api(sam.as, 'POST', `/api/approvals/${asked}/decision`, { verdict: 'deny', reason: 'use the finance share instead' })).status).toBe(200);
+    await s.waitForStatus(asked, ['rejected']);
+  });
+
+  it('lets the requester or an admin withdraw a request waiting for approval, on record, and nobody else', async () => {
+    const wes = await s.person('wes', { name: 'Wes Withdrawer', department: 'Engineering', manager: mia });
+    const ask = async () => (await s.api<{ id: string; status: string }>(wes.as, 'POST', '/api/requests', { for: 'self', connector: s.connector.name, entitlement: analysts, justification: 'month end' })).body.id;
+    const first = await ask();
+    await waitForOpen([first]);
+    const withdraw = (p: ServerPerson | undefined, id: string, body: unknown) => s.api<ErrorBody & { status: string; approval?: { status: string; closingReason?: string } }>(p?.as ?? s.admin, 'POST', `/api/requests/${id}/withdraw`, body);
+
+    expect((await withdraw(zed, first, { reason: 'not mine' })).status).toBe(404);
+    const notHers = await withdraw(dana, first, { reason: 'tidying up' });
+    expect(notHers.status).toBe(403);
+    expect(notHers.body.error).toMatchObject({ code: 'forbidden', details: { action: 'cancel', subject: 'AccessRequest' } });
+    expect((await withdraw(wes, first, {})).body.error.field).toBe('reason');
+    expect((await withdraw(wes, first, { reason: 'x', extra: 1 })).body.error.field).toBe('extra');
+    expect((await s.api<{ approval: { status: string } }>(s.admin, 'GET', `/api/requests/${first}`)).body.approval.status).toBe('pending');
+
+    const withdrawn = await withdraw(wes, first, { reason: 'asked for the wrong group' });
+    expect(withdrawn.status).toBe(200);
+    expect(withdrawn.body.approval).toMatchObject({ status: 'cancelled', closingReason: expect.stringContaining('asked for the wrong group') });
+    expect(await s.waitForStatus(first, ['cancelled'])).not.toHaveProperty('result');
+    const again = await withdraw(wes, first, { reason: 'again' });
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/no longer waiting for approval/);
+    const ledger = createLedger({ orm: s.orm, signer: { sign: () => Promise.reject(new Error('unused')), publicKeys: () => Promise.resolve([]) } });
+    const cancelled = (await ledger.query({ changeId: first, order: 'oldest' })).entries.filter((e) => e.action === LEDGER_ACTIONS.requestCancelled);
+    expect(cancelled).toHaveLength(1);
+    expect(cancelled[0]).toMatchObject({ actor: { kind: 'human', id: wes.as!.userId } });
+    expect(JSON.stringify(cancelled[0]!.details)).toContain('asked for the wrong group');
+
+    // Withdrawn, the same change may be asked for again; an admin may withdraw anyone's.
+    const second = await ask();
+    await waitForOpen([second]);
+    expect((await withdraw(undefined, second, { reason: 'the team was reorganised' })).body.approval).toMatchObject({ status: 'cancelled' });
+    await s.waitForStatus(second, ['cancelled']);
+    // A request that never waited at the gate has nothing to withdraw.
+    const allowed = (await s.api<{ requests: { id: string }[] }>(s.admin, 'GET', '/api/requests?status=applied&limit=1')).body.requests[0]!.id;
+    expect((await withdraw(undefined, allowed, { reason: 'too late' })).status).toBe(409);
   });
 
   async function waitForOpen(ids: string[]) {

@@ -42,7 +42,6 @@ const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
 const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
 const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
-const APPROVERS: readonly Caller[] = ['security-approver'];
 const RUN_READERS: readonly Caller[] = ['admin', 'security-approver', 'token:monitoring'];
 const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
@@ -99,13 +98,14 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'POST /api/policies/simulate': ADMIN,
 
   // the approval inbox: people with the approver role (which requests, the policy says); never a token
-  'GET /api/approvals': APPROVERS,
-  'POST /api/approvals/:id/decision': APPROVERS,
+  'GET /api/approvals': PEOPLE,
+  'POST /api/approvals/:id/decision': PEOPLE,
 
   // requests for access: every person asks and follows their own (reviewers see all); never a token
   'GET /api/requests': PEOPLE,
   'GET /api/requests/:id': PEOPLE,
   'POST /api/requests': PEOPLE,
+  'POST /api/requests/:id/withdraw': PEOPLE,
 
   // credentials and the NHI inventory
   'GET /api/inventory/credentials': CREDENTIAL_READERS,

@@ -53,7 +53,7 @@ describe('gatehouse start with embedded services', () => {
     const env = await embeddedEnv(dataDir);
 
     const first = start(env);
-    await first.waitFor(/Gatehouse is ready/);
+    await first.waitFor(/Gatehouse is ready/, 120_000);
     const r1 = await readyz(env.PORT);
     expect(r1.status).toBe(200);
     expect(r1.body.dependencies).toMatchObject({
@@ -82,13 +82,14 @@ describe('gatehouse start with embedded services', () => {
     // Second start on the same data: Vault unseals and keeps its secrets (the canary is still
     // version 1), and PostgreSQL keeps the self-check row.
     const second = start(env);
-    await second.waitFor(/Gatehouse is ready/);
+    await second.waitFor(/Gatehouse is ready/, 120_000);
     const again = await runCliToEnd(['selfcheck'], env);
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ vaultSecretVersion: 1, secretStore: 'vault' });
     second.kill('SIGINT');
     expect((await second.exited).code).toBe(0);
-  });
+    // Two full starts (initdb, Temporal, Vault) and a stop: minutes on a busy 2-core machine, not one.
+  }, 240_000);
 });
 
 describe('start-up failures: one clear line, non-zero exit, nothing left running', () => {
