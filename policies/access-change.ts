@@ -9,6 +9,7 @@ export const CHANGE_KINDS = [
   'revoke',
   'update-account',
   'disable',
+  'enable',
   'delete-account',
   'issue-credential',
   'rotate-credential',

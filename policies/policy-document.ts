@@ -10,6 +10,7 @@ import { invalid } from '../shared/errors.js';
 import { canonicalJson } from '../shared/canonical-json.js';
 import { CHANGE_KINDS, CHANGE_SOURCES, RISK_LEVELS } from './access-change.js';
 import { ROLES } from '../shared/auth/permissions.js';
+import { birthrightIssues, birthrightSchema } from './birthright.js';
 
 /** A duration such as `30m`, `48h` or `7d`; at least a second, at most a year. */
 const duration = z.string().refine((v) => {
@@ -111,6 +112,8 @@ export const targetSchema = z.strictObject({
   /** The connector instance's name, as rules name it. */
   connector: name,
   riskLevel: z.enum(RISK_LEVELS).optional(),
+  /** What scheduled reconciliation does with drift on this connector: report it, or also open changes to correct it. */
+  reconcile: z.enum(['report', 'correct']).optional(),
   entitlements: z
     .array(
       z.strictObject({
@@ -144,6 +147,8 @@ export const policyDocumentSchema = z
     rules: z.array(ruleSchema).max(1000).default([]),
     separationOfDuties: z.array(sodRuleSchema).max(500).default([]),
     targets: z.array(targetSchema).max(1000).default([]),
+    /** The access people get for who they are, for the joiner-mover-leaver workflows. */
+    birthright: birthrightSchema.optional(),
   })
   .superRefine((d, ctx) => {
     const connectors = new Map<string, number>();
@@ -166,6 +171,7 @@ export const policyDocumentSchema = z
       if (sod.has(r.id) || seen.has(r.id)) ctx.addIssue({ code: 'custom', path: ['separationOfDuties', i, 'id'], message: `duplicates the id ${r.id}` });
       sod.set(r.id, i);
     });
+    if (d.birthright) for (const issue of birthrightIssues(d.birthright)) ctx.addIssue({ code: 'custom', path: ['birthright', ...issue.path], message: issue.message });
   });
 
 export type PolicyDocument = z.infer<typeof policyDocumentSchema>;

@@ -22,6 +22,8 @@ import { createApprovalActivities } from '../workflows/approval/activities.js';
 import { createChangeActivities } from '../workflows/change/activities.js';
 import { createAssignmentStore } from '../workflows/change/assignment-store.js';
 import { createIdentityResolver } from './access/identity-resolver.js';
+import { createJmlActivities } from '../workflows/jml/activities.js';
+import { createBirthrightIdentitySource } from './jml/birthright-identity.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
@@ -41,6 +43,9 @@ export function buildActivities(deps: ActivityDeps): object {
   const rotation = createCredentialRotation({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, ledger, isRunning: workflowIsRunning(deps.temporal.client) });
   const rotations = createTemporalRotations({ client: deps.temporal.client, taskQueue: deps.temporal.taskQueue });
   const credentials = createCredentialService({ orm: deps.orm, secrets: deps.secrets, ledger, owners, rotations });
+  const policies = createPolicyStore({ orm: deps.orm });
+  const identities = createIdentityResolver({ orm: deps.orm });
+  const assignments = createAssignmentStore({ orm: deps.orm });
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
     ...createConnectorTestActivities({ factory: connectors }),
@@ -48,12 +53,13 @@ export function buildActivities(deps: ActivityDeps): object {
     ...createChangeActivities({
       orm: deps.orm,
       ledger,
-      policies: createPolicyStore({ orm: deps.orm }),
-      subjects: createIdentityResolver({ orm: deps.orm }),
-      assignments: createAssignmentStore({ orm: deps.orm }),
+      policies,
+      subjects: identities,
+      assignments,
       operations: createConnectorOperations({ orm: deps.orm, factory: connectors, ledger }),
       connectors,
     }),
+    ...createJmlActivities({ orm: deps.orm, ledger, policies, identities: createBirthrightIdentitySource({ orm: deps.orm, resolver: identities }), assignments, connectors }),
     ...createRotationActivities({ rotation }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),

@@ -103,6 +103,11 @@ export const configSchema = z
     /** How often every connector's accounts and Vault's metadata are scanned for the inventory. */
     INVENTORY_SCAN_INTERVAL_HOURS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(720, 'must be at most 720').default(24),
 
+    /** How often the identity-event dispatcher looks for new SCIM events when it found none. */
+    IDENTITY_EVENT_POLL_MS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(50, 'must be at least 50').max(60_000, 'must be at most 60000').default(500),
+    /** How often each connector is reconciled (what Gatehouse applied against what the target holds). */
+    RECONCILE_INTERVAL_MINUTES: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(10_080, 'must be at most 10080 (a week)').default(60),
+
     /** The audit ledger signs a checkpoint after this many new entries... */
     LEDGER_CHECKPOINT_EVERY_ENTRIES: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').default(1000),
     /** ...or this many seconds after the last one, when anything new arrived. */

@@ -36,7 +36,7 @@ export function credentialModule(runtime: Pick<Runtime, 'orm' | 'secrets' | 'tem
     defaultMaxAgeDays: config.CREDENTIAL_DEFAULT_MAX_AGE_DAYS,
     scheduleIdOf,
   });
-  const reconciler = rotationScheduleReconciler({ orm, client: runtime.temporal.client, schedules: rotations, log });
+  const reconciler = rotationScheduleReconciler({ orm, client: runtime.temporal.client, schedules: rotations, taskQueue: config.TEMPORAL_TASK_QUEUE, log });
   const scanSchedule: BackgroundService = {
     name: 'inventory scan schedule',
     start: () => scans.ensureSchedule(config.INVENTORY_SCAN_INTERVAL_HOURS).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'the inventory scan schedule could not be set up; scans run on request only')),

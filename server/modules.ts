@@ -7,6 +7,7 @@ import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
 import { credentialModule } from './credential-module.js';
 import { accessModule } from './access/access-module.js';
+import { jmlModule } from './jml/jml-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
@@ -33,10 +34,10 @@ export interface ServerModules {
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const { config, secrets, log, ledger } = ctx.runtime;
-  // The identity-event dispatcher (scim.createDispatcher) starts with its consumer, the JML workflows;
-  // until then events wait in the outbox.
   const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
   const credentials = credentialModule(ctx.runtime, ledger);
+  // The identity-event dispatcher hands SCIM's outbox to the joiner-mover-leaver workflows.
+  const jml = jmlModule(ctx.runtime, ledger, scim);
   return {
     routes: [
       ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
@@ -44,6 +45,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...scim.routes,
       ...accessModule(ctx.runtime, ledger).routes,
       ...credentials.routes,
+      ...jml.routes,
     ],
     protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
     services: [
@@ -55,6 +57,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
         log: log.child({ module: 'audit' }),
       }),
       ...credentials.services,
+      ...jml.services,
     ],
   };
 }

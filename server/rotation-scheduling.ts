@@ -72,7 +72,7 @@ export function createTemporalRotations(deps: TemporalRotationDeps): RotationSta
           spec: spec(maxAgeDays),
           action: action(credential),
           policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
-          memo: { credential: credential.name, maxAgeDays },
+          memo: { credential: credential.name, maxAgeDays, taskQueue: deps.taskQueue },
         });
       } catch (err) {
         if (!(err instanceof ScheduleAlreadyRunning)) throw err;
@@ -104,12 +104,13 @@ export function workflowIsRunning(client: Client): (workflowId: string, runId?: 
 }
 
 /** Makes the rotation schedules match the credentials: creates, updates and deletes. */
-export async function reconcileRotationSchedules(deps: { orm: MikroORM; client: Client; schedules: RotationScheduler }): Promise<{ synced: number; removed: number }> {
+export async function reconcileRotationSchedules(deps: { orm: MikroORM; client: Client; schedules: RotationScheduler; taskQueue: string }): Promise<{ synced: number; removed: number }> {
   const rows = await deps.orm.em.fork().find(Credential, {}, { fields: ['id', 'name', 'maxAgeDays'] });
   const wanted = new Map(rows.filter((r) => r.maxAgeDays).map((r) => [scheduleIdOf(r.id), r]));
   let removed = 0;
   for await (const schedule of deps.client.schedule.list()) {
-    if (!schedule.scheduleId.startsWith(SCHEDULE_PREFIX) || wanted.has(schedule.scheduleId)) continue;
+    // Only this deployment's schedules (its task queue): others may share the Temporal namespace.
+    if (!schedule.scheduleId.startsWith(SCHEDULE_PREFIX) || wanted.has(schedule.scheduleId) || schedule.memo?.taskQueue !== deps.taskQueue) continue;
     await deps.schedules.remove(schedule.scheduleId.slice(SCHEDULE_PREFIX.length));
     removed++;
   }
@@ -118,7 +119,7 @@ export async function reconcileRotationSchedules(deps: { orm: MikroORM; client: 
 }
 
 /** Runs the reconciler at start and then every `everyMs`, on every replica (it is idempotent). */
-export function rotationScheduleReconciler(deps: { orm: MikroORM; client: Client; schedules: RotationScheduler; log: Logger; everyMs?: number }): BackgroundService {
+export function rotationScheduleReconciler(deps: { orm: MikroORM; client: Client; schedules: RotationScheduler; taskQueue: string; log: Logger; everyMs?: number }): BackgroundService {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   const run = () => {

@@ -6,3 +6,5 @@ export { inventoryScanWorkflow } from './inventory-scan/workflow.js';
 export { leaverCredentialsWorkflow } from './leaver-credentials/workflow.js';
 export { approvalWorkflow } from './approval/workflow.js';
 export { accessRequestWorkflow } from './access-request/workflow.js';
+export { identityWorkflow } from './jml/workflow.js';
+export { reconcileConnectorWorkflow } from './reconcile/workflow.js';

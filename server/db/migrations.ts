@@ -9,6 +9,7 @@ import { Migration20261203000000Connectors } from '../../connectors/migrations/M
 import { Migration20261205000000Credentials } from '../../connectors/migrations/Migration20261205000000Credentials.js';
 import { Migration20261206090000Policies } from '../../policies/migrations/Migration20261206090000Policies.js';
 import { Migration20261206100000AccessChanges } from '../../workflows/migrations/Migration20261206100000AccessChanges.js';
+import { Migration20261207090000JmlRuns } from '../../workflows/migrations/Migration20261207090000JmlRuns.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -24,6 +25,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261205000000Credentials,
   Migration20261206090000Policies,
   Migration20261206100000AccessChanges,
+  Migration20261207090000JmlRuns,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -42,6 +42,7 @@ const LEDGER_READERS: readonly Caller[] = ['auditor', 'token:audit-export'];
 const CREDENTIAL_READERS: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner'];
 const CREDENTIAL_ROTATORS: readonly Caller[] = ['admin', 'nhi-owner'];
 const POLICY_READERS: readonly Caller[] = ['admin', 'security-approver'];
+const RUN_READERS: readonly Caller[] = ['admin', 'security-approver', 'token:monitoring'];
 const PEOPLE: readonly Caller[] = ['admin', 'security-approver', 'auditor', 'nhi-owner', 'no-role'];
 
 export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
@@ -115,6 +116,12 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'PATCH /api/credentials/:id': ADMIN,
   'DELETE /api/credentials/:id': ADMIN,
   'POST /api/credentials/:id/rotate': CREDENTIAL_ROTATORS,
+
+  // joiner-mover-leaver runs and reconciliation passes: admins, approvers and monitoring read them; admins retry and cancel
+  'GET /api/runs': RUN_READERS,
+  'GET /api/runs/:id': RUN_READERS,
+  'POST /api/runs/:id/retry': ADMIN,
+  'POST /api/runs/:id/cancel': ADMIN,
 
   // users
   'GET /api/users': ADMIN,

@@ -96,7 +96,7 @@ describe('credentials and the inventory through the API', () => {
     expect((await call(admin, 'PATCH', `/api/credentials/${credentialId}`, { maxAgeDays: 30 })).status).toBe(200);
     // A schedule lost behind Gatehouse's back is made again by the reconciler.
     await schedule().delete();
-    await reconcileRotationSchedules({ orm, client: temporal.client, schedules: createTemporalRotations({ client: temporal.client, taskQueue: gatehouse.runtime.config.TEMPORAL_TASK_QUEUE }) });
+    await reconcileRotationSchedules({ orm, client: temporal.client, schedules: createTemporalRotations({ client: temporal.client, taskQueue: gatehouse.runtime.config.TEMPORAL_TASK_QUEUE }), taskQueue: gatehouse.runtime.config.TEMPORAL_TASK_QUEUE });
     expect(await every()).toBe(checkEveryMinutes(30) * 60_000);
   });
 

@@ -123,8 +123,11 @@ describe('SCIM in the running server, with the directory CLI', () => {
     expect((await cli('directory', 'token', 'revoke', '00000000-0000-4000-8000-000000000000')).stderr).toMatch(/token 00000000-0000-4000-8000-000000000000 was not found/);
   });
 
-  it('keeps identity events in the outbox, on the ledger, until their consumer starts a dispatcher', async () => {
-    const rows = await withPg(db.superuserUrl, async (c) => (await c.query('SELECT kind, delivered_at, ledger_seq IS NOT NULL AS recorded FROM scim_outbox')).rows as { kind: string; delivered_at: Date | null }[]);
-    expect(rows).toEqual([{ kind: 'created', delivered_at: null, recorded: true }]);
+  it('hands identity events, once on the ledger, to the person’s joiner-mover-leaver workflow', async () => {
+    const delivered = async () => (await withPg(db.superuserUrl, async (c) => (await c.query("SELECT kind, delivered_at IS NOT NULL AS delivered, ledger_seq IS NOT NULL AS recorded, payload->>'identityKey' AS key FROM scim_outbox")).rows)) as { kind: string; delivered: boolean; recorded: boolean; key: string }[];
+    await expect.poll(delivered, { timeout: 30_000 }).toEqual([{ kind: 'created', delivered: true, recorded: true, key: expect.stringMatching(/^identity:/) }]);
+    const [row] = await delivered();
+    const workflow = await temporal.client.workflow.getHandle(row!.key).describe();
+    expect(workflow.type).toBe('identityWorkflow');
   });
 });

@@ -57,6 +57,8 @@ export function toConnectorOperation(change: AccessChange, uids: ResolvedUids): 
     }
     case 'disable':
       return { kind: 'disableAccount', accountUid: account() };
+    case 'enable':
+      return { kind: 'enableAccount', accountUid: account() };
     case 'delete-account':
       return { kind: 'deleteAccount', accountUid: account() };
     case 'grant':
