@@ -246,7 +246,8 @@ ${extra}`;
     expect(refused.body.error.message).toMatch(/not an approver for stage "Security"|already decided/);
     expect((await s.api(sam.as, 'POST', `/api/approvals/${asked}/decision`, { verdict: 'deny', reason: 'use the finance share instead' })).status).toBe(200);
     await s.waitForStatus(asked, ['rejected']);
-  });
+    // Several round trips through the gate and the worker: well over a minute on a busy 2-core machine.
+  }, 180_000);
 
   it('lets the requester or an admin withdraw a request waiting for approval, on record, and nobody else', async () => {
     const wes = await s.person('wes', { name: 'Wes Withdrawer', department: 'Engineering', manager: mia });
@@ -284,7 +285,8 @@ ${extra}`;
     // A request that never waited at the gate has nothing to withdraw.
     const allowed = (await s.api<{ requests: { id: string }[] }>(s.admin, 'GET', '/api/requests?status=applied&limit=1')).body.requests[0]!.id;
     expect((await withdraw(undefined, allowed, { reason: 'too late' })).status).toBe(409);
-  });
+    // Several round trips through the gate and the worker: well over a minute on a busy 2-core machine.
+  }, 180_000);
 
   async function waitForOpen(ids: string[]) {
     const { waitUntil } = await import('../helpers/access-world.js');
