@@ -223,6 +223,9 @@ rules:
     const pending = decideAs(change.id, await w.claims(mia), 'approve', `after-restart-${tag}`);
     await w.startWorker();
     await pending;
+    // The manager's approval survived the restart: the gate moves on to the Security stage.
+    await waitUntil('stage Security after the restart', async () => ((await gateOf(change.id).query(stateQuery)).stageName === 'Security' ? true : undefined));
+    expect((await gateOf(change.id).query(stateQuery)).decisions).toEqual([expect.objectContaining({ userId: mia.userId, stage: 'Manager', verdict: 'approve' })]);
     await decideAs(change.id, await w.claims(sam), 'approve', `sam-${tag}`);
     await decideAs(change.id, await w.claims(sue), 'approve', `sue-${tag}`);
     expect(await outcomeOf(handle)).toMatchObject({ status: 'applied' });
