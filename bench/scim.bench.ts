@@ -126,6 +126,10 @@ try {
     DATABASE_APP_URL: db.appUrl,
     TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: `bench-${suffix()}`,
+    // The SCIM endpoint's own figures: the workflows its events start run on a worker elsewhere (as
+    // in a scale-out deployment; bench:jml measures them). BENCH_EMBEDDED_WORKER=true measures both
+    // on this machine's two cores at once.
+    GATEHOUSE_EMBEDDED_WORKER: process.env.BENCH_EMBEDDED_WORKER ?? 'false',
     VAULT_ADDR: vault.address,
     VAULT_TOKEN: vault.token,
     VAULT_KV_MOUNT: vault.kvMount,
