@@ -5,9 +5,11 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { GatehouseError } from '../shared/errors.js';
 
-/** A batch of the chain in order: row i is seqs[i], hashes[32i..32i+32) and entries[i] (UTF-8). */
+/** A batch of the chain in order: row i is seqs[i], prevHashes and hashes [32i..32i+32) and entries[i] (UTF-8). */
 export interface ChainBatch {
   seqs: number[];
+  /** The stored prev_hash column, which repeats the hash of the row before. */
+  prevHashes: Buffer;
   hashes: Buffer;
   entries: Buffer[];
 }
@@ -15,7 +17,7 @@ export interface ChainBatch {
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
 /**
- * The parser of the three columns we ask for (seq bigint, hash bytea, entry text) in the binary
+ * The parser of the four columns we ask for (seq bigint, prev_hash and hash bytea, entry text) in the binary
  * COPY format: a header, then per row a 16-bit field count and each field as a 32-bit length and
  * its bytes. Small enough to own; the general binary-COPY parsers build an object per field.
  */
@@ -27,11 +29,12 @@ export async function* readChainByCopy(client: pg.ClientBase, from: number, to: 
   await client.query('SET LOCAL enable_bitmapscan = off');
   await client.query('SET LOCAL enable_sort = off');
   const stream = client.query(
-    copyTo(`COPY (SELECT seq, hash, entry FROM ledger_entry WHERE seq >= ${Math.floor(from)} AND seq < ${Math.floor(to)} ORDER BY seq) TO STDOUT (FORMAT binary)`),
+    copyTo(`COPY (SELECT seq, prev_hash, hash, entry FROM ledger_entry WHERE seq >= ${Math.floor(from)} AND seq < ${Math.floor(to)} ORDER BY seq) TO STDOUT (FORMAT binary)`),
   );
   let rest: Buffer | undefined;
   let headerDone = false;
-  let batch: ChainBatch = { seqs: [], hashes: Buffer.allocUnsafe(batchSize * 32), entries: [] };
+  const empty = (): ChainBatch => ({ seqs: [], prevHashes: Buffer.allocUnsafe(batchSize * 32), hashes: Buffer.allocUnsafe(batchSize * 32), entries: [] });
+  let batch = empty();
   const malformed = () => new GatehouseError('internal', 'PostgreSQL sent a COPY stream this reader does not understand');
 
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -58,23 +61,25 @@ export async function* readChainByCopy(client: pg.ClientBase, from: number, to: 
         at += 2;
         break;
       }
-      if (fields !== 3) throw malformed();
-      // seq: length 8 + 8 bytes; hash: length 4 + 32 bytes; entry: length 4 + n bytes.
-      if (buf.length - at < 2 + 4 + 8 + 4 + 32 + 4) break;
-      const entryLength = buf.readInt32BE(at + 2 + 4 + 8 + 4 + 32);
-      const end = at + 2 + 4 + 8 + 4 + 32 + 4 + entryLength;
+      if (fields !== 4) throw malformed();
+      // seq: length 4 + 8 bytes; prev_hash and hash: length 4 + 32 bytes each; entry: length 4 + n bytes.
+      if (buf.length - at < 2 + 12 + 36 + 36 + 4) break;
+      if (buf.readInt32BE(at + 14) !== 32 || buf.readInt32BE(at + 50) !== 32) throw malformed();
+      const entryLength = buf.readInt32BE(at + 86);
+      const end = at + 90 + entryLength;
       if (buf.length < end) break;
       const i = batch.seqs.length;
       batch.seqs.push(buf.readUInt32BE(at + 6) * 2 ** 32 + buf.readUInt32BE(at + 10));
-      buf.copy(batch.hashes, i * 32, at + 18, at + 50);
-      batch.entries.push(buf.subarray(at + 54, end));
+      buf.copy(batch.prevHashes, i * 32, at + 18, at + 50);
+      buf.copy(batch.hashes, i * 32, at + 54, at + 86);
+      batch.entries.push(buf.subarray(at + 90, end));
       at = end;
       if (batch.seqs.length === batchSize) {
         yield batch;
-        batch = { seqs: [], hashes: Buffer.allocUnsafe(batchSize * 32), entries: [] };
+        batch = empty();
       }
     }
     rest = at < buf.length ? buf.subarray(at) : undefined;
   }
-  if (batch.seqs.length) yield { ...batch, hashes: batch.hashes.subarray(0, batch.seqs.length * 32) };
+  if (batch.seqs.length) yield { ...batch, prevHashes: batch.prevHashes.subarray(0, batch.seqs.length * 32), hashes: batch.hashes.subarray(0, batch.seqs.length * 32) };
 }

@@ -66,6 +66,17 @@ describe('a superuser rewriting entries', () => {
     expect(report.problems[0]).toEqual({ kind: 'entry-rewritten', seq: 420, message: 'entry 420 was rewritten: its hash was recomputed, but entry 421 still links to the original' });
   });
 
+  it("changing only a row's stored prevHash is found as chain-broken at that entry", async () => {
+    const { db, ledger } = await ledgerWithHistory();
+    await asRogueSuperuser(db, async (c) => {
+      await c.query(`UPDATE ledger_entry SET prev_hash = decode(repeat('ab', 32), 'hex') WHERE seq = 233`);
+    });
+    const report = await ledger.verify();
+    expect(report.ok).toBe(false);
+    expect(report.firstBadSeq).toBe(233);
+    expect(report.problems).toEqual([{ kind: 'chain-broken', seq: 233, message: "entry 233's stored prevHash is not the hash of entry 232 (the column was changed)" }]);
+  });
+
   it('changing a row and recomputing the whole chain after it is caught by the signed checkpoint', async () => {
     const { db, ledger } = await ledgerWithHistory();
     await asRogueSuperuser(db, async (c) => {

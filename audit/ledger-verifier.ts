@@ -114,27 +114,13 @@ async function readFullRows(sql: Sql, prevSeq: number, seq: number): Promise<[Ra
   return [of(prevSeq), of(seq)];
 }
 
-/** Entries whose stored prev_hash differs from the stored hash of the entry before (or genesis). */
-async function checkPrevHashColumn(pool: pg.Pool, size: number): Promise<number[]> {
-  const client = await pool.connect();
-  try {
-    const rows = await client.query<{ seq: string }>(
-      `SELECT e.seq FROM ledger_entry e LEFT JOIN ledger_entry p ON p.seq = e.seq - 1
-        WHERE e.seq < $1 AND ((e.seq = 0 AND e.prev_hash <> $2) OR (p.seq IS NOT NULL AND e.prev_hash <> p.hash))
-        ORDER BY e.seq LIMIT $3`,
-      [size, GENESIS_HASH, MAX_PROBLEMS],
-    );
-    return rows.rows.map((r) => Number(r.seq));
-  } finally {
-    client.release();
-  }
-}
-
 interface Walk {
   /** Gaps found (entries missing). */
   missing: VerificationProblem[];
   /** Rows whose hash does not follow from the row before, named afterwards from the full rows. */
   suspects: { seq: number; prevSeq: number; gap: boolean }[];
+  /** Entries whose stored prev_hash column is not the stored hash of the entry before (or genesis). */
+  prevColumn: number[];
   /** For each checkpoint reached, whether the leaves so far were exactly entries 0..size-1. */
   reached: { cp: Checkpoint; aligned: boolean }[];
   read: number;
@@ -148,12 +134,12 @@ interface Walk {
  */
 async function walkChain(client: pg.ClientBase, size: number, checkpoints: Checkpoint[], stored: Map<string, Buffer>, onProgress?: VerifyProgress): Promise<Walk> {
   const tree = startMerkleWorker({ sizes: checkpoints.map((c) => c.treeSize), stored, storedLevel: STORED_LEVEL });
-  const walk: Omit<Walk, 'tree'> = { missing: [], suspects: [], reached: [], read: 0, expected: 0 };
+  const walk: Omit<Walk, 'tree'> = { missing: [], suspects: [], prevColumn: [], reached: [], read: 0, expected: 0 };
   let cpAt = 0;
   let prevSeq = -1;
   let prevHash: Buffer = GENESIS_HASH;
   try {
-    for await (const { seqs, hashes, entries } of readChainByCopy(client, 0, size)) {
+    for await (const { seqs, prevHashes, hashes, entries } of readChainByCopy(client, 0, size)) {
       for (let i = 0; i < seqs.length; i++) {
         const seq = seqs[i]!;
         if (seq < walk.expected) {
@@ -165,6 +151,9 @@ async function walkChain(client: pg.ClientBase, size: number, checkpoints: Check
           walk.missing.push({ kind: 'entry-missing', seq: walk.expected, message: seq - walk.expected === 1 ? `entry ${walk.expected} is missing (deleted)` : `entries ${walk.expected}..${seq - 1} are missing (deleted)` });
         }
         const linked = !gap && (i === 0 ? chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
+        // The stored prev_hash column repeats the hash before it (a copy the chain check above does not read).
+        const before = seq === 0 ? GENESIS_HASH : seq === prevSeq + 1 ? (i === 0 ? prevHash : hashes.subarray((i - 1) * 32, i * 32)) : undefined;
+        if (before && before.compare(prevHashes, i * 32, i * 32 + 32) !== 0 && walk.prevColumn.length < MAX_PROBLEMS) walk.prevColumn.push(seq);
         if (!linked) walk.suspects.push({ seq, prevSeq, gap });
         walk.read++;
         while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= seq + 1) {
@@ -216,11 +205,6 @@ export async function verifyLedger(
     for (const row of await sql.query<{ level: number; idx: string; hash: Buffer }>('SELECT level, idx, hash FROM ledger_tree_node')) {
       stored.set(`${row.level}/${row.idx}`, row.hash);
     }
-    // The stored prevHash column repeats the hash before it; check it on a second connection while
-    // the chain is walked (rows below the head never change, so no shared snapshot is needed).
-    const prevColumn = checkPrevHashColumn(deps.pool, head.size);
-    prevColumn.catch(() => undefined);
-
     const walk = await walkChain(client, head.size, checkpoints, stored, options.onProgress);
     const { reached, suspects, read, expected } = walk;
     walk.missing.forEach(report);
@@ -257,7 +241,7 @@ export async function verifyLedger(
     }
     const rootsMatched = reached.filter(({ cp }) => signed.has(cp.treeSize) && !problems.some((p) => p.kind === 'checkpoint-root-mismatch' && p.treeSize === cp.treeSize)).length;
     const reported = new Set(problems.map((p) => p.seq));
-    for (const seq of await prevColumn) {
+    for (const seq of walk.prevColumn) {
       if (!reported.has(seq) && !reported.has(seq - 1)) report({ kind: 'chain-broken', seq, message: `entry ${seq}'s stored prevHash is not the hash of entry ${seq - 1} (the column was changed)` });
     }
     for (const cp of checkpoints.slice(reached.length)) {
