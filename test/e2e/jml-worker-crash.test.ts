@@ -66,5 +66,7 @@ describe('the worker process killed mid-run', () => {
     for (const step of run.steps) {
       expect(run.timeline!.filter((e) => e.action === 'access.change.applied' && e.correlation?.changeId === step.changeId)).toHaveLength(1);
     }
-  });
+    // Two worker processes started cold (each bundles the workflow code) and a whole joiner: minutes
+    // on a busy 2-core machine.
+  }, 300_000);
 });
