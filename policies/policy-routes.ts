@@ -2,12 +2,11 @@
 // a version's document by its hash, publishing a new version (publish:Policy) and simulating a draft
 // against today's access and pending requests (simulate:Policy).
 import { z } from 'zod';
-import { defineRoute, type ApiRoute } from '../shared/http/api-route.js';
+import { defineRoute, type ApiRoute, errorBody } from '../shared/http/api-route.js';
 import { abilityOf, principalOf } from '../shared/http/request-auth.js';
 import type { PolicyService } from './policy-service.js';
 
 const TAGS = ['policies'];
-const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'must be a policy version hash (64 hex digits)');
 
 const publicationView = z.object({

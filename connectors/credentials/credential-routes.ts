@@ -4,7 +4,7 @@
 // credential. Nothing here ever returns a secret value.
 import { z } from 'zod';
 import type { Actor } from '../../audit/index.js';
-import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
+import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
 import { callerOf } from '../caller.js';
 import type { CredentialService } from './credential-service.js';
 import { registerCredentialInput, rotateCredentialInput, updateCredentialInput } from './credential-types.js';
@@ -19,7 +19,6 @@ export interface CredentialRouteDeps {
 }
 
 const TAGS = ['credentials'];
-const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 const idParams = z.object({ id: z.string().min(1).max(600).describe('The credential id (or name); inventory items also by their listed id') });
 const rotationStarted = z.object({ workflowId: z.string(), started: z.boolean().describe('false: a rotation of it was already running, and this request joined it') });
 const exportQuery = inventoryQuery.extend({ format: z.enum(['csv', 'json']).default('csv') });

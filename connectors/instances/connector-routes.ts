@@ -4,7 +4,7 @@
 // which secret fields are set and never carry a secret value.
 import { z } from 'zod';
 import type { LedgerAppender } from '../../audit/index.js';
-import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
+import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
 import { callerOf } from '../caller.js';
 import { CAPABILITIES } from '../spi/connector.js';
 import type { ConnectorInstanceService } from './connector-instance-service.js';
@@ -24,7 +24,6 @@ const TAGS = ['connectors'];
 
 const refParams = z.object({ ref: z.string().min(1).max(100).describe('The connector id or name') });
 const typeParams = z.object({ type: z.string().min(1).max(100) });
-const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 
 export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
   const { service } = deps;

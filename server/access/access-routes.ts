@@ -3,12 +3,11 @@
 // request:AccessRequest (every person); reading requests needs read:AccessRequest (reviewers see
 // all, everyone else the requests they made and the ones about them).
 import { z } from 'zod';
-import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
+import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
 import { abilityOf, principalOf } from '../../shared/http/request-auth.js';
 import type { ApprovalService } from './approval-service.js';
 import { newRequestSchema, requestQuerySchema, withdrawalSchema, type NewRequest, type RequestQuery, type RequestService, type Withdrawal } from './request-service.js';
 
-const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 const idParams = z.object({ id: z.uuid({ message: 'must be a request id (a UUID)' }) });
 const decisionBody = z
   .object({

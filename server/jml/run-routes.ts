@@ -2,10 +2,9 @@
 // admin's retry and cancel (retry:Run, cancel:Run).
 import { z } from 'zod';
 import { callerOf } from '../../connectors/caller.js';
-import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
+import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
 import { runQuerySchema, type RunService } from './run-service.js';
 
-const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
 const idParams = z.object({ id: z.uuid({ message: 'must be a run id (a UUID)' }) });
 const cancelBody = z.object({ reason: z.string().trim().min(1, 'is required: say why').max(2000, 'must be at most 2000 characters') }).strict();
 const run = z.record(z.string(), z.unknown());

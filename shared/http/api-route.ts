@@ -2,7 +2,7 @@
 // validates its input with its zod schemas, and lists it in the OpenAPI document. A route that is
 // not declared this way does not exist, so none can ship without a stated permission.
 import type { Request, Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -26,3 +26,6 @@ export interface ApiRoute {
 }
 
 export const defineRoute = (route: ApiRoute): ApiRoute => route;
+
+/** The body of every API error response, as the error middleware writes it (for the OpenAPI document). */
+export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
