@@ -137,9 +137,8 @@ async function walkChain(client: pg.ClientBase, size: number, checkpoints: Check
   const walk: Omit<Walk, 'tree'> = { missing: [], suspects: [], prevColumn: [], reached: [], read: 0, expected: 0 };
   let cpAt = 0;
   let prevSeq = -1;
-  let prevHash: Buffer = GENESIS_HASH;
   try {
-    for await (const { seqs, prevHashes, hashes, entries } of readChainByCopy(client, 0, size)) {
+    for await (const { seqs, hashes, linked, prevColumnOk } of readChainByCopy(client, 0, size, GENESIS_HASH)) {
       for (let i = 0; i < seqs.length; i++) {
         const seq = seqs[i]!;
         if (seq < walk.expected) {
@@ -150,11 +149,10 @@ async function walkChain(client: pg.ClientBase, size: number, checkpoints: Check
         if (gap && walk.missing.length < MAX_PROBLEMS) {
           walk.missing.push({ kind: 'entry-missing', seq: walk.expected, message: seq - walk.expected === 1 ? `entry ${walk.expected} is missing (deleted)` : `entries ${walk.expected}..${seq - 1} are missing (deleted)` });
         }
-        const linked = !gap && (i === 0 ? chainHash(prevHash, entries[i]!).compare(hashes, 0, 32) === 0 : chainHash(hashes, entries[i]!, (i - 1) * 32).compare(hashes, i * 32, i * 32 + 32) === 0);
-        // The stored prev_hash column repeats the hash before it (a copy the chain check above does not read).
-        const before = seq === 0 ? GENESIS_HASH : seq === prevSeq + 1 ? (i === 0 ? prevHash : hashes.subarray((i - 1) * 32, i * 32)) : undefined;
-        if (before && before.compare(prevHashes, i * 32, i * 32 + 32) !== 0 && walk.prevColumn.length < MAX_PROBLEMS) walk.prevColumn.push(seq);
-        if (!linked) walk.suspects.push({ seq, prevSeq, gap });
+        // The stored prev_hash column repeats the hash before it (a copy the chain check does not rely on).
+        const checkable = seq === 0 || seq === prevSeq + 1;
+        if (checkable && !prevColumnOk[i] && walk.prevColumn.length < MAX_PROBLEMS) walk.prevColumn.push(seq);
+        if (gap || !linked[i]) walk.suspects.push({ seq, prevSeq, gap });
         walk.read++;
         while (cpAt < checkpoints.length && checkpoints[cpAt]!.treeSize <= seq + 1) {
           const cp = checkpoints[cpAt++]!;
@@ -163,7 +161,6 @@ async function walkChain(client: pg.ClientBase, size: number, checkpoints: Check
         prevSeq = seq;
         walk.expected = seq + 1;
       }
-      prevHash = Buffer.from(hashes.subarray(hashes.length - 32));
       // The tree commits to the stored hashes; the chain check above ties each to its content.
       tree.push(hashes);
       onProgress?.(walk.read, size);
