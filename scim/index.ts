@@ -1,7 +1,6 @@
-// The SCIM module: builds the SCIM 2.0 router, the directory admin routes and services from the
+// The SCIM module: builds the SCIM 2.0 endpoint, the directory admin routes and services from the
 // database, and offers the outbox dispatcher to whoever consumes identity events.
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type express from 'express';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { ApiRoute } from '../shared/http/api-route.js';
@@ -11,7 +10,7 @@ import { createTokenAuthenticator } from './directory-token.js';
 import { createOutboxDispatcher, type OutboxDispatcher, type OutboxDispatcherDeps } from './outbox-dispatcher.js';
 import type { BulkLimits } from './scim-bulk.js';
 import { createDiscovery } from './scim-discovery.js';
-import { createScimRouter } from './scim-router.js';
+import { createScimHandler, type ScimHandler } from './scim-router.js';
 import { DEFAULT_SCIM_LIMITS, createScimService, type ScimLimits, type ScimService } from './scim-service.js';
 import { createScimStore } from './scim-store.js';
 import type { LedgerAppender } from '../audit/index.js';
@@ -32,7 +31,8 @@ export interface ScimModuleOptions {
 }
 
 export interface ScimModule {
-  router: express.Router;
+  /** The SCIM 2.0 endpoint, for the app to mount at SCIM_MOUNT_PATH. */
+  handler: ScimHandler;
   routes: ApiRoute[];
   directories: DirectoryService;
   service: ScimService;
@@ -60,9 +60,9 @@ export async function createScimModule(options: ScimModuleOptions): Promise<Scim
   const store = createScimStore({ pool });
   const service = createScimService({ store, baseUrl: scimBaseUrl, limits });
   const discovery = createDiscovery({ baseUrl: scimBaseUrl, limits, bulk });
-  const router = createScimRouter({ service, authenticator, discovery, bulk, maxPayloadSize: bulk.maxPayloadSize, log });
+  const handler = createScimHandler({ service, authenticator, discovery, bulk, maxPayloadSize: bulk.maxPayloadSize, log });
   return {
-    router,
+    handler,
     routes: directoryRoutes({ directories, scimBaseUrl }),
     directories,
     service,

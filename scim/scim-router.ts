@@ -1,7 +1,15 @@
 // The SCIM HTTP endpoint (mounted at /scim/v2): bearer-token authentication first, then JSON bodies
 // up to maxPayloadSize, the RFC 7644 endpoints, and every refusal rendered as a SCIM error in
 // application/scim+json. The directory comes from the token; no parameter can choose another.
-import express, { type NextFunction, type Request, type Response } from 'express';
+//
+// A plain Node request handler rather than an Express router: identity providers call this endpoint
+// far more often than people call the admin API, and on the lookup path Express's router (and the
+// prototype it swaps onto every request and response) cost more than the lookup's own work. The
+// routes are few and fixed, so they are matched here; bodies are still read by Express's JSON
+// parser, and security headers and request logs are applied by the app around every protocol.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
+import express from 'express';
 import type { Logger } from 'pino';
 import { GatehouseError } from '../shared/errors.js';
 import { errorBody, invalidSyntax, payloadTooLarge, resourceNotFound, scimTypeOf } from './scim-errors.js';
@@ -25,14 +33,13 @@ export interface ScimRouterDeps {
 
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
-function send(res: Response, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
   res.statusCode = status;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   if (body === undefined) {
     res.end();
     return;
   }
-  // Written directly: express's res.send would hash every body for an ETag of its own.
   const text = JSON.stringify(body);
   res.setHeader('Content-Type', CONTENT_TYPE);
   res.setHeader('Content-Length', Buffer.byteLength(text));
@@ -40,8 +47,8 @@ function send(res: Response, status: number, body?: unknown, headers: Record<str
 }
 
 /** Query parameter names are matched case-insensitively (startindex, Count, …). */
-function searchInput(query: Request['query']): SearchInput {
-  const q = new Map(Object.entries(query as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]));
+function searchInput(query: ParsedUrlQuery): SearchInput {
+  const q = new Map(Object.entries(query).map(([k, v]) => [k.toLowerCase(), v]));
   return {
     filter: q.get('filter'),
     startIndex: q.get('startindex'),
@@ -70,123 +77,129 @@ function searchBody(body: unknown): SearchInput {
   };
 }
 
-const ifMatchOf = (req: Request) => (typeof req.headers['if-match'] === 'string' ? { ifMatch: req.headers['if-match'] } : {});
-
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   const bare = (t: string) => t.trim().replace(/^W\//, '');
   return header.split(',').some((t) => t.trim() === '*' || bare(t) === bare(etag));
 }
 
-type Handler = (req: Request, res: Response, actor: Actor) => Promise<void> | void;
+/** One request as the endpoints see it. */
+interface ScimRequest {
+  method: string;
+  headers: IncomingMessage['headers'];
+  /** The request's whole path, for messages. */
+  pathname: string;
+  query: ParsedUrlQuery;
+  body: unknown;
+  actor: Actor;
+}
 
-export function createScimRouter(deps: ScimRouterDeps): express.Router {
+type Endpoint = (req: ScimRequest, res: ServerResponse) => Promise<void> | void;
+
+/** A SCIM request handler: `path` is the request's path below the mount point (e.g. /Users/abc). */
+export type ScimHandler = (req: IncomingMessage, res: ServerResponse, path: string) => void;
+
+const ifMatchOf = (req: ScimRequest) => (typeof req.headers['if-match'] === 'string' ? { ifMatch: req.headers['if-match'] } : {});
+
+/** A path segment as a value: percent-decoded, or undefined when the encoding is malformed. */
+function segmentValue(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+export function createScimHandler(deps: ScimRouterDeps): ScimHandler {
   const { service, discovery } = deps;
-  const router = express.Router({ caseSensitive: false });
-
-  const handle =
-    (fn: Handler) =>
-    async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-      try {
-        await fn(req, res, res.locals.actor as Actor);
-      } catch (err) {
-        next(err);
-      }
-    };
-
-  router.use(async (req, res, next) => {
-    try {
-      res.locals.actor = await deps.authenticator.authenticate(req.headers.authorization);
-      next();
-    } catch (err) {
-      next(err);
-    }
-  });
   // Bodies are read for the methods that carry one; a GET with a Content-Type header is not parsed.
   const json = express.json({ limit: deps.maxPayloadSize, type: () => true, strict: true });
-  router.use((req, res, next) => (req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH' ? json(req, res, next) : next()));
+  const readBody = (req: IncomingMessage, res: ServerResponse) =>
+    new Promise<unknown>((resolve, reject) => json(req as express.Request, res as express.Response, (err?: unknown) => (err ? reject(err) : resolve((req as { body?: unknown }).body))));
 
-  router.get('/ServiceProviderConfig', handle((_req, res) => send(res, 200, discovery.serviceProviderConfig)));
-  router.get('/ResourceTypes', handle((_req, res) => send(res, 200, discovery.resourceTypes())));
-  router.get(
-    '/ResourceTypes/:name',
-    handle((req, res) => {
-      const doc = discovery.resourceType(String(req.params.name));
-      if (!doc) throw resourceNotFound('ResourceType', String(req.params.name));
-      send(res, 200, doc);
-    }),
-  );
-  router.get('/Schemas', handle((_req, res) => send(res, 200, discovery.schemas())));
-  router.get(
-    '/Schemas/:id',
-    handle((req, res) => {
-      const doc = discovery.schema(String(req.params.id));
-      if (!doc) throw resourceNotFound('Schema', String(req.params.id));
-      send(res, 200, doc);
-    }),
-  );
-  router.all(
-    ['/Me', '/Me/*rest'],
-    handle((_req, res) => send(res, 501, errorBody(501, '/Me is not implemented: a directory token acts for an identity provider, not for a user'))),
-  );
-  router.post('/.search', handle(async (req, res, actor) => send(res, 200, await service.search(actor, 'all', searchBody(req.body)))));
-  router.post(
-    '/Bulk',
-    handle(async (req, res, actor) => {
-      send(res, 200, await processBulk(service, actor, req.body, deps.bulk, (err) => deps.log.error({ err }, 'a SCIM bulk operation failed')));
-    }),
-  );
+  const notFound: Endpoint = (req, res) => send(res, 404, errorBody(404, `no SCIM endpoint ${req.method} ${req.pathname}`));
+  const byResourceType = new Map(resourceTypes.map((rt) => [rt.endpoint.slice(1).toLowerCase(), { type: rt.name as ResourceTypeName, endpoint: rt.endpoint }]));
 
-  for (const rt of resourceTypes) {
-    const type: ResourceTypeName = rt.name;
-    const one = `${rt.endpoint}/:id`;
-    router.get(rt.endpoint, handle(async (req, res, actor) => send(res, 200, await service.search(actor, type, searchInput(req.query)))));
-    router.post(`${rt.endpoint}/.search`, handle(async (req, res, actor) => send(res, 200, await service.search(actor, type, searchBody(req.body)))));
-    router.post(
-      rt.endpoint,
-      handle(async (req, res, actor) => {
-        const r = await service.create(actor, type, req.body, searchInput(req.query));
-        send(res, 201, r.body, { ETag: r.etag, Location: r.location });
-      }),
-    );
-    router.get(
-      one,
-      handle(async (req, res, actor) => {
-        const r = await service.get(actor, type, String(req.params.id), searchInput(req.query));
+  /** The endpoint for a method and path; matching is case-insensitive, as RFC 7644 asks of names. */
+  function route(method: string, path: string): Endpoint {
+    const segments = path.split('/').slice(1);
+    const [first = '', second, ...more] = segments.map((s, i) => (i === 0 ? s.toLowerCase() : s));
+    const get = method === 'GET' || method === 'HEAD';
+    if (first === 'me') return (_req, res) => send(res, 501, errorBody(501, '/Me is not implemented: a directory token acts for an identity provider, not for a user'));
+    if (more.length) return notFound;
+    if (first === 'serviceproviderconfig' && second === undefined && get) return (_req, res) => send(res, 200, discovery.serviceProviderConfig);
+    if (first === 'resourcetypes' && get) {
+      if (second === undefined) return (_req, res) => send(res, 200, discovery.resourceTypes());
+      const name = segmentValue(second);
+      return (_req, res) => {
+        const doc = name === undefined ? undefined : discovery.resourceType(name);
+        if (!doc) throw resourceNotFound('ResourceType', name ?? second);
+        send(res, 200, doc);
+      };
+    }
+    if (first === 'schemas' && get) {
+      if (second === undefined) return (_req, res) => send(res, 200, discovery.schemas());
+      const id = segmentValue(second);
+      return (_req, res) => {
+        const doc = id === undefined ? undefined : discovery.schema(id);
+        if (!doc) throw resourceNotFound('Schema', id ?? second);
+        send(res, 200, doc);
+      };
+    }
+    if (first === '.search' && second === undefined && method === 'POST') {
+      return async (req, res) => send(res, 200, await service.search(req.actor, 'all', searchBody(req.body)));
+    }
+    if (first === 'bulk' && second === undefined && method === 'POST') {
+      return async (req, res) => send(res, 200, await processBulk(service, req.actor, req.body, deps.bulk, (err) => deps.log.error({ err }, 'a SCIM bulk operation failed')));
+    }
+    const rt = byResourceType.get(first);
+    if (!rt) return notFound;
+    const { type } = rt;
+    if (second === undefined) {
+      if (get) return async (req, res) => send(res, 200, await service.search(req.actor, type, searchInput(req.query)));
+      if (method === 'POST') {
+        return async (req, res) => {
+          const r = await service.create(req.actor, type, req.body, searchInput(req.query));
+          send(res, 201, r.body, { ETag: r.etag, Location: r.location });
+        };
+      }
+      return (req, res) => send(res, 405, errorBody(405, `${req.method} is not supported on ${rt.endpoint}`));
+    }
+    if (second.toLowerCase() === '.search' && method === 'POST') {
+      return async (req, res) => send(res, 200, await service.search(req.actor, type, searchBody(req.body)));
+    }
+    const id = segmentValue(second);
+    if (id === undefined) return (_req, res) => send(res, 404, errorBody(404, `${rt.endpoint}/${second} is not a resource: the path is not percent-encoded correctly`));
+    if (get) {
+      return async (req, res) => {
+        const r = await service.get(req.actor, type, id, searchInput(req.query));
         if (etagMatches(req.headers['if-none-match'], r.etag)) send(res, 304, undefined, { ETag: r.etag });
         else send(res, 200, r.body, { ETag: r.etag });
-      }),
-    );
-    router.put(
-      one,
-      handle(async (req, res, actor) => {
-        const r = await service.replace(actor, type, String(req.params.id), req.body, { ...ifMatchOf(req), query: searchInput(req.query) });
+      };
+    }
+    if (method === 'PUT') {
+      return async (req, res) => {
+        const r = await service.replace(req.actor, type, id, req.body, { ...ifMatchOf(req), query: searchInput(req.query) });
         send(res, 200, r.body, { ETag: r.etag });
-      }),
-    );
-    router.patch(
-      one,
-      handle(async (req, res, actor) => {
-        const r = await service.patch(actor, type, String(req.params.id), req.body, { ...ifMatchOf(req), query: searchInput(req.query) });
+      };
+    }
+    if (method === 'PATCH') {
+      return async (req, res) => {
+        const r = await service.patch(req.actor, type, id, req.body, { ...ifMatchOf(req), query: searchInput(req.query) });
         if (r.noContent) send(res, 204, undefined, { ETag: r.etag });
         else send(res, 200, r.body, { ETag: r.etag });
-      }),
-    );
-    router.delete(
-      one,
-      handle(async (req, res, actor) => {
-        await service.remove(actor, type, String(req.params.id), ifMatchOf(req));
-        send(res, 204);
-      }),
-    );
-    for (const path of [rt.endpoint, one]) {
-      router.all(path, (req, res) => send(res, 405, errorBody(405, `${req.method} is not supported on ${rt.endpoint}${path === one ? '/{id}' : ''}`)));
+      };
     }
+    if (method === 'DELETE') {
+      return async (req, res) => {
+        await service.remove(req.actor, type, id, ifMatchOf(req));
+        send(res, 204);
+      };
+    }
+    return (req, res) => send(res, 405, errorBody(405, `${req.method} is not supported on ${rt.endpoint}/{id}`));
   }
 
-  router.use((req: Request, res: Response) => send(res, 404, errorBody(404, `no SCIM endpoint ${req.method} ${req.baseUrl}${req.path}`)));
-
-  router.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+  function fail(err: unknown, req: IncomingMessage, res: ServerResponse, path: string): void {
     const e = err as { type?: string };
     let ge: GatehouseError;
     if (err instanceof GatehouseError) ge = err;
@@ -195,13 +208,28 @@ export function createScimRouter(deps: ScimRouterDeps): express.Router {
     else if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') ge = invalidSyntax('body', 'must be JSON in UTF-8');
     else if (e.type === 'request.aborted') return;
     else {
-      deps.log.error({ err, method: req.method, path: req.path }, 'SCIM request failed');
+      deps.log.error({ err, method: req.method, path }, 'SCIM request failed');
       ge = new GatehouseError('internal', 'internal error');
     }
     if (res.headersSent) return;
     const headers: Record<string, string> = ge.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="Gatehouse SCIM"' } : {};
     send(res, ge.status, errorBody(ge.status, ge.message, scimTypeOf(ge)), headers);
-  });
+  }
 
-  return router;
+  async function handle(req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {
+    const method = req.method ?? 'GET';
+    // A trailing slash names the same resource, as it did under Express's non-strict routing.
+    const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath || '/';
+    const actor = await deps.authenticator.authenticate(req.headers.authorization);
+    const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? await readBody(req, res) : undefined;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const query = q === -1 ? {} : parseQuery(url.slice(q + 1));
+    const endpoint = route(method, path);
+    await endpoint({ method, headers: req.headers, pathname: q === -1 ? url : url.slice(0, q), query, body, actor }, res);
+  }
+
+  return (req, res, path) => {
+    handle(req, res, path).catch((err: unknown) => fail(err, req, res, path));
+  };
 }

@@ -1,8 +1,10 @@
-// The HTTP application: security headers, request ids and logs, the declared API routes, the web UI,
-// and the one error renderer. It takes its dependencies; it starts nothing.
+// The HTTP application: security headers, request ids and logs, the protocol endpoints (SCIM), the
+// declared API routes, the web UI, and the one error renderer. It takes its dependencies; it starts
+// nothing.
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import path from 'node:path';
-import express, { type Express, type Request } from 'express';
+import express, { type Request } from 'express';
 import helmet from 'helmet';
 import type { ApiRoute, RouteRateLimit } from '../shared/http/api-route.js';
 import { GatehouseError } from '../shared/errors.js';
@@ -17,27 +19,31 @@ export interface AppDeps {
   authorize: Authorize;
   /** Built Svelte UI (web/dist); served at / when present. */
   webDir?: string;
-  /** Routers that render their own protocol (SCIM), mounted before the API's error handler. */
-  protocolRouters?: { path: string; router: express.Router }[];
+  /** Endpoints that route and render their own protocol (SCIM), ahead of Express. */
+  protocols?: ProtocolHandler[];
   /** The rate limiters routes name in their `rateLimit` field. */
   rateLimits?: Partial<Record<RouteRateLimit, express.RequestHandler>>;
   /** Told of every refusal (403), to record it. */
   onRefused?: ErrorMiddlewareOptions['onRefused'];
 }
 
+/** A protocol mounted at `path`; it is given the rest of the request's path (still percent-encoded). */
+export interface ProtocolHandler {
+  path: string;
+  handle(req: IncomingMessage, res: ServerResponse, path: string): void;
+}
 
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: AppDeps): RequestListener {
+  const securityHeaders = helmet({
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'] } },
+    crossOriginEmbedderPolicy: false,
+  });
+  const logRequest = requestLog(deps.log);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
-  app.use(
-    helmet({
-      contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'img-src': ["'self'", 'data:'] } },
-      crossOriginEmbedderPolicy: false,
-    }),
-  );
-  app.use(requestLog(deps.log));
-  for (const { path: mountPath, router } of deps.protocolRouters ?? []) app.use(mountPath, router);
+  app.use(securityHeaders);
+  app.use(logRequest);
 
   app.use('/api', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   const api = express.Router();
@@ -57,5 +63,21 @@ export function createApp(deps: AppDeps): Express {
     throw new GatehouseError('not_found', `no route ${req.method} ${req.path}`);
   });
   app.use(errorMiddleware(deps.log, deps.onRefused ? { onRefused: deps.onRefused } : {}));
-  return app;
+
+  // Protocol requests get the same security headers and request log, then go to their own handler.
+  // Mount paths match case-insensitively, as Express's did.
+  const protocols = (deps.protocols ?? []).map((p) => ({ prefix: p.path.toLowerCase(), handle: p.handle }));
+  return (req, res) => {
+    const url = req.url ?? '/';
+    for (const { prefix, handle } of protocols) {
+      const after = url.charAt(prefix.length);
+      if ((after === '' || after === '/' || after === '?') && url.slice(0, prefix.length).toLowerCase() === prefix) {
+        const query = url.indexOf('?');
+        const rest = (query === -1 ? url : url.slice(0, query)).slice(prefix.length);
+        securityHeaders(req, res, () => logRequest(req, res, () => handle(req, res, rest)));
+        return;
+      }
+    }
+    void app(req, res);
+  };
 }

@@ -1,7 +1,7 @@
 // Where each module plugs into the running server: its API routes, routers that speak their own
 // protocol (SCIM), and background services (dispatchers, checkpointers). Modules build these
 // from the runtime's clients; this file only lists them.
-import type express from 'express';
+import type { ProtocolHandler } from './app.js';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
@@ -28,7 +28,7 @@ export interface BackgroundService {
 
 export interface ServerModules {
   routes: ApiRoute[];
-  protocolRouters: { path: string; router: express.Router }[];
+  protocols: ProtocolHandler[];
   services: BackgroundService[];
 }
 
@@ -47,7 +47,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...credentials.routes,
       ...jml.routes,
     ],
-    protocolRouters: [{ path: SCIM_MOUNT_PATH, router: scim.router }],
+    protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }],
     services: [
       createScimLedgerRecorder({ orm: ctx.runtime.orm, ledger, log: log.child({ module: 'scim' }) }),
       createCheckpointer({

@@ -109,7 +109,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const app = createApp({
       log,
       routes,
-      protocolRouters: modules.protocolRouters,
+      protocols: modules.protocols,
       webDir: options.webDir ?? WEB_DIST,
       authorize: auth.authorize,
       rateLimits: auth.rateLimits,

@@ -4,6 +4,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.js';
 import { redactUrl, requestLog } from './request-log.js';
+import { createApp } from '../app.js';
 
 describe('request log', () => {
   it('redacts OAuth values and SCIM filters from URLs', () => {
@@ -32,6 +33,35 @@ describe('request log', () => {
       expect(line).toMatchObject({ level: 'warn', req: { id: 'idp-123', method: 'GET', url: '/x?filter=[redacted]' }, res: { statusCode: 404 } });
       expect(line.responseTime).toBeGreaterThanOrEqual(0);
       expect(lines[0]).not.toContain('secret-name');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('logs protocol requests (SCIM) the same way, and gives them their security headers', async () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+    const seen: string[] = [];
+    const app = createApp({
+      log,
+      routes: [],
+      authorize: () => {
+        throw new Error('no admin API here');
+      },
+      protocols: [{ path: '/scim/v2', handle: (_req, res, rest) => (seen.push(rest), (res.statusCode = 404), res.end()) }],
+    });
+    const server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const res = await fetch(`${base}/SCIM/v2/Users?filter=userName%20eq%20%22ada%22`);
+      expect(res.status).toBe(404);
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect((await fetch(`${base}/scim/v2x`)).headers.get('content-type')).toContain('application/json');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual(['/Users']);
+      const line = JSON.parse(lines.find((l) => l.includes('/SCIM/v2'))!);
+      expect(line).toMatchObject({ level: 'warn', req: { method: 'GET', url: '/SCIM/v2/Users?filter=[redacted]' }, res: { statusCode: 404 } });
     } finally {
       server.close();
     }

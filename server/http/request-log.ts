@@ -2,7 +2,7 @@
 // child logger (with its redaction) for every request, even when the line is never written: on the
 // SCIM lookup path that was a third of the server's time per request.
 import { randomUUID } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -12,7 +12,8 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&](?:code|state|token|id_token|filter)=)[^&]*/gi, '$1[redacted]');
 }
 
-export function requestLog(log: Logger): RequestHandler {
+/** Connect-style, so it runs in front of Express's routes and of the protocol handlers alike. */
+export function requestLog(log: Logger): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (req, res, next) => {
     // A caller's request id is kept when it is well formed, so traces join up across systems.
     const given = req.headers['x-request-id'];
@@ -27,7 +28,7 @@ export function requestLog(log: Logger): RequestHandler {
       if (!log.isLevelEnabled(level)) return;
       log[level](
         {
-          req: { id, method: req.method, url: redactUrl(req.originalUrl) },
+          req: { id, method: req.method, url: redactUrl((req as { originalUrl?: string }).originalUrl ?? req.url ?? '') },
           res: { statusCode: status },
           responseTime: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
         },

@@ -102,6 +102,43 @@ describe('SCIM protocol', () => {
       expect(method.headers.get('content-type')).toBe('application/scim+json; charset=utf-8');
     });
 
+    it('routes as RFC 7644 clients expect: names in any case, a trailing slash, HEAD, and ids percent-decoded', async () => {
+      const created = await create('routing@example.com');
+      const lower = await s.request<ListShape>(d.token, 'GET', `/users?filter=${q('userName eq "routing@example.com"')}`);
+      expect(lower.status).toBe(200);
+      expect(lower.body.totalResults).toBe(1);
+      expect((await s.request(d.token, 'GET', '/serviceproviderconfig')).status).toBe(200);
+      expect((await s.request(d.token, 'GET', `/Users/${created.id}/`)).body).toMatchObject({ id: created.id });
+      expect((await s.request(d.token, 'GET', `/USERS/${q(created.id)}`)).status).toBe(200);
+      const head = await s.request(d.token, 'HEAD', `/Users/${created.id}`);
+      expect(head.status).toBe(200);
+      expect(head.headers.get('etag')).toBe(created.meta.version);
+      expect(head.text).toBe('');
+      // Paths the endpoint does not have, each named in the error.
+      const deeper = await s.request<ScimErrorShape>(d.token, 'GET', `/Users/${created.id}/groups`);
+      expect(deeper.status).toBe(404);
+      expect(deeper.body.detail).toBe(`no SCIM endpoint GET /scim/v2/Users/${created.id}/groups`);
+      const badEncoding = await s.request<ScimErrorShape>(d.token, 'GET', '/Users/%E0%A4%A');
+      expect(badEncoding.status).toBe(404);
+      expect(badEncoding.body.detail).toContain('not percent-encoded correctly');
+      const post = await s.request<ScimErrorShape>(d.token, 'POST', `/Users/${created.id}`, {});
+      expect(post.status).toBe(405);
+      expect(post.body.detail).toBe('POST is not supported on /Users/{id}');
+      expect((await s.request(d.token, 'GET', '/Bulk')).status).toBe(404);
+    });
+
+    it('sends the security headers and request id every response of the server carries', async () => {
+      const r = await s.request(d.token, 'GET', '/ServiceProviderConfig', undefined, { 'X-Request-Id': 'idp-trace-42' });
+      expect(r.headers.get('x-request-id')).toBe('idp-trace-42');
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(r.headers.get('strict-transport-security')).toContain('max-age=');
+      expect(r.headers.get('x-powered-by')).toBeNull();
+      const refused = await s.request(undefined, 'GET', '/Users');
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+      expect(refused.headers.get('x-content-type-options')).toBe('nosniff');
+    });
+
     it('creates with 201, Location and ETag; deletes with 204, after which the resource is 404', async () => {
       const r = await s.request(d.token, 'POST', '/Users', user('status@example.com'));
       expect(r.status).toBe(201);
