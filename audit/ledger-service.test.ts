@@ -1,6 +1,7 @@
 // The ledger against real PostgreSQL and Vault: appends form one gapless chain, even from several
 // connections at once; an append joins the caller's transaction; bad input changes nothing.
 import { randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestVault, withPg, type TestVault } from '../test/helpers/services.js';
 import { appendSamples, createTestLedger, openAnotherLedger, sampleEntry, type TestLedger } from '../test/helpers/ledger.js';
@@ -109,6 +110,26 @@ describe('appending', () => {
     expect(none).toEqual({ entries: [] });
   });
 });
+
+  it('stores exactly the bytes it hashed, whatever the text: quotes, escapes, control characters and any Unicode', async () => {
+    // Anything but NUL and unpaired surrogates, which entries refuse.
+    const text = fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.replace(/\0/g, '').replace(/[\uD800-\uDFFF]/g, ''));
+    const tricky = ['"', '\\', '\\"', '\u2028\u2029', '\u0001\u001f\u007f', '{"a":[1]}', 'é e\u0301 𝄞 😀', '\\u0000'];
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(text, fc.constantFrom(...tricky)), { minLength: 1, maxLength: 20 }), async (parts) => {
+        const entries = parts.map(([a, b], i) => sampleEntry(i, { details: { a, b, [b]: a } }));
+        const appended = await t.ledger.appendBatch(entries);
+        const stored = await withPg(t.db.superuserUrl, async (c) => (await c.query<{ entry: string }>('SELECT entry FROM ledger_entry WHERE seq = ANY($1) ORDER BY seq', [appended.map((e) => e.seq)])).rows);
+        stored.forEach((row, i) => {
+          const { prevHash: _p, hash: _h, ...rest } = appended[i]!;
+          expect(row.entry).toBe(canonicalEntryJson(rest));
+        });
+        for (const [i, e] of appended.entries()) expect((await t.ledger.get(e.seq)).details).toEqual(entries[i]!.details);
+      }),
+      { numRuns: 25 },
+    );
+    expect((await t.ledger.verify()).ok).toBe(true);
+  });
 
 describe('appending inside the caller transaction', () => {
   const stateChange = (em: Parameters<Parameters<TestLedger['orm']['em']['transactional']>[0]>[0], id: string) =>

@@ -71,10 +71,14 @@ export async function appendEntries(sql: Sql, entries: NewLedgerEntry[]): Promis
   for (let at = 0; at < stored.length; at += INSERT_CHUNK) {
     const end = Math.min(at + INSERT_CHUNK, stored.length);
     try {
+      // The hashes go as one bytea each (32 bytes a row) and the entries as one JSON array of
+      // strings: the driver then encodes three values rather than escaping every element of three
+      // arrays, and json_array_elements_text gives back each string exactly.
       await sql.query(
         `INSERT INTO ledger_entry (seq, recorded_at, prev_hash, hash, entry)
-         SELECT $1::bigint + n - 1, $2::timestamptz, p, h, e FROM unnest($3::bytea[], $4::bytea[], $5::text[]) WITH ORDINALITY AS t(p, h, e, n)`,
-        [first + at, timestamp, prevs.slice(at, end), hashes.slice(at, end), canonical.slice(at, end)],
+         SELECT $1::bigint + n - 1, $2::timestamptz, substring($3::bytea FROM n::int * 32 - 31 FOR 32), substring($4::bytea FROM n::int * 32 - 31 FOR 32), e
+           FROM json_array_elements_text($5::json) WITH ORDINALITY AS t(e, n)`,
+        [first + at, timestamp, Buffer.concat(prevs.slice(at, end)), Buffer.concat(hashes.slice(at, end)), JSON.stringify(canonical.slice(at, end))],
       );
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {

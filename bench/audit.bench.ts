@@ -62,7 +62,9 @@ async function main() {
         name: `single appends, ${WRITERS} writers, ${joined ? "in the caller's transaction" : 'own transactions'}`,
         value: (WRITERS * PER_WRITER) / seconds(ms),
         unit: 'entries/s',
-        target: '>= 1000',
+        // The target is for appends that commit on their own. One joined to a caller's transaction
+        // holds the ledger lock until that transaction commits, so these take turns, one commit each.
+        ...(joined ? {} : { target: '>= 1000' }),
         extra: { p50_ms: percentile(latencies, 50), p99_ms: percentile(latencies, 99) },
       });
     }
