@@ -45,6 +45,8 @@ export interface TokenAuthenticatorDeps {
 export interface TokenAuthenticator {
   /** The token's directory, or a 401 that says why. */
   authenticate(authorization: string | undefined): Promise<TokenPrincipal>;
+  /** The token's directory when this process validated the token recently; never a database lookup. */
+  cached(authorization: string | undefined): TokenPrincipal | undefined;
   /** Drops a token from this process's cache (after revocation). */
   forget(tokenId: string): void;
 }
@@ -72,7 +74,20 @@ export function createTokenAuthenticator(deps: TokenAuthenticatorDeps): TokenAut
       .catch((err: unknown) => deps.log.warn({ err: (err as Error).message, tokenId }, 'could not record when a SCIM token was last used'));
   }
 
+  /** The cache key of a well-formed token in the header, or undefined. */
+  function keyOf(authorization: string | undefined): string | undefined {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    return match && TOKEN_PATTERN.test(match[1]!) ? hashToken(match[1]!).toString('base64') : undefined;
+  }
+
   return {
+    cached(authorization) {
+      const key = keyOf(authorization);
+      const cached = key === undefined ? undefined : cache.get(key);
+      if (!cached || cached.expires <= now()) return undefined;
+      touch(cached.principal.tokenId);
+      return cached.principal;
+    },
     async authenticate(authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
       if (!match) throw new GatehouseError('unauthenticated', 'send the directory token as "Authorization: Bearer <token>"');

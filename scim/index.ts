@@ -11,6 +11,7 @@ import { createOutboxDispatcher, type OutboxDispatcher, type OutboxDispatcherDep
 import type { BulkLimits } from './scim-bulk.js';
 import { createDiscovery } from './scim-discovery.js';
 import { createScimHandler, type ScimHandler } from './scim-router.js';
+import { DEFAULT_AUTH_FAILURE_LIMITS, createAuthFailureLimiter, type AuthFailureLimits } from './scim-auth-limit.js';
 import { DEFAULT_SCIM_LIMITS, createScimService, type ScimLimits, type ScimService } from './scim-service.js';
 import { createScimStore } from './scim-store.js';
 import type { LedgerAppender } from '../audit/index.js';
@@ -26,6 +27,8 @@ export interface ScimModuleOptions {
   log: Logger;
   limits?: ScimLimits;
   bulk?: BulkLimits;
+  /** Failed authentications allowed per client address (default 30 per 15 minutes). */
+  authFailureLimits?: AuthFailureLimits;
   /** How long a valid token is trusted without a database lookup (revocation reaches other processes within it). */
   tokenCacheTtlMs?: number;
 }
@@ -60,7 +63,8 @@ export async function createScimModule(options: ScimModuleOptions): Promise<Scim
   const store = createScimStore({ pool });
   const service = createScimService({ store, baseUrl: scimBaseUrl, limits });
   const discovery = createDiscovery({ baseUrl: scimBaseUrl, limits, bulk });
-  const handler = createScimHandler({ service, authenticator, discovery, bulk, maxPayloadSize: bulk.maxPayloadSize, log });
+  const authFailures = createAuthFailureLimiter({ pool, limits: options.authFailureLimits ?? DEFAULT_AUTH_FAILURE_LIMITS });
+  const handler = createScimHandler({ service, authenticator, authFailures, discovery, bulk, maxPayloadSize: bulk.maxPayloadSize, log });
   return {
     handler,
     routes: directoryRoutes({ directories, scimBaseUrl }),

@@ -18,12 +18,15 @@ import type { createDiscovery } from './scim-discovery.js';
 import { MSG_SEARCH, resourceTypes, type ResourceTypeName } from './scim-schema.js';
 import type { ScimService, SearchInput } from './scim-service.js';
 import type { Actor } from './scim-store.js';
-import type { TokenAuthenticator } from './directory-token.js';
+import type { TokenAuthenticator, TokenPrincipal } from './directory-token.js';
+import { clientAddress, type AuthFailureLimiter } from './scim-auth-limit.js';
 import { isPlainObject } from './scim-values.js';
 
 export interface ScimRouterDeps {
   service: ScimService;
   authenticator: TokenAuthenticator;
+  /** Failed authentications per client address; none means no limit. */
+  authFailures?: AuthFailureLimiter;
   discovery: ReturnType<typeof createDiscovery>;
   bulk: BulkLimits;
   /** Largest request body accepted anywhere (advertised as bulk.maxPayloadSize). */
@@ -199,6 +202,25 @@ export function createScimHandler(deps: ScimRouterDeps): ScimHandler {
     return (req, res) => send(res, 405, errorBody(405, `${req.method} is not supported on ${rt.endpoint}/{id}`));
   }
 
+  /** The token's directory; failures count against the client's address, and past the limit are 429s. */
+  async function authenticate(req: IncomingMessage): Promise<TokenPrincipal> {
+    const limiter = deps.authFailures;
+    if (!limiter) return deps.authenticator.authenticate(req.headers.authorization);
+    const address = clientAddress(req);
+    const refused = limiter.refusal(address);
+    if (refused) {
+      const known = deps.authenticator.cached(req.headers.authorization);
+      if (known) return known;
+      throw refused;
+    }
+    try {
+      return await deps.authenticator.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (err instanceof GatehouseError && err.code === 'unauthenticated') throw (await limiter.failed(address)) ?? err;
+      throw err;
+    }
+  }
+
   function fail(err: unknown, req: IncomingMessage, res: ServerResponse, path: string): void {
     const e = err as { type?: string };
     let ge: GatehouseError;
@@ -213,6 +235,7 @@ export function createScimHandler(deps: ScimRouterDeps): ScimHandler {
     }
     if (res.headersSent) return;
     const headers: Record<string, string> = ge.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="Gatehouse SCIM"' } : {};
+    if (ge.status === 429 && typeof ge.details?.retryAfterSeconds === 'number') headers['Retry-After'] = String(ge.details.retryAfterSeconds);
     send(res, ge.status, errorBody(ge.status, ge.message, scimTypeOf(ge)), headers);
   }
 
@@ -220,7 +243,7 @@ export function createScimHandler(deps: ScimRouterDeps): ScimHandler {
     const method = req.method ?? 'GET';
     // A trailing slash names the same resource, as it did under Express's non-strict routing.
     const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath || '/';
-    const actor = await deps.authenticator.authenticate(req.headers.authorization);
+    const actor = await authenticate(req);
     const body = method === 'POST' || method === 'PUT' || method === 'PATCH' ? await readBody(req, res) : undefined;
     const url = req.url ?? '';
     const q = url.indexOf('?');

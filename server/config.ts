@@ -95,6 +95,8 @@ export const configSchema = z
     /** Requests per client address per 15 minutes to the sign-in endpoints, and to the API token endpoints. */
     AUTH_SIGN_IN_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
     AUTH_TOKEN_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
+    /** Failed SCIM authentications per client address per 15 minutes; past it, 429 until the window ends. */
+    SCIM_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(30),
 
     /** Credentials without a max-age policy of their own are reported older than this (no rotation is scheduled for them). */
     CREDENTIAL_DEFAULT_MAX_AGE_DAYS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(3650, 'must be at most 3650').default(90),

@@ -34,7 +34,7 @@ export interface ServerModules {
 
 export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const { config, secrets, log, ledger } = ctx.runtime;
-  const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log });
+  const scim = await createScimModule({ orm: ctx.runtime.orm, ledger, publicUrl: ctx.publicUrl, log, authFailureLimits: { limit: config.SCIM_AUTH_FAILURE_LIMIT, windowSeconds: 15 * 60 } });
   const credentials = credentialModule(ctx.runtime, ledger);
   // The identity-event dispatcher hands SCIM's outbox to the joiner-mover-leaver workflows.
   const jml = jmlModule(ctx.runtime, ledger, scim);
