@@ -131,21 +131,16 @@ export function createScimHandler(deps: ScimRouterDeps): ScimHandler {
     if (first === 'me') return (_req, res) => send(res, 501, errorBody(501, '/Me is not implemented: a directory token acts for an identity provider, not for a user'));
     if (more.length) return notFound;
     if (first === 'serviceproviderconfig' && second === undefined && get) return (_req, res) => send(res, 200, discovery.serviceProviderConfig);
-    if (first === 'resourcetypes' && get) {
-      if (second === undefined) return (_req, res) => send(res, 200, discovery.resourceTypes());
-      const name = segmentValue(second);
-      return (_req, res) => {
-        const doc = name === undefined ? undefined : discovery.resourceType(name);
-        if (!doc) throw resourceNotFound('ResourceType', name ?? second);
-        send(res, 200, doc);
-      };
-    }
-    if (first === 'schemas' && get) {
-      if (second === undefined) return (_req, res) => send(res, 200, discovery.schemas());
+    // The discovery collections, and one document of each by its id.
+    const collection = first === 'resourcetypes' ? 'ResourceType' : first === 'schemas' ? 'Schema' : undefined;
+    if (collection && get) {
+      const list = collection === 'ResourceType' ? discovery.resourceTypes : discovery.schemas;
+      const one = collection === 'ResourceType' ? discovery.resourceType : discovery.schema;
+      if (second === undefined) return (_req, res) => send(res, 200, list());
       const id = segmentValue(second);
       return (_req, res) => {
-        const doc = id === undefined ? undefined : discovery.schema(id);
-        if (!doc) throw resourceNotFound('Schema', id ?? second);
+        const doc = id === undefined ? undefined : one(id);
+        if (!doc) throw resourceNotFound(collection, id ?? second);
         send(res, 200, doc);
       };
     }
