@@ -283,8 +283,8 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
       plan: RotationPlan,
       decision: { effect: string; policy: { name: string; versionHash: string }; reasons: string[]; matchedRules: { id: string }[] },
       gate?: { change: AccessChange; changeHash: string; stages: { index: number; name: string; quorum: number; onExpiry: 'deny' | 'allow' }[]; participants: unknown; decision: unknown },
-    ): Promise<void> {
-      await record(
+    ): Promise<boolean> {
+      return record(
         plan,
         'decide',
         {
@@ -313,8 +313,21 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
               );
             }
           : undefined,
-        { effect: decision.effect, policy: decision.policy },
+        { effect: decision.effect, policy: decision.policy, reasons: decision.reasons },
       );
+    },
+
+    /**
+     * The decision already on record for this rotation (a retried decide step returns it, not a new
+     * one: the policy may have been published again meanwhile), with what the approval gate needs.
+     */
+    async recordedDecision(plan: RotationPlan): Promise<{ effect: string; reasons: string[]; gate?: { change: AccessChange; decision: unknown; participants: unknown } } | undefined> {
+      const step = await stepRecorded(plan, 'decide');
+      if (!step) return undefined;
+      const reasons = Array.isArray(step.reasons) ? (step.reasons as string[]) : [];
+      if (step.effect !== 'require-approval') return { effect: String(step.effect), reasons };
+      const [row] = await deps.orm.em.fork().getConnection().execute<{ change: AccessChange; decision: unknown; participants: unknown }[]>('SELECT change, decision, participants FROM access_change WHERE id = ?', [plan.changeId]);
+      return { effect: 'require-approval', reasons, ...(row ? { gate: row } : {}) };
     },
 
     /**

@@ -10,6 +10,7 @@ import type { Ledger, LedgerEntry } from '../../audit/index.js';
 import type { AccessChange } from '../../policies/access-change.js';
 import { unreachableStages, type GateParticipants } from '../../policies/approval-eligibility.js';
 import { accessChangeHash } from '../../policies/change-hash.js';
+import type { Decision } from '../../policies/decide.js';
 import type { PolicyStore } from '../../policies/policy-store.js';
 import { checkAuthority, type RecordedStage } from '../change/change-authority.js';
 import type { ApprovalInput } from '../approval/workflow.js';
@@ -61,23 +62,37 @@ export function createRotationActivities(deps: RotationActivityDeps) {
      */
     rotationDecide: (plan: RotationPlan): Promise<RotationDecisionResult> =>
       asConnectorActivity(async () => {
+        const forGate = (change: AccessChange, decision: Decision, participants: GateParticipants): RotationDecisionResult => {
+          const nobody = unreachableStages(decision.stages, participants);
+          if (nobody.length) return { effect: 'refused', reasons: [...decision.reasons, ...nobody] };
+          return {
+            effect: decision.effect,
+            reasons: decision.reasons,
+            gate: { change, policy: decision.policy, reasons: decision.reasons, sodConflicts: decision.sodConflicts, stages: decision.stages, participants },
+          };
+        };
+        // A retry answers with the decision on record (one change is decided once; the policy may have changed since).
+        const fromRecord = async (): Promise<RotationDecisionResult | undefined> => {
+          const recorded = await r.recordedDecision(plan);
+          if (!recorded) return undefined;
+          if (recorded.effect !== 'require-approval') return { effect: recorded.effect, reasons: recorded.reasons };
+          if (!recorded.gate) return { effect: 'refused', reasons: [...recorded.reasons, `the decision on record for change ${plan.changeId} requires approval, but its request record is missing`] };
+          return forGate(recorded.gate.change, recorded.gate.decision as Decision, recorded.gate.participants as GateParticipants);
+        };
+        const earlier = await fromRecord();
+        if (earlier) return earlier;
+
         const change = rotationChange(plan);
         const decision = decideRotation(change, await deps.policies.compiledInForce());
         if (decision.effect !== 'require-approval') {
-          await r.recordDecision(plan, decision);
-          return { effect: decision.effect, reasons: decision.reasons };
+          if (await r.recordDecision(plan, decision)) return { effect: decision.effect, reasons: decision.reasons };
+          return (await fromRecord())!;
         }
         const participants = await deps.participants.participantsOfCredential(change, plan.credentialId);
         const changeHash = accessChangeHash(change);
         const stages: RecordedStage[] = decision.stages.map((s, index) => ({ index, name: s.name, quorum: s.quorum, onExpiry: s.onExpiry }));
-        await r.recordDecision(plan, decision, { change, changeHash, stages, participants, decision });
-        const nobody = unreachableStages(decision.stages, participants);
-        if (nobody.length) return { effect: 'refused', reasons: [...decision.reasons, ...nobody] };
-        return {
-          effect: decision.effect,
-          reasons: decision.reasons,
-          gate: { change, policy: decision.policy, reasons: decision.reasons, sodConflicts: decision.sodConflicts, stages: decision.stages, participants },
-        };
+        if (!(await r.recordDecision(plan, decision, { change, changeHash, stages, participants, decision }))) return (await fromRecord())!;
+        return forGate(change, decision, participants);
       }),
 
     /** After the gate said approved: the ledger must hold every approval the decision required (promise 1), then it is on record for apply. */
