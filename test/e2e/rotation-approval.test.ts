@@ -6,12 +6,19 @@
 // and a stage nobody could decide refuses the rotation at once, saying why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { createBuiltinConnectorRegistry } from '../../connectors/builtin-connectors.js';
+import { createConnectorFactory } from '../../connectors/instances/connector-factory.js';
+import { createCredentialRotation } from '../../connectors/credentials/credential-rotation.js';
 import { createCredentialService, type CredentialService } from '../../connectors/credentials/credential-service.js';
 import { pendingSecretPath } from '../../connectors/credentials/credential.entity.js';
 import type { RotationOutcome } from '../../connectors/credentials/rotation-types.js';
+import { createPolicyStore } from '../../policies/policy-store.js';
+import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createOwnerDirectory } from '../../server/owner-directory.js';
 import { createTemporalRotations } from '../../server/rotation-scheduling.js';
 import { approvalWorkflowId, decideUpdate, stateQuery } from '../../workflows/approval/workflow.js';
+import { createRotationActivities } from '../../workflows/rotation/activities.js';
 import { createAccessWorld, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
 import { canLogInToPostgres } from '../helpers/postgres-target.js';
 import { adminCaller } from '../helpers/service-callers.js';
@@ -233,6 +240,39 @@ rules:
       expect((await secretOf(id)).version).toBe(before.version);
       expect(await canLogInToPostgres(w.target, role, passwords.get(role)!)).toBe(true);
       expect(await actions(runId)).toEqual(['secret.rotation.started', 'access.change.decided', 'secret.rotation.refused']);
+    });
+
+    // Last in this block: it publishes another policy.
+    it('decides a rotation once (a retried decide step answers from the record, whatever was published since), and applies nothing without the approvals', async () => {
+      const { id, role } = await serviceAccount('svc_retried', [olga]);
+      const registry = createBuiltinConnectorRegistry();
+      const rotation = createCredentialRotation({ orm: w.orm, secrets: w.vault.store, factory: createConnectorFactory({ orm: w.orm, secrets: w.vault.store, registry }), registry, ledger: w.ledger, isRunning: async () => false });
+      const activities = createRotationActivities({ rotation, policies: createPolicyStore({ orm: w.orm }), ledger: w.ledger, participants: createIdentityResolver({ orm: w.orm }) });
+      const claim = await rotation.claim({ credentialId: id, reason: 'on-demand', requestedBy: { kind: 'human', id: 'someone' }, workflowId: `test-retry-${id}`, runId: randomUUID(), changeId: randomUUID() });
+      if (!claim.claimed) throw new Error(claim.why);
+      const plan = claim.plan;
+
+      const first = await activities.rotationDecide(plan);
+      expect(first).toMatchObject({ effect: 'require-approval', gate: { policy: { name: 'acme-rotations-approved', versionHash: policyHash }, stages: [{ name: "Owner's manager" }, { name: 'Security' }] } });
+      expect(first.gate!.participants.subjectKeys).toEqual(expect.arrayContaining([id, olga.id, olga.email, olga.userId]));
+      expect(first.gate!.participants.managerKeys).toEqual(expect.arrayContaining([mia.id, mia.email, mia.userId]));
+      await w.publish(`
+apiVersion: gatehouse.dev/v1
+kind: AccessPolicy
+name: acme-rotations-free
+rules:
+  - id: rotations
+    match: { kinds: [rotate-credential] }
+    effect: allow
+`);
+      expect(await activities.rotationDecide(plan)).toEqual(first);
+      expect((await w.ledger.query({ changeId: plan.changeId, action: 'access.change.decided' })).entries).toHaveLength(1);
+
+      // No gate approved it: the approval check and the apply step refuse, and the target keeps its password.
+      await expect(activities.rotationApproved(plan)).rejects.toThrow(/no approved outcome of the approval gate/);
+      await expect(activities.rotationApply(plan)).rejects.toThrow(/no allow decision \(or approval it required\) is on record/);
+      expect(await canLogInToPostgres(w.target, role, passwords.get(role)!)).toBe(true);
+      expect(await w.vault.store.readKv(pendingSecretPath(id))).toBeUndefined();
     });
   });
 });
