@@ -1,6 +1,6 @@
 // Every eligibility refusal, and every way of being eligible.
 import { describe, expect, it } from 'vitest';
-import { checkEligibility, type ApproverClaims, type GateParticipants } from './approval-eligibility.js';
+import { checkEligibility, unreachableStages, type ApproverClaims, type GateParticipants } from './approval-eligibility.js';
 import type { ApproverSpec } from './policy-document.js';
 
 const participants: GateParticipants = {
@@ -65,5 +65,19 @@ describe('approval eligibility', () => {
   it('the self check wins even for an eligible manager (the manager is also the subject)', () => {
     const p = { ...participants, managerKeys: ['dana@acme.test'] };
     expect(checkEligibility({ stageName: 'S', approvers: [{ manager: true }], participants: p, decidedBy: [], approver: person('user-dana') }).eligible).toBe(false);
+  });
+});
+
+describe('stages nobody could decide', () => {
+  const nobody: GateParticipants = { subjectKeys: ['cred-1'], requesterKeys: ['user-rob'], managerKeys: [], entitlementOwnerKeys: [] };
+  it('names a stage whose every approver, escalation included, is a manager or entitlement owner there is none of', () => {
+    expect(unreachableStages([{ name: 'Manager', approvers: [{ manager: true }], escalateTo: [{ entitlementOwner: true }] }], nobody)).toEqual([
+      'nobody is eligible to approve stage "Manager": it needs the subject\'s manager, or the entitlement\'s owner, and there is no such person for this change',
+    ]);
+  });
+  it('passes a stage someone could decide: by role, group or user, by escalation, or a manager who exists', () => {
+    expect(unreachableStages([{ name: 'Security', approvers: [{ role: 'security-approver' }] }], nobody)).toEqual([]);
+    expect(unreachableStages([{ name: 'Manager', approvers: [{ manager: true }], escalateTo: [{ group: 'leads' }] }], nobody)).toEqual([]);
+    expect(unreachableStages([{ name: 'Manager', approvers: [{ manager: true }] }], participants)).toEqual([]);
   });
 });

@@ -84,3 +84,20 @@ export function checkEligibility(input: {
   }
   return { eligible: true, as: describeApprover(via) };
 }
+
+/** Whether an approver spec can name anyone here: a manager or entitlement owner the gate knows nobody for names no one. */
+function canName(spec: ApproverSpec, participants: GateParticipants): boolean {
+  if ('manager' in spec) return participants.managerKeys.length > 0;
+  if ('entitlementOwner' in spec) return participants.entitlementOwnerKeys.length > 0;
+  return true;
+}
+
+/**
+ * Stages nobody could ever decide, because every approver they name (escalation included) is a
+ * manager or entitlement owner the participants do not have. Each is a sentence for the refusal.
+ */
+export function unreachableStages(stages: readonly { name: string; approvers: readonly ApproverSpec[]; escalateTo?: readonly ApproverSpec[] | undefined }[], participants: GateParticipants): string[] {
+  return stages
+    .filter((s) => ![...s.approvers, ...(s.escalateTo ?? [])].some((spec) => canName(spec, participants)))
+    .map((s) => `nobody is eligible to approve stage "${s.name}": it needs ${[...s.approvers, ...(s.escalateTo ?? [])].map(describeApprover).join(', or ')}, and there is no such person for this change`);
+}

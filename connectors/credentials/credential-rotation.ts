@@ -16,6 +16,7 @@ import { requireCapability, type Connector, type CredentialTarget } from '../spi
 import { ConnectorError, InvalidCredential, UnknownUid } from '../spi/errors.js';
 import { Credential, pendingSecretPath, type CredentialRow } from './credential.entity.js';
 import type { LastRotation, RotationStep } from './credential-types.js';
+import type { AccessChange } from '../../policies/access-change.js';
 import type { AppliedStep, ClaimResult, RotationPlan, RotationRequest, StoredStep } from './rotation-types.js';
 
 export interface CredentialRotationDeps {
@@ -145,6 +146,9 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
       }
       row.lastRotation = last;
       apply(row);
+      // A rotation that waited for approval is also an access change on record: it says how it ended.
+      const [from, to] = last.status === 'succeeded' ? ['approved', 'applied'] : last.status === 'failed' ? ['approved', 'failed'] : ['awaiting-approval', 'rejected'];
+      await em.getConnection().execute('UPDATE access_change SET status = ?, updated_at = ? WHERE id = ? AND status = ?', [to, now(), plan.changeId, from], 'run', em.getTransactionContext());
     };
   }
 
@@ -270,9 +274,17 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
       );
     },
 
-    /** The policy decision, recorded by the caller (rotation-decision.ts); kept here so apply can check it. */
-    async recordDecision(plan: RotationPlan, decision: { effect: string; policy: { name: string; versionHash: string }; reasons: string[]; matchedRules: { id: string }[] }): Promise<void> {
-      await record(
+    /**
+     * The policy decision, taken by the caller (workflows/rotation/rotation-decision.ts); kept here so
+     * apply can check it. A decision that requires approval is also recorded as an access change
+     * awaiting approval, which the approval gate opens its request from.
+     */
+    async recordDecision(
+      plan: RotationPlan,
+      decision: { effect: string; policy: { name: string; versionHash: string }; reasons: string[]; matchedRules: { id: string }[] },
+      gate?: { change: AccessChange; changeHash: string; stages: { index: number; name: string; quorum: number; onExpiry: 'deny' | 'allow' }[]; participants: unknown; decision: unknown },
+    ): Promise<boolean> {
+      return record(
         plan,
         'decide',
         {
@@ -282,12 +294,49 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
             reasons: decision.reasons,
             matchedRules: decision.matchedRules.map((r) => r.id),
             requestedBy: plan.requestedBy,
+            ...(gate ? { changeHash: gate.changeHash, stages: gate.stages } : {}),
           }),
           policy: { id: decision.policy.name, versionHash: decision.policy.versionHash },
         },
-        undefined,
-        { effect: decision.effect, policy: decision.policy },
+        gate
+          ? async (em) => {
+              const c = gate.change;
+              const at = now();
+              await em.getConnection().execute(
+                `INSERT INTO access_change (id, change, change_hash, input_hash, kind, subject_type, subject_id, connector_id, entitlement_id, source, requester_kind, requester_id,
+                   status, decision, held_entitlements, participants, policy_name, policy_version_hash, workflow_id, decided_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'awaiting-approval', ?, '[]', ?, ?, ?, ?, ?, ?)`,
+                [c.id, JSON.stringify(c), gate.changeHash, gate.changeHash, c.kind, c.subject.type, c.subject.id, c.target.connectorId, c.source, c.requester.kind, c.requester.id,
+                  JSON.stringify(gate.decision), JSON.stringify(gate.participants), decision.policy.name, decision.policy.versionHash, plan.workflowId, at, at],
+                'run',
+                em.getTransactionContext(),
+              );
+            }
+          : undefined,
+        { effect: decision.effect, policy: decision.policy, reasons: decision.reasons },
       );
+    },
+
+    /**
+     * The decision already on record for this rotation (a retried decide step returns it, not a new
+     * one: the policy may have been published again meanwhile), with what the approval gate needs.
+     */
+    async recordedDecision(plan: RotationPlan): Promise<{ effect: string; reasons: string[]; gate?: { change: AccessChange; decision: unknown; participants: unknown } } | undefined> {
+      const step = await stepRecorded(plan, 'decide');
+      if (!step) return undefined;
+      const reasons = Array.isArray(step.reasons) ? (step.reasons as string[]) : [];
+      if (step.effect !== 'require-approval') return { effect: String(step.effect), reasons };
+      const [row] = await deps.orm.em.fork().getConnection().execute<{ change: AccessChange; decision: unknown; participants: unknown }[]>('SELECT change, decision, participants FROM access_change WHERE id = ?', [plan.changeId]);
+      return { effect: 'require-approval', reasons, ...(row ? { gate: row } : {}) };
+    },
+
+    /**
+     * The approval gate approved this rotation, as the caller checked from the ledger (every stage's
+     * approvals and the gate's approved outcome under the decision's policy version): recorded, so the
+     * apply step may go ahead.
+     */
+    async recordApproval(plan: RotationPlan, authority: { policy: { id: string; versionHash: string }; decidedSeq: number }): Promise<void> {
+      await record(plan, 'approve', { ...entryOf(plan, 'secret.rotation.approved', { decidedSeq: authority.decidedSeq }), policy: authority.policy }, undefined, { decidedSeq: authority.decidedSeq });
     },
 
     /** Step 1: the new secret, in the pending slot. A pending secret from a rotation that died is adopted. */
@@ -309,7 +358,10 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
     /** Step 2: the target holds the new credential (beside the old where it holds two). */
     async apply(plan: RotationPlan): Promise<AppliedStep> {
       const decided = await stepRecorded(plan, 'decide');
-      if (decided?.effect !== 'allow') throw failure(`${plan.credentialName}: no allow decision is on record for change ${plan.changeId}; nothing reaches the target without one`);
+      const approved = decided?.effect === 'require-approval' && (await stepRecorded(plan, 'approve'));
+      if (decided?.effect !== 'allow' && !approved) {
+        throw failure(`${plan.credentialName}: no allow decision (or approval it required) is on record for change ${plan.changeId}; nothing reaches the target without one`);
+      }
       const key = { idempotencyKey: `${plan.changeId}:apply` };
       let applied: AppliedStep;
       if (plan.source === 'target') {

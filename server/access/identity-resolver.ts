@@ -147,6 +147,7 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     identitiesOfEmail: typeof byEmail;
     claimsFor(principal: Principal): Promise<ApproverClaims>;
     ownerKeysOf(identity: DirectoryIdentity): Promise<string[]>;
+    participantsOfCredential(change: AccessChange, credentialId: string): Promise<GateParticipants>;
   } = {
     identity: byId,
     identitiesOfEmail: byEmail,
@@ -184,6 +185,27 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
       const managerKeys = manager ? await expand(manager) : managerRef ? [managerRef] : [];
       const entitlementOwnerKeys = entitlementOwner ? await keysOfPerson(entitlementOwner, change.subject.directoryId) : [];
       return { subjectKeys: [...subjectKeys], requesterKeys, managerKeys, entitlementOwnerKeys };
+    },
+
+    /**
+     * A managed credential's rotation: the credential and every owner count as the subject (nobody
+     * approves a change to a non-human identity they own, promise 6); the owners' managers are the
+     * policy's `{ manager: true }`; no entitlement is involved, so `{ entitlementOwner: true }` names nobody.
+     */
+    async participantsOfCredential(change: AccessChange, credentialId: string): Promise<GateParticipants> {
+      const [row] = await sql().execute<{ owners: { directoryId: string; userId: string }[] | null }[]>('SELECT owners FROM credential WHERE id = ?', [credentialId]);
+      const subjectKeys = new Set<string>([credentialId, change.subject.id]);
+      const managerKeys = new Set<string>();
+      for (const ref of row?.owners ?? []) {
+        const owner = await byId(ref.userId, ref.directoryId);
+        subjectKeys.add(ref.userId);
+        for (const k of await expand(owner)) subjectKeys.add(k);
+        const manager = owner?.managerValue ? await byReference(owner.managerValue, owner.directoryId) : undefined;
+        for (const k of await expand(manager)) managerKeys.add(k);
+      }
+      const requesterKeys = change.requester.kind === 'human' ? await keysOfPerson(change.requester.id) : [change.requester.id];
+      // An owner who is also someone's manager stays the subject: they cannot approve their own credential's rotation.
+      return { subjectKeys: [...subjectKeys], requesterKeys, managerKeys: [...managerKeys].filter((k) => !subjectKeys.has(k)), entitlementOwnerKeys: [] };
     },
 
     async claimsFor(principal: Principal): Promise<ApproverClaims> {

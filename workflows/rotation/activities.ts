@@ -5,21 +5,102 @@ import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import type { CredentialRotation } from '../../connectors/credentials/credential-rotation.js';
 import type { AppliedStep, ClaimResult, RotationPlan, RotationRequest, StoredStep } from '../../connectors/credentials/rotation-types.js';
 import type { RotationStep } from '../../connectors/credentials/credential-types.js';
-import { decideRotation } from './rotation-decision.js';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Ledger, LedgerEntry } from '../../audit/index.js';
+import type { AccessChange } from '../../policies/access-change.js';
+import { unreachableStages, type GateParticipants } from '../../policies/approval-eligibility.js';
+import { accessChangeHash } from '../../policies/change-hash.js';
+import type { Decision } from '../../policies/decide.js';
+import type { PolicyStore } from '../../policies/policy-store.js';
+import { checkAuthority, type RecordedStage } from '../change/change-authority.js';
+import type { ApprovalInput } from '../approval/workflow.js';
+import { decideRotation, rotationChange } from './rotation-decision.js';
 
-export function createRotationActivities(deps: { rotation: CredentialRotation }) {
+/** Who the approval gate must tell apart for a rotation: the credential and its owners, the requester, the owners' managers. */
+export interface RotationParticipants {
+  participantsOfCredential(change: AccessChange, credentialId: string): Promise<GateParticipants>;
+}
+
+export interface RotationActivityDeps {
+  rotation: CredentialRotation;
+  policies: Pick<PolicyStore, 'compiledInForce'>;
+  /** Reads a rotation's entries back, to check its approvals before the target is touched (promise 1). */
+  ledger: Pick<Ledger, 'query'>;
+  participants: RotationParticipants;
+}
+
+/** What the decide step tells the workflow: the effect, why, and for require-approval what the gate needs (no secrets). */
+export interface RotationDecisionResult {
+  effect: string;
+  reasons: string[];
+  gate?: ApprovalInput;
+}
+
+export function createRotationActivities(deps: RotationActivityDeps) {
   const r = deps.rotation;
+
+  const entriesOf = async (changeId: string): Promise<LedgerEntry[]> => {
+    const out: LedgerEntry[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await deps.ledger.query({ changeId, order: 'oldest', limit: 500, ...(cursor ? { cursor } : {}) });
+      out.push(...page.entries);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
+  };
+
   return {
     rotationClaim: (input: RotationRequest & { workflowId: string; runId: string; changeId: string }): Promise<ClaimResult> => asConnectorActivity(() => r.claim(input)),
     rotationClaimFailed: (input: RotationRequest & { workflowId: string; runId: string; changeId: string }, error: { code: string; message: string }): Promise<void> =>
       asConnectorActivity(() => r.claimFailed(input, error)),
 
-    /** The policy decision (a separate step until the approval gate decides rotations), on record before any change. */
-    rotationDecide: (plan: RotationPlan): Promise<{ effect: string; reasons: string[] }> =>
+    /**
+     * The policy decision under the published policy (or the built-in rotation policy where it has no
+     * rule for this rotation), on record before any change. A decision requiring approval comes back
+     * with what the approval gate needs; one that nobody could approve comes back refused, saying why.
+     */
+    rotationDecide: (plan: RotationPlan): Promise<RotationDecisionResult> =>
       asConnectorActivity(async () => {
-        const decision = decideRotation(plan);
-        await r.recordDecision(plan, decision);
-        return { effect: decision.effect, reasons: decision.reasons };
+        const forGate = (change: AccessChange, decision: Decision, participants: GateParticipants): RotationDecisionResult => {
+          const nobody = unreachableStages(decision.stages, participants);
+          if (nobody.length) return { effect: 'refused', reasons: [...decision.reasons, ...nobody] };
+          return {
+            effect: decision.effect,
+            reasons: decision.reasons,
+            gate: { change, policy: decision.policy, reasons: decision.reasons, sodConflicts: decision.sodConflicts, stages: decision.stages, participants },
+          };
+        };
+        // A retry answers with the decision on record (one change is decided once; the policy may have changed since).
+        const fromRecord = async (): Promise<RotationDecisionResult | undefined> => {
+          const recorded = await r.recordedDecision(plan);
+          if (!recorded) return undefined;
+          if (recorded.effect !== 'require-approval') return { effect: recorded.effect, reasons: recorded.reasons };
+          if (!recorded.gate) return { effect: 'refused', reasons: [...recorded.reasons, `the decision on record for change ${plan.changeId} requires approval, but its request record is missing`] };
+          return forGate(recorded.gate.change, recorded.gate.decision as Decision, recorded.gate.participants as GateParticipants);
+        };
+        const earlier = await fromRecord();
+        if (earlier) return earlier;
+
+        const change = rotationChange(plan);
+        const decision = decideRotation(change, await deps.policies.compiledInForce());
+        if (decision.effect !== 'require-approval') {
+          if (await r.recordDecision(plan, decision)) return { effect: decision.effect, reasons: decision.reasons };
+          return (await fromRecord())!;
+        }
+        const participants = await deps.participants.participantsOfCredential(change, plan.credentialId);
+        const changeHash = accessChangeHash(change);
+        const stages: RecordedStage[] = decision.stages.map((s, index) => ({ index, name: s.name, quorum: s.quorum, onExpiry: s.onExpiry }));
+        if (!(await r.recordDecision(plan, decision, { change, changeHash, stages, participants, decision }))) return (await fromRecord())!;
+        return forGate(change, decision, participants);
+      }),
+
+    /** After the gate said approved: the ledger must hold every approval the decision required (promise 1), then it is on record for apply. */
+    rotationApproved: (plan: RotationPlan): Promise<void> =>
+      asConnectorActivity(async () => {
+        const authority = checkAuthority(await entriesOf(plan.changeId), { id: plan.changeId, hash: accessChangeHash(rotationChange(plan)) });
+        if (!authority.allowed) throw ApplicationFailure.create({ type: 'NotAuthorized', message: `not rotated: ${authority.reason}`, nonRetryable: true });
+        await r.recordApproval(plan, authority);
       }),
 
     rotationCreate: (plan: RotationPlan): Promise<void> => asConnectorActivity(() => r.create(plan)),

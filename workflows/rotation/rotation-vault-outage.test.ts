@@ -22,6 +22,8 @@ import { VaultSecretStore } from '../../shared/secrets/vault-store.js';
 import { canLogInToPostgres, createPostgresTarget, type PostgresTarget } from '../../test/helpers/postgres-target.js';
 import { adminCaller } from '../../test/helpers/service-callers.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, createTestWorker, openOrm, sharedVaultBinary, withPg, type MikroORM, type TestDatabase, type TestTemporal } from '../../test/helpers/services.js';
+import { createPolicyStore } from '../../policies/policy-store.js';
+import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createRotationActivities } from './activities.js';
 
 describe('rotation while Vault is stopped and started again', () => {
@@ -53,7 +55,12 @@ describe('rotation while Vault is stopped and started again', () => {
     const ledger = createLedger({ orm, signer: ledgerVault.store });
     const registry = createBuiltinConnectorRegistry();
     const factory = createConnectorFactory({ orm, secrets: store, registry });
-    const activities = createRotationActivities({ rotation: createCredentialRotation({ orm, secrets: store, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) }) });
+    const activities = createRotationActivities({
+      rotation: createCredentialRotation({ orm, secrets: store, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) }),
+      policies: createPolicyStore({ orm }),
+      ledger,
+      participants: createIdentityResolver({ orm }),
+    });
     const hooked = Object.fromEntries(
       Object.entries(activities).map(([name, fn]) => [
         name,

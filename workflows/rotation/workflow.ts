@@ -5,7 +5,20 @@
 // is recorded and never hides the original error. Steps on Vault retry until Vault answers: an
 // outage makes the rotation wait, never leave the two disagreeing. Nothing secret passes through
 // here: the new value goes from activity to activity through Vault.
-import { ActivityFailure, ApplicationFailure, proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  WorkflowIdReusePolicy,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { approvalWorkflow, approvalWorkflowId, type ApprovalOutcome } from '../approval/workflow.js';
 import type { RotationActivities } from './activities.js';
 import type { RotationOutcome, RotationPlan, RotationRequest } from '../../connectors/credentials/rotation-types.js';
 import type { RotationStep } from '../../connectors/credentials/credential-types.js';
@@ -33,7 +46,8 @@ export const ROTATION_WORKFLOW_KIND = 'rotation';
 
 /** The failure's named error and message, as the activity raised it. */
 function describe(err: unknown): { errorCode: string; message: string } {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  let cause: unknown = err;
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && cause.cause) cause = cause.cause;
   if (cause instanceof ApplicationFailure) return { errorCode: cause.type ?? 'ApplicationFailure', message: cause.message };
   return { errorCode: 'unexpected', message: cause instanceof Error ? cause.message : String(cause) };
 }
@@ -54,9 +68,39 @@ export async function credentialRotationWorkflow(request: RotationRequest): Prom
   const plan: RotationPlan = claim.plan;
 
   const decision = await patient.rotationDecide(plan);
-  if (decision.effect !== 'allow') {
-    await patient.rotationRefuse(plan, decision.reasons);
-    return { status: 'refused', credentialId: plan.credentialId, reasons: decision.reasons };
+  const refuse = async (reasons: string[]): Promise<RotationOutcome> => {
+    await patient.rotationRefuse(plan, reasons);
+    return { status: 'refused', credentialId: plan.credentialId, reasons };
+  };
+  if (decision.effect === 'require-approval' && decision.gate) {
+    // The approval gate, as on the per-change path: nothing reaches Vault or the target before it approves.
+    let approval: ApprovalOutcome;
+    try {
+      approval = await executeChild(approvalWorkflow, {
+        workflowId: approvalWorkflowId(plan.changeId),
+        args: [decision.gate],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        // If this rotation goes away, its gate closes as cancelled, on record.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        searchAttributes: { GatehouseKind: ['approval'], GatehouseSubject: [`change:${plan.changeId}`] },
+      });
+    } catch (err) {
+      if (isCancellation(err)) {
+        await CancellationScope.nonCancellable(() => patient.rotationRefuse(plan, ['the rotation was cancelled while it waited for approval']));
+        throw err;
+      }
+      const failed = describe(err);
+      return refuse([...decision.reasons, `the approval gate failed (${failed.errorCode}): ${failed.message}`]);
+    }
+    if (approval.status !== 'approved') return refuse([...decision.reasons, `approval ${approval.status}: ${approval.reason}`]);
+    try {
+      await patient.rotationApproved(plan);
+    } catch (err) {
+      const failed = describe(err);
+      return refuse([...decision.reasons, `the approvals on record do not allow it (${failed.errorCode}): ${failed.message}`]);
+    }
+  } else if (decision.effect !== 'allow') {
+    return refuse(decision.reasons);
   }
 
   const undos: { name: 'discard-pending' | 'restore-target' | 'restore-vault'; run: () => Promise<unknown> }[] = [];
