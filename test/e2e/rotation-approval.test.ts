@@ -15,6 +15,8 @@ import { pendingSecretPath } from '../../connectors/credentials/credential.entit
 import type { RotationOutcome } from '../../connectors/credentials/rotation-types.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import { createIdentityResolver } from '../../server/access/identity-resolver.js';
+import { createApprovalService, type ApprovalService } from '../../server/access/approval-service.js';
+import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { createOwnerDirectory } from '../../server/owner-directory.js';
 import { createTemporalRotations } from '../../server/rotation-scheduling.js';
 import { approvalWorkflowId, decideUpdate, stateQuery } from '../../workflows/approval/workflow.js';
@@ -168,10 +170,21 @@ rules:
       // The owner may not approve the rotation of what she owns, even holding the security-approver role; nor Sam the manager's stage.
       expect(await refusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
       expect(await refusal(decide(changeId, sam, 'approve', 'not my stage'))).toMatch(/not an approver for stage "Owner's manager"/);
-      await decide(changeId, mia, 'approve', 'the consumers are ready');
+      // The manager and security decide from their inboxes, as the approval page and API do.
+      const approvals: ApprovalService = createApprovalService({ orm: w.orm, temporal: w.temporal.client, identities: createIdentityResolver({ orm: w.orm }) });
+      const as = (p: Person) => ({ principal: p.principal, ability: adminAbilityFor(p.principal) });
+      const inboxOf = async (p: Person) => (await approvals.inbox(as(p))).filter((i) => i.id === changeId);
+      const [item] = await inboxOf(mia);
+      expect(item).toMatchObject({ subject: { type: 'nhi', id }, change: { kind: 'rotate-credential', source: 'rotation' }, stage: { index: 0, name: "Owner's manager" }, eligibleAs: expect.stringContaining('manager') });
+      expect(await inboxOf(olga)).toEqual([]);
+      expect(await inboxOf(sam)).toEqual([]);
+      await approvals.decide(as(mia), changeId, { verdict: 'approve', reason: 'the consumers are ready' });
       await waitUntil('the security stage', async () => ((await gate(changeId).query(stateQuery)).stageIndex === 1 ? true : undefined));
       expect(await refusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
-      await decide(changeId, sam, 'approve', 'ok');
+      expect(await inboxOf(olga)).toEqual([]);
+      // The request's row follows the gate (written by its activity): Sam's inbox shows it once it has.
+      expect((await waitUntil("Sam's inbox", async () => ((await inboxOf(sam)).length ? inboxOf(sam) : undefined))).map((i) => i.stage.name)).toEqual(['Security']);
+      await approvals.decide(as(sam), changeId, { verdict: 'approve', reason: 'ok' });
 
       const outcome = (await handleOf(workflowId).result()) as RotationOutcome;
       expect(outcome).toMatchObject({ status: 'succeeded', credentialId: id, version: before.version + 1 });
