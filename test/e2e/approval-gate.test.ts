@@ -4,11 +4,11 @@
 // expiry with short deadlines, a worker restart while a request waits, and that a denied or expired
 // request never reaches the connector.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ApproverClaims } from '../../policies/approval-eligibility.js';
 import { approvalWorkflowId, decideUpdate, stateQuery } from '../../workflows/approval/workflow.js';
 import { LEDGER_ACTIONS } from '../../workflows/change/change-authority.js';
-import { createAccessWorld, outcomeOf, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
+import { createAccessWorld, outcomeOf, updateRefusal, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
 import { historyText } from '../helpers/temporal-history.js';
 import { withPg } from '../helpers/services.js';
 
@@ -91,15 +91,6 @@ rules:
   const decideAs = async (changeId: string, claims: ApproverClaims, verdict: 'approve' | 'deny', updateId: string, reason = 'looks right') =>
     gateOf(changeId).executeUpdate(decideUpdate, { args: [{ approver: claims, verdict, reason }], updateId });
 
-  /** The refusal message of an Update the gate's validator refused. */
-  const refusal = async (attempt: Promise<unknown>): Promise<string> => {
-    const err = await attempt.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    return ((err as WorkflowUpdateFailedError).cause as Error).message;
-  };
 
   const updateIdsInHistory = async (changeId: string): Promise<string[]> => {
     const history = await gateOf(changeId).fetchHistory();
@@ -127,11 +118,11 @@ rules:
     const tag = change.id.slice(0, 8);
 
     // Stage 1 (Manager): the subject, the requester, a security approver out of order, a bystander: all refused.
-    expect(await refusal(decideAs(change.id, await w.claims(dana), 'approve', `subject-${tag}`))).toMatch(/your own access/);
-    expect(await refusal(decideAs(change.id, await w.claims(rob), 'approve', `requester-${tag}`))).toMatch(/you requested this change/);
-    expect(await refusal(decideAs(change.id, await w.claims(sam), 'approve', `early-${tag}`))).toMatch(/not an approver for stage "Manager"/);
-    expect(await refusal(decideAs(change.id, await w.claims(zed), 'approve', `bystander-${tag}`))).toMatch(/not an approver/);
-    expect(await refusal(decideAs(change.id, await w.claims(mia), 'approve', `blank-${tag}`, '   '))).toMatch(/a reason is required/);
+    expect(await updateRefusal(decideAs(change.id, await w.claims(dana), 'approve', `subject-${tag}`))).toMatch(/your own access/);
+    expect(await updateRefusal(decideAs(change.id, await w.claims(rob), 'approve', `requester-${tag}`))).toMatch(/you requested this change/);
+    expect(await updateRefusal(decideAs(change.id, await w.claims(sam), 'approve', `early-${tag}`))).toMatch(/not an approver for stage "Manager"/);
+    expect(await updateRefusal(decideAs(change.id, await w.claims(zed), 'approve', `bystander-${tag}`))).toMatch(/not an approver/);
+    expect(await updateRefusal(decideAs(change.id, await w.claims(mia), 'approve', `blank-${tag}`, '   '))).toMatch(/a reason is required/);
     expect((await gateOf(change.id).query(stateQuery)).stageName).toBe('Manager');
 
     // The manager approves: stage 2 opens.
@@ -140,9 +131,9 @@ rules:
 
     // Mia holds no role here, but even a second approval from the same person is refused; so is Sam twice.
     const miaAsApprover = { ...(await w.claims(mia)), roles: ['security-approver' as const] };
-    expect(await refusal(decideAs(change.id, miaAsApprover, 'approve', `twice-${tag}`))).toMatch(/already decided/);
+    expect(await updateRefusal(decideAs(change.id, miaAsApprover, 'approve', `twice-${tag}`))).toMatch(/already decided/);
     await decideAs(change.id, await w.claims(sam), 'approve', `sam-${tag}`);
-    expect(await refusal(decideAs(change.id, await w.claims(sam), 'approve', `sam-again-${tag}`))).toMatch(/already decided/);
+    expect(await updateRefusal(decideAs(change.id, await w.claims(sam), 'approve', `sam-again-${tag}`))).toMatch(/already decided/);
     // Quorum 2: one approval is not enough; the change waits.
     expect((await gateOf(change.id).query(stateQuery))).toMatchObject({ status: 'pending', stageName: 'Security', approvalsInStage: 1, quorum: 2 });
     expect(await w.membershipsOf(account())).not.toContain(groups.analysts);

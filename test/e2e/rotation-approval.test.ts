@@ -5,7 +5,7 @@
 // do) before anything reaches Vault or the target; a denial ends it with nothing changed, on record;
 // and a stage nobody could decide refuses the rotation at once, saying why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { createBuiltinConnectorRegistry } from '../../connectors/builtin-connectors.js';
 import { createConnectorFactory } from '../../connectors/instances/connector-factory.js';
@@ -21,7 +21,7 @@ import { createOwnerDirectory } from '../../server/owner-directory.js';
 import { createTemporalRotations } from '../../server/rotation-scheduling.js';
 import { approvalWorkflowId, decideUpdate, stateQuery } from '../../workflows/approval/workflow.js';
 import { createRotationActivities } from '../../workflows/rotation/activities.js';
-import { createAccessWorld, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
+import { createAccessWorld, updateRefusal, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
 import { canLogInToPostgres } from '../helpers/postgres-target.js';
 import { adminCaller } from '../helpers/service-callers.js';
 import { withPg } from '../helpers/services.js';
@@ -68,15 +68,6 @@ describe('credential rotation through the published policy and the approval gate
 
   const actions = async (runId: string) => (await w.ledger.query({ runId, order: 'oldest', limit: 100 })).entries.map((e) => e.action);
   const gate = (changeId: string) => w.temporal.client.workflow.getHandle(approvalWorkflowId(changeId));
-  /** The refusal message of an Update the gate's validator refused. */
-  const refusal = async (attempt: Promise<unknown>): Promise<string> => {
-    const err = await attempt.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    return ((err as WorkflowUpdateFailedError).cause as Error).message;
-  };
   const decide = async (changeId: string, p: Person, verdict: 'approve' | 'deny', reason: string) =>
     gate(changeId).executeUpdate(decideUpdate, { args: [{ approver: await w.claims(p), verdict, reason }] });
 
@@ -168,8 +159,8 @@ rules:
       expect(await actions(runId)).toEqual(['secret.rotation.started', 'access.change.decided']);
 
       // The owner may not approve the rotation of what she owns, even holding the security-approver role; nor Sam the manager's stage.
-      expect(await refusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
-      expect(await refusal(decide(changeId, sam, 'approve', 'not my stage'))).toMatch(/not an approver for stage "Owner's manager"/);
+      expect(await updateRefusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
+      expect(await updateRefusal(decide(changeId, sam, 'approve', 'not my stage'))).toMatch(/not an approver for stage "Owner's manager"/);
       // The manager and security decide from their inboxes, as the approval page and API do.
       const approvals: ApprovalService = createApprovalService({ orm: w.orm, temporal: w.temporal.client, identities: createIdentityResolver({ orm: w.orm }) });
       const as = (p: Person) => ({ principal: p.principal, ability: adminAbilityFor(p.principal) });
@@ -180,7 +171,7 @@ rules:
       expect(await inboxOf(sam)).toEqual([]);
       await approvals.decide(as(mia), changeId, { verdict: 'approve', reason: 'the consumers are ready' });
       await waitUntil('the security stage', async () => ((await gate(changeId).query(stateQuery)).stageIndex === 1 ? true : undefined));
-      expect(await refusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
+      expect(await updateRefusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
       expect(await inboxOf(olga)).toEqual([]);
       // The request's row follows the gate (written by its activity): Sam's inbox shows it once it has.
       expect((await waitUntil("Sam's inbox", async () => ((await inboxOf(sam)).length ? inboxOf(sam) : undefined))).map((i) => i.stage.name)).toEqual(['Security']);

@@ -4,7 +4,7 @@
 // a Temporal worker running Gatehouse's real activities on the suite's task queue.
 import { randomUUID } from 'node:crypto';
 import type { Worker } from '@temporalio/worker';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { createLedger, type Ledger, type LedgerEntry } from '../../audit/index.js';
 import { createBuiltinConnectorRegistry } from '../../connectors/builtin-connectors.js';
 import { createConnectorInstanceService } from '../../connectors/instances/connector-instance-service.js';
@@ -249,3 +249,13 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
 
 /** Waits for the access-request workflow's outcome. */
 export const outcomeOf = (handle: WorkflowHandle<typeof accessRequestWorkflow>): Promise<ChangeOutcome> => handle.result();
+
+/** The message with which the gate's Update validator refused an attempt (fails the test if it was not refused). */
+export async function updateRefusal(attempt: Promise<unknown>): Promise<string> {
+  const err = await attempt.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof WorkflowUpdateFailedError)) throw new Error(`expected the Update to be refused, got ${err === undefined ? 'success' : String(err)}`);
+  return (err.cause as Error).message;
+}
