@@ -60,7 +60,7 @@ export function buildActivities(deps: ActivityDeps): object {
       connectors,
     }),
     ...createJmlActivities({ orm: deps.orm, ledger, policies, identities: createBirthrightIdentitySource({ orm: deps.orm, resolver: identities }), assignments, connectors }),
-    ...createRotationActivities({ rotation, policies, ledger, participants: identities }),
+    ...createRotationActivities({ orm: deps.orm, rotation, policies, ledger, participants: identities }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),
   };

@@ -16,7 +16,6 @@ import { requireCapability, type Connector, type CredentialTarget } from '../spi
 import { ConnectorError, InvalidCredential, UnknownUid } from '../spi/errors.js';
 import { Credential, pendingSecretPath, type CredentialRow } from './credential.entity.js';
 import type { LastRotation, RotationStep } from './credential-types.js';
-import type { AccessChange } from '../../policies/access-change.js';
 import type { AppliedStep, ClaimResult, RotationPlan, RotationRequest, StoredStep } from './rotation-types.js';
 
 export interface CredentialRotationDeps {
@@ -276,13 +275,14 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
 
     /**
      * The policy decision, taken by the caller (workflows/rotation/rotation-decision.ts); kept here so
-     * apply can check it. A decision that requires approval is also recorded as an access change
-     * awaiting approval, which the approval gate opens its request from.
+     * apply can check it. `also` adds to the step's details and writes, in the same transaction, what
+     * the caller records beside it (for a decision that requires approval, the access change the
+     * approval gate opens its request from). False when a decision was already on record.
      */
     async recordDecision(
       plan: RotationPlan,
       decision: { effect: string; policy: { name: string; versionHash: string }; reasons: string[]; matchedRules: { id: string }[] },
-      gate?: { change: AccessChange; changeHash: string; stages: { index: number; name: string; quorum: number; onExpiry: 'deny' | 'allow' }[]; participants: unknown; decision: unknown },
+      also?: { details: Record<string, unknown>; within: (em: EntityManager) => Promise<void> },
     ): Promise<boolean> {
       return record(
         plan,
@@ -294,40 +294,20 @@ export function createCredentialRotation(deps: CredentialRotationDeps) {
             reasons: decision.reasons,
             matchedRules: decision.matchedRules.map((r) => r.id),
             requestedBy: plan.requestedBy,
-            ...(gate ? { changeHash: gate.changeHash, stages: gate.stages } : {}),
+            ...also?.details,
           }),
           policy: { id: decision.policy.name, versionHash: decision.policy.versionHash },
         },
-        gate
-          ? async (em) => {
-              const c = gate.change;
-              const at = now();
-              await em.getConnection().execute(
-                `INSERT INTO access_change (id, change, change_hash, input_hash, kind, subject_type, subject_id, connector_id, entitlement_id, source, requester_kind, requester_id,
-                   status, decision, held_entitlements, participants, policy_name, policy_version_hash, workflow_id, decided_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, 'awaiting-approval', ?, '[]', ?, ?, ?, ?, ?, ?)`,
-                [c.id, JSON.stringify(c), gate.changeHash, gate.changeHash, c.kind, c.subject.type, c.subject.id, c.target.connectorId, c.source, c.requester.kind, c.requester.id,
-                  JSON.stringify(gate.decision), JSON.stringify(gate.participants), decision.policy.name, decision.policy.versionHash, plan.workflowId, at, at],
-                'run',
-                em.getTransactionContext(),
-              );
-            }
-          : undefined,
+        also?.within,
         { effect: decision.effect, policy: decision.policy, reasons: decision.reasons },
       );
     },
 
-    /**
-     * The decision already on record for this rotation (a retried decide step returns it, not a new
-     * one: the policy may have been published again meanwhile), with what the approval gate needs.
-     */
-    async recordedDecision(plan: RotationPlan): Promise<{ effect: string; reasons: string[]; gate?: { change: AccessChange; decision: unknown; participants: unknown } } | undefined> {
+    /** The decision already on record for this rotation (a retried decide step returns it, not a new one). */
+    async recordedDecision(plan: RotationPlan): Promise<{ effect: string; reasons: string[] } | undefined> {
       const step = await stepRecorded(plan, 'decide');
       if (!step) return undefined;
-      const reasons = Array.isArray(step.reasons) ? (step.reasons as string[]) : [];
-      if (step.effect !== 'require-approval') return { effect: String(step.effect), reasons };
-      const [row] = await deps.orm.em.fork().getConnection().execute<{ change: AccessChange; decision: unknown; participants: unknown }[]>('SELECT change, decision, participants FROM access_change WHERE id = ?', [plan.changeId]);
-      return { effect: 'require-approval', reasons, ...(row ? { gate: row } : {}) };
+      return { effect: String(step.effect), reasons: Array.isArray(step.reasons) ? (step.reasons as string[]) : [] };
     },
 
     /**

@@ -17,6 +17,7 @@ import { requireCapability } from '../../connectors/spi/connector.js';
 import type { AccountAssignment, AssignmentEffect, AssignmentStore, EntitlementAssignment, SubjectRef } from './assignment-store.js';
 import { recordAssignmentEffect } from './assignment-store.js';
 import { LEDGER_ACTIONS, checkAuthority, type RecordedStage } from './change-authority.js';
+import { insertAccessChange, ledgerEntriesOfChange, readAccessChange, type AccessChangeRow } from './access-change-record.js';
 import { inverseOf, toConnectorOperation, type AppliedEffect } from './change-operation.js';
 import type { AppliedChange, ChangeFailure, CompensationResult, DecidedChange, RunRef } from './change-types.js';
 import type { SubjectResolver } from './subject-resolver.js';
@@ -62,17 +63,6 @@ const describeTarget = (change: AccessChange) => ({
   ...(change.target.entitlement ? { entitlement: change.target.entitlement.id } : {}),
 });
 
-interface ChangeRow {
-  change: AccessChange;
-  change_hash: string;
-  input_hash: string;
-  status: string;
-  decision: DecidedChange['decision'];
-  participants: DecidedChange['participants'] | null;
-  policy_name: string;
-  policy_version_hash: string;
-  result: (AppliedChange & { compensation?: CompensationResult }) | null;
-}
 
 function effectOfApply(op: ConnectorOperation, applied: AppliedChange): AssignmentEffect {
   const accountUid = applied.accountUid ?? '';
@@ -99,31 +89,9 @@ function effectOfApply(op: ConnectorOperation, applied: AppliedChange): Assignme
 export function createChangeActivities(deps: ChangeActivityDeps) {
   const { orm, ledger } = deps;
 
-  const readChange = async (id: string, em?: EntityManager): Promise<ChangeRow | undefined> => {
-    const e = em ?? orm.em.fork();
-    const [row] = await e
-      .getConnection()
-      .execute<ChangeRow[]>(
-        `SELECT change, change_hash, input_hash, status, decision, participants, policy_name, policy_version_hash, result
-           FROM access_change WHERE id = ?`,
-        [id],
-        'all',
-        em?.getTransactionContext(),
-      );
-    return row;
-  };
+  const readChange = (id: string, em?: EntityManager): Promise<AccessChangeRow | undefined> => readAccessChange(em ?? orm.em.fork(), id);
 
-  /** Every ledger entry that names this change, oldest first. */
-  const entriesOf = async (changeId: string): Promise<LedgerEntry[]> => {
-    const out: LedgerEntry[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await ledger.query({ changeId, order: 'oldest', limit: 500, ...(cursor ? { cursor } : {}) });
-      out.push(...page.entries);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return out;
-  };
+  const entriesOf = (changeId: string): Promise<LedgerEntry[]> => ledgerEntriesOfChange(ledger, changeId);
 
   const lookupEntitlementUid = (connectorId: string, name: string) =>
     deps.connectors.withConnector(connectorId, async (connector, instance) => {
@@ -190,36 +158,7 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
           return { change: raced.change, changeHash: raced.change_hash, decision: raced.decision, ...(raced.participants ? { participants: raced.participants } : {}), alreadyRecorded: true };
         }
         const now = new Date();
-        await conn.execute(
-          `INSERT INTO access_change (id, change, change_hash, input_hash, kind, subject_type, subject_id, connector_id, entitlement_id, source, requester_kind, requester_id,
-             status, decision, held_entitlements, participants, policy_name, policy_version_hash, workflow_id, decided_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            change.id,
-            JSON.stringify(change),
-            changeHash,
-            inputHash,
-            change.kind,
-            change.subject.type,
-            change.subject.id,
-            change.target.connectorId,
-            change.target.entitlement?.id ?? null,
-            change.source,
-            change.requester.kind,
-            change.requester.id,
-            status,
-            JSON.stringify(decision),
-            JSON.stringify(held),
-            participants ? JSON.stringify(participants) : null,
-            decision.policy.name,
-            decision.policy.versionHash,
-            run.workflowId,
-            now,
-            now,
-          ],
-          'run',
-          ctx,
-        );
+        await insertAccessChange(em, { change, changeHash, inputHash, status, decision, heldEntitlements: held, participants, workflowId: run.workflowId, at: now });
         await ledger.append(
           {
             action: LEDGER_ACTIONS.decided,

@@ -71,7 +71,7 @@ describe('leaver credentials workflow', () => {
     }
 
     const rotation = createCredentialRotation({ orm, secrets: vault.store, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) });
-    worker = await createTestWorker(temporal, { ...createRotationActivities({ rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }) }), ...createLeaverCredentialActivities({ credentials }) });
+    worker = await createTestWorker(temporal, { ...createRotationActivities({ orm, rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }) }), ...createLeaverCredentialActivities({ credentials }) });
     running = worker.run();
   });
 

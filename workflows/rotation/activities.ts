@@ -6,13 +6,15 @@ import type { CredentialRotation } from '../../connectors/credentials/credential
 import type { AppliedStep, ClaimResult, RotationPlan, RotationRequest, StoredStep } from '../../connectors/credentials/rotation-types.js';
 import type { RotationStep } from '../../connectors/credentials/credential-types.js';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Ledger, LedgerEntry } from '../../audit/index.js';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Ledger } from '../../audit/index.js';
 import type { AccessChange } from '../../policies/access-change.js';
 import { unreachableStages, type GateParticipants } from '../../policies/approval-eligibility.js';
 import { accessChangeHash } from '../../policies/change-hash.js';
 import type { Decision } from '../../policies/decide.js';
 import type { PolicyStore } from '../../policies/policy-store.js';
 import { checkAuthority, type RecordedStage } from '../change/change-authority.js';
+import { insertAccessChange, ledgerEntriesOfChange, readAccessChange } from '../change/access-change-record.js';
 import type { ApprovalInput } from '../approval/workflow.js';
 import { decideRotation, rotationChange } from './rotation-decision.js';
 
@@ -22,6 +24,7 @@ export interface RotationParticipants {
 }
 
 export interface RotationActivityDeps {
+  orm: MikroORM;
   rotation: CredentialRotation;
   policies: Pick<PolicyStore, 'compiledInForce'>;
   /** Reads a rotation's entries back, to check its approvals before the target is touched (promise 1). */
@@ -38,17 +41,6 @@ export interface RotationDecisionResult {
 
 export function createRotationActivities(deps: RotationActivityDeps) {
   const r = deps.rotation;
-
-  const entriesOf = async (changeId: string): Promise<LedgerEntry[]> => {
-    const out: LedgerEntry[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await deps.ledger.query({ changeId, order: 'oldest', limit: 500, ...(cursor ? { cursor } : {}) });
-      out.push(...page.entries);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return out;
-  };
 
   return {
     rotationClaim: (input: RotationRequest & { workflowId: string; runId: string; changeId: string }): Promise<ClaimResult> => asConnectorActivity(() => r.claim(input)),
@@ -76,8 +68,9 @@ export function createRotationActivities(deps: RotationActivityDeps) {
           const recorded = await r.recordedDecision(plan);
           if (!recorded) return undefined;
           if (recorded.effect !== 'require-approval') return { effect: recorded.effect, reasons: recorded.reasons };
-          if (!recorded.gate) return { effect: 'refused', reasons: [...recorded.reasons, `the decision on record for change ${plan.changeId} requires approval, but its request record is missing`] };
-          return forGate(recorded.gate.change, recorded.gate.decision as Decision, recorded.gate.participants as GateParticipants);
+          const row = await readAccessChange(deps.orm.em.fork(), plan.changeId);
+          if (!row) return { effect: 'refused', reasons: [...recorded.reasons, `the decision on record for change ${plan.changeId} requires approval, but its request record is missing`] };
+          return forGate(row.change, row.decision as Decision, row.participants as GateParticipants);
         };
         const earlier = await fromRecord();
         if (earlier) return earlier;
@@ -91,14 +84,18 @@ export function createRotationActivities(deps: RotationActivityDeps) {
         const participants = await deps.participants.participantsOfCredential(change, plan.credentialId);
         const changeHash = accessChangeHash(change);
         const stages: RecordedStage[] = decision.stages.map((s, index) => ({ index, name: s.name, quorum: s.quorum, onExpiry: s.onExpiry }));
-        if (!(await r.recordDecision(plan, decision, { change, changeHash, stages, participants, decision }))) return (await fromRecord())!;
+        const opened = await r.recordDecision(plan, decision, {
+          details: { changeHash, stages },
+          within: (em) => insertAccessChange(em, { change, changeHash, inputHash: changeHash, status: 'awaiting-approval', decision, heldEntitlements: [], participants, workflowId: plan.workflowId, at: new Date() }),
+        });
+        if (!opened) return (await fromRecord())!;
         return forGate(change, decision, participants);
       }),
 
     /** After the gate said approved: the ledger must hold every approval the decision required (promise 1), then it is on record for apply. */
     rotationApproved: (plan: RotationPlan): Promise<void> =>
       asConnectorActivity(async () => {
-        const authority = checkAuthority(await entriesOf(plan.changeId), { id: plan.changeId, hash: accessChangeHash(rotationChange(plan)) });
+        const authority = checkAuthority(await ledgerEntriesOfChange(deps.ledger, plan.changeId), { id: plan.changeId, hash: accessChangeHash(rotationChange(plan)) });
         if (!authority.allowed) throw ApplicationFailure.create({ type: 'NotAuthorized', message: `not rotated: ${authority.reason}`, nonRetryable: true });
         await r.recordApproval(plan, authority);
       }),

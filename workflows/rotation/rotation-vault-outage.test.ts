@@ -56,6 +56,7 @@ describe('rotation while Vault is stopped and started again', () => {
     const registry = createBuiltinConnectorRegistry();
     const factory = createConnectorFactory({ orm, secrets: store, registry });
     const activities = createRotationActivities({
+      orm,
       rotation: createCredentialRotation({ orm, secrets: store, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) }),
       policies: createPolicyStore({ orm }),
       ledger,

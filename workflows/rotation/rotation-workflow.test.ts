@@ -58,7 +58,7 @@ describe('credential rotation workflow', () => {
     const workerVault = await VaultSecretStore.connect({ address: proxy.url, token: vault.token, kvMount: vault.kvMount, transitMount: vault.transitMount, timeoutMs: 3000 });
     const factory = createConnectorFactory({ orm, secrets: workerVault, registry });
     const rotation = createCredentialRotation({ orm, secrets: workerVault, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) });
-    const activities = createRotationActivities({ rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }) });
+    const activities = createRotationActivities({ orm, rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }) });
     const hooked = Object.fromEntries(
       Object.entries(activities).map(([name, fn]) => [
         name,
