@@ -211,9 +211,20 @@ rules:
     await w.stopWorker();
     // With no worker, the Update waits (the validator runs on a worker); a new worker picks up the gate where it was.
     const tag = change.id.slice(0, 8);
-    const pending = decideAs(change.id, await w.claims(mia), 'approve', `after-restart-${tag}`);
+    const miaClaims = await w.claims(mia);
+    const send = () => decideAs(change.id, miaClaims, 'approve', `after-restart-${tag}`);
+    let pending = send();
     await w.startWorker();
-    await pending;
+    // Until a worker has accepted it, an Update is not durable (the task that carries it is
+    // speculative, and may be dropped with the old worker's queue). A caller sends it again with the
+    // same Update id, as the approval API's retried calls do; the server keeps it to one decision.
+    for (let attempt = 1; ; attempt++) {
+      const answered = await Promise.race([pending.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 15_000))]);
+      if (answered) break;
+      if (attempt === 3) throw new Error('the Update sent during the restart was not answered after three attempts');
+      pending.catch(() => undefined);
+      pending = send();
+    }
     // The manager's approval survived the restart: the gate moves on to the Security stage.
     await waitUntil('stage Security after the restart', async () => ((await gateOf(change.id).query(stateQuery)).stageName === 'Security' ? true : undefined));
     expect((await gateOf(change.id).query(stateQuery)).decisions).toEqual([expect.objectContaining({ userId: mia.userId, stage: 'Manager', verdict: 'approve' })]);
@@ -222,7 +233,7 @@ rules:
     expect(await outcomeOf(handle)).toMatchObject({ status: 'applied' });
     expect(await w.membershipsOf(account())).toContain(groups.analysts);
     expect((await w.entries(change.id)).filter((e) => e.action === LEDGER_ACTIONS.approved)).toHaveLength(3);
-  });
+  }, 120_000);
 
   it('keeps the connector secret out of every workflow history', async () => {
     let seen = 0;
