@@ -40,4 +40,32 @@ describe('logger', () => {
     expect(text).toContain('ldap');
     expect(text).toContain('[redacted]');
   });
+
+  it('redacts at any depth, in arrays, in any case, in errors and their causes, and in child bindings', () => {
+    const { lines, log } = capture();
+    const upstream = Object.assign(new Error('request failed'), { config: { headers: { Authorization: 'Bearer err-hdr-1' }, data: { secret_id: 'err-sid-2' } } });
+    const err = Object.assign(new Error('rotation failed', { cause: upstream }), { response: { headers: { authorization: 'err-hdr-0' } } });
+    const loop: Record<string, unknown> = { name: 'loop' };
+    loop.self = loop;
+    log.child({ connector: { settings: { auth: { clientSecret: 'bind-cs-3' } } } }).child({ run: { key: { apiKey: 'bind-ak-6' } } }).error(
+      {
+        err,
+        a: { b: { c: { d: { e: { f: { password: 'deep-pw-4' } } } } } },
+        list: [{ item: [{ Token: 'arr-tok-5' }] }],
+        loop,
+        when: new Date(0),
+      },
+      'deep',
+    );
+    const text = lines.join('');
+    for (const value of ['err-hdr-0', 'err-hdr-1', 'err-sid-2', 'bind-cs-3', 'deep-pw-4', 'arr-tok-5', 'bind-ak-6']) expect(text).not.toContain(value);
+    const line = JSON.parse(lines[0]!);
+    expect(line.err).toMatchObject({ type: 'Error', message: 'rotation failed: request failed', response: { headers: { authorization: '[redacted]' } } });
+    expect(line.err.stack).toMatch(/rotation failed/);
+    expect(line.a.b.c.d.e.f).toEqual({ password: '[redacted]' });
+    expect(line.loop).toEqual({ name: 'loop', self: '[circular]' });
+    expect(line.when).toBe('1970-01-01T00:00:00.000Z');
+    expect(line.connector.settings.auth.clientSecret).toBe('[redacted]');
+    expect(line.run.key.apiKey).toBe('[redacted]');
+  });
 });
