@@ -2,13 +2,11 @@
 // process) over real PostgreSQL with 100,000 users seeded in one INSERT … SELECT, under 32 concurrent
 // connections from autocannon: userName lookups, 100-item pages, creates, and PATCH deactivations.
 // Reports requests/s, p50 and p99 latency, errors, and the server's memory.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { startBenchServices, report, type BenchRow } from './lib.js';
+import { cpuSecondsOf, memoryOf, startBenchServer, type BenchServer } from './bench-server.js';
 import { TEST_ADMIN, connectTestTemporal, createTestDatabase, createTestVault, ledgerFor, openOrm, suffix, testConfig, withPg } from '../test/helpers/services.js';
 import { freePort } from '../server/embedded/process.js';
-import { repoRoot } from '../server/server.js';
 import { createDirectoryService } from '../scim/directory-service.js';
 
 const USERS = 100_000;
@@ -16,31 +14,6 @@ const GROUPS = 100;
 const CONNECTIONS = 32;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 15);
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-
-function memoryOf(pid: number): { rssMb: number; peakMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 };
-}
-
-/** CPU seconds a process has used (user + system), from /proc. */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('the server did not become healthy');
-}
 
 async function load(name: string, url: string, token: string, request: autocannon.Request, seconds = DURATION_S): Promise<autocannon.Result> {
   const result = await autocannon({
@@ -55,7 +28,7 @@ async function load(name: string, url: string, token: string, request: autocanno
 }
 
 const services = await startBenchServices();
-let child: ChildProcess | undefined;
+let server: BenchServer | undefined;
 const rows: BenchRow[] = [];
 try {
   const [db, vault, temporal] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal()]);
@@ -114,32 +87,8 @@ try {
   console.log(`userName lookup plan:\n${plan}`);
 
   // The real server, as `gatehouse start` runs it, in its own process.
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_ENV: 'test',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    GATEHOUSE_DATA_DIR: config.GATEHOUSE_DATA_DIR,
-    DATABASE_URL: db.ownerUrl,
-    DATABASE_APP_URL: db.appUrl,
-    TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
-    TEMPORAL_TASK_QUEUE: `bench-${suffix()}`,
-    // The SCIM endpoint's own figures: the workflows its events start run on a worker elsewhere (as
-    // in a scale-out deployment; bench:jml measures them). BENCH_EMBEDDED_WORKER=true measures both
-    // on this machine's two cores at once.
-    GATEHOUSE_EMBEDDED_WORKER: process.env.BENCH_EMBEDDED_WORKER ?? 'false',
-    VAULT_ADDR: vault.address,
-    VAULT_TOKEN: vault.token,
-    VAULT_KV_MOUNT: vault.kvMount,
-    VAULT_TRANSIT_MOUNT: vault.transitMount,
-  };
-  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server there, for finding where time goes.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  child = spawn(process.execPath, [...profile, 'bin/gatehouse.mjs', 'start'], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  await waitForHealth(url, child);
+  server = await startBenchServer({ port, config, db, vault });
+  const { url, child } = server;
   const idle = memoryOf(child.pid!);
 
   const lookup = (): autocannon.Request => ({
@@ -203,12 +152,11 @@ try {
   const eventsRow = await withPg(db.ownerUrl, async (c) => (await c.query<{ n: string }>('SELECT count(*) AS n FROM scim_outbox')).rows[0]!.n);
   console.log(`identity events written to the outbox during the run: ${eventsRow}`);
 
-  child.kill('SIGTERM');
-  await new Promise((r) => child!.once('exit', r));
-  child = undefined;
+  await server.stop();
+  server = undefined;
   await temporal.close();
   await db.drop();
 } finally {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
+  if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
   await services.stop();
 }

@@ -170,6 +170,20 @@ export async function processBulk(
     }
   };
 
+  // An operation's references, found once: a chain of forward references takes a pass per link, and
+  // walking each waiting operation's data again on every pass made a 1,000-operation chain quadratic.
+  const refsFound = new Map<BulkOperation, Set<string>>();
+  const refsOf = (op: BulkOperation): Set<string> => {
+    let refs = refsFound.get(op);
+    if (!refs) {
+      refs = referencesIn(op.data, new Set());
+      const pathRef = PATH_REF.exec(op.path)?.[2];
+      if (pathRef) refs.add(pathRef);
+      refsFound.set(op, refs);
+    }
+    return refs;
+  };
+
   const conflictFor = (message: string) => new GatehouseError('conflict', message, { details: { scimType: 'invalidValue' } });
 
   while (pending.length && errors < failOnErrors) {
@@ -177,9 +191,7 @@ export async function processBulk(
     let progressed = false;
     for (const op of pending) {
       if (errors >= failOnErrors) break;
-      const refs = referencesIn(op.data, new Set());
-      const pathRef = PATH_REF.exec(op.path)?.[2];
-      if (pathRef) refs.add(pathRef);
+      const refs = refsOf(op);
       const failed = [...refs].find((r) => failedBulkIds.has(r));
       const unknown = [...refs].find((r) => !declared.has(r));
       if (failed || unknown) {

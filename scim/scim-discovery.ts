@@ -10,7 +10,12 @@ import {
   type AttributeDef,
   type SchemaDef,
 } from './scim-schema.js';
-import type { ScimLimits } from './scim-service.js';
+import { DEFAULT_MAX_LISTED_MEMBERS, type ScimLimits } from './scim-service.js';
+import { MAX_VALUES_PER_ATTRIBUTE } from './scim-values.js';
+import { MAX_MEMBERS_PER_PATCH } from './scim-patch.js';
+
+/** Gatehouse's own limits beside the RFC's, as an extension of the ServiceProviderConfig. */
+export const SCHEMA_GATEHOUSE_LIMITS = 'urn:gatehouse:params:scim:schemas:extension:limits:1.0:ServiceProviderConfig';
 
 export interface DiscoveryOptions {
   baseUrl: string;
@@ -24,7 +29,8 @@ function attributeDoc(a: AttributeDef): Record<string, unknown> {
     name: a.name,
     type: a.type,
     multiValued: a.multiValued,
-    description: a.description,
+    // Group members are rows, not values of the document: only other multi-valued attributes are capped.
+    description: a.multiValued && a.name !== 'members' && a.mutability !== 'readOnly' ? `${a.description} At most ${MAX_VALUES_PER_ATTRIBUTE} values.` : a.description,
     required: a.required,
     caseExact: a.caseExact,
     mutability: a.mutability,
@@ -40,7 +46,7 @@ export function createDiscovery(options: DiscoveryOptions) {
   const { baseUrl } = options;
 
   const serviceProviderConfig = {
-    schemas: [SCHEMA_SPC],
+    schemas: [SCHEMA_SPC, SCHEMA_GATEHOUSE_LIMITS],
     ...(options.documentationUri ? { documentationUri: options.documentationUri } : {}),
     patch: { supported: true },
     bulk: { supported: true, maxOperations: options.bulk.maxOperations, maxPayloadSize: options.bulk.maxPayloadSize },
@@ -56,6 +62,12 @@ export function createDiscovery(options: DiscoveryOptions) {
         primary: true,
       },
     ],
+    [SCHEMA_GATEHOUSE_LIMITS]: {
+      maxValuesPerAttribute: MAX_VALUES_PER_ATTRIBUTE,
+      maxMembersPerPatch: MAX_MEMBERS_PER_PATCH,
+      maxPatchOperations: options.limits.maxPatchOperations,
+      maxListedMembers: options.limits.maxListedMembers ?? DEFAULT_MAX_LISTED_MEMBERS,
+    },
     meta: { resourceType: 'ServiceProviderConfig', location: `${baseUrl}/ServiceProviderConfig` },
   };
 

@@ -31,6 +31,7 @@ export const mutability = (field: string, message: string) => scimError('invalid
 export const uniqueness = (message: string, field: string) => scimError('conflict', 'uniqueness', message, field);
 export const resourceNotFound = (type: string, id: string) => scimError('not_found', undefined, `${type} ${id} not found`);
 export const preconditionFailed = (message: string) => scimError('precondition_failed', undefined, message);
+export const tooMany = (message: string) => scimError('invalid_request', 'tooMany', message);
 export const payloadTooLarge = (message: string) => scimError('payload_too_large', undefined, message);
 
 export interface ScimErrorBody {

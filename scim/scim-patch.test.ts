@@ -5,13 +5,14 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GatehouseError } from '../shared/errors.js';
 import { DEFAULT_FILTER_LIMITS } from './scim-filter.js';
-import { applyPatch, parsePatchRequest, type PatchOperation } from './scim-patch.js';
+import { MAX_MEMBERS_PER_PATCH, applyPatch, applyPatchYielding, parsePatchRequest, type PatchOperation } from './scim-patch.js';
 import { normalizeResource, type StoredResource } from './scim-resource.js';
+import { MAX_VALUES_PER_ATTRIBUTE, sameJson } from './scim-values.js';
 import { MSG_PATCH, SCHEMA_ENTERPRISE_USER, SCHEMA_GROUP, SCHEMA_USER, groupResourceType, userResourceType } from './scim-schema.js';
 
 const ID = '2819c223-7f76-453a-919d-413861904646';
 const options = { id: ID, limits: DEFAULT_FILTER_LIMITS };
-const request = (...Operations: unknown[]) => parsePatchRequest({ schemas: [MSG_PATCH], Operations }, 100);
+const request = (...Operations: unknown[]) => parsePatchRequest({ schemas: [MSG_PATCH], Operations }, 1000);
 const patchUser = (resource: StoredResource, ...ops: unknown[]) => applyPatch(userResourceType, resource, request(...ops), options).resource;
 
 const alice = (): StoredResource => ({
@@ -197,6 +198,58 @@ describe('PATCH on users', () => {
   });
 });
 
+describe('PATCH on many values', () => {
+  const emails = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ value: `e${from + i}@example.com`, type: 'other' }));
+  const withEmails = (n: number): StoredResource => ({ ...alice(), emails: emails(n) });
+
+  it('refuses more values than the cap in one attribute, naming it, by add, replace, a pathless value and POST', () => {
+    const over = MAX_VALUES_PER_ATTRIBUTE + 1;
+    const cap = new RegExp(`^emails: has ${over} values; at most ${MAX_VALUES_PER_ATTRIBUTE} are allowed`);
+    expect(refusal(() => patchUser(alice(), { op: 'add', path: 'emails', value: emails(over) })).message).toMatch(cap);
+    expect(refusal(() => patchUser(alice(), { op: 'replace', path: 'emails', value: emails(over) })).message).toMatch(cap);
+    expect(refusal(() => patchUser(alice(), { op: 'add', value: { emails: emails(over) } })).message).toMatch(cap);
+    // What is there already counts: 250 held plus 7 new is one too many.
+    expect(refusal(() => patchUser(withEmails(250), { op: 'add', path: 'emails', value: emails(7, 1000) })).message).toMatch(cap);
+    expect(refusal(() => normalizeResource(userResourceType, { schemas: [SCHEMA_USER], userName: 'a', emails: emails(over) })).message).toMatch(cap);
+    expect(refusal(() => normalizeResource(userResourceType, { schemas: [SCHEMA_USER], userName: 'a', roles: Array.from({ length: over }, (_, i) => ({ value: `r${i}` })) })).message).toMatch(/^roles: has 257 values/);
+    // At the cap is fine, and re-adding what is there adds nothing.
+    const full = patchUser(withEmails(250), { op: 'add', path: 'emails', value: emails(MAX_VALUES_PER_ATTRIBUTE, 0) });
+    expect(full.emails).toHaveLength(MAX_VALUES_PER_ATTRIBUTE);
+    expect(patchUser(full, { op: 'add', path: 'emails', value: emails(MAX_VALUES_PER_ATTRIBUTE, 0) }).emails).toHaveLength(MAX_VALUES_PER_ATTRIBUTE);
+  });
+
+  it('gives the event loop turns during a long PATCH, with the same result as applying it at once', async () => {
+    const ops = request(...Array.from({ length: 120 }, (_, i) => ({ op: 'add', path: 'emails', value: [{ value: `m${i % 40}@example.com`, type: i % 2 ? 'work' : 'home' }] })));
+    let turns = 0;
+    const tick = () => setImmediate(() => {
+      turns++;
+      if (turns < 100) tick();
+    });
+    tick();
+    const yielded = await applyPatchYielding(userResourceType, alice(), ops, options);
+    expect(turns).toBeGreaterThanOrEqual(2);
+    expect(yielded).toEqual(applyPatch(userResourceType, alice(), ops, options));
+    await expect(applyPatchYielding(userResourceType, alice(), request({ op: 'add', path: 'emails', value: emails(MAX_VALUES_PER_ATTRIBUTE + 1) }), options)).rejects.toThrow(/at most 256/);
+  });
+
+  it('adds and removes exactly as comparing every pair would (key order, duplicates, Entra\'s value match in any case)', () => {
+    const email = fc.record({ value: fc.constantFrom('a@x', 'A@x', 'b@x', 'c@x'), type: fc.constantFrom('work', 'home') }, { requiredKeys: ['value'] })
+      .chain((e) => fc.boolean().map((flip) => (flip ? (Object.fromEntries(Object.entries(e).reverse()) as typeof e) : e)));
+    const lower = (v: unknown) => (v as { value: string }).value.toLowerCase();
+    fc.assert(
+      fc.property(fc.uniqueArray(email, { selector: (e) => JSON.stringify([e.value, e.type]), maxLength: 6 }), fc.array(email, { maxLength: 6 }), (held, given) => {
+        const start: StoredResource = { userName: 'u', ...(held.length ? { emails: held } : {}) };
+        const added: unknown[] = [...held];
+        for (const g of given) if (!added.some((e) => sameJson(e, g))) added.push(g);
+        expect(patchUser(start, { op: 'add', path: 'emails', value: given }).emails ?? []).toEqual(added);
+        const kept = held.filter((e) => !given.some((g) => lower(g) === lower(e)));
+        expect(patchUser(start, { op: 'remove', path: 'emails', value: given }).emails ?? []).toEqual(kept);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('PATCH on group members', () => {
   const group = { displayName: 'Engineering' };
   const patchGroup = (...ops: unknown[]) => applyPatch(groupResourceType, group, request(...ops), { ...options, id: 'g-1' });
@@ -229,6 +282,22 @@ describe('PATCH on group members', () => {
     expect(refusal(() => patchGroup({ op: 'replace', path: 'members.$ref', value: 'x' })).details?.scimType).toBe('mutability');
     expect(refusal(() => patchGroup({ op: 'add', path: 'members', value: [{ display: 'no id' }] })).message).toMatch(/Operations\[0\]\.value\[0\]\.value: is required/);
     expect(refusal(() => patchGroup({ op: 'add', path: 'members', value: [{ value: 'u1', type: 'Robot' }] })).message).toMatch(/"User" or "Group"/);
+  });
+});
+
+describe('PATCH on many members', () => {
+  const members = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ value: `00000000-0000-4000-8000-${String(from + i).padStart(12, '0')}` }));
+  const patchGroup = (...ops: unknown[]) => applyPatch(groupResourceType, { displayName: 'G' }, parsePatchRequest({ schemas: [MSG_PATCH], Operations: ops }, 1000), options);
+
+  it('takes up to the cap of member values in one PATCH, counted over every operation, and refuses more naming members', () => {
+    expect(patchGroup({ op: 'add', path: 'members', value: members(MAX_MEMBERS_PER_PATCH) }).memberChanges).toHaveLength(1);
+    const half = MAX_MEMBERS_PER_PATCH / 2;
+    expect(patchGroup({ op: 'add', path: 'members', value: members(half) }, { op: 'remove', path: 'members', value: members(half, half) }).memberChanges).toHaveLength(2);
+    const over = refusal(() => patchGroup({ op: 'add', path: 'members', value: members(half) }, { op: 'replace', path: 'members', value: members(half + 1, half) }));
+    expect(over.message).toMatch(new RegExp(`^members: a PATCH may name at most ${MAX_MEMBERS_PER_PATCH} members`));
+    expect(refusal(() => patchGroup(...members(MAX_MEMBERS_PER_PATCH + 1).map((m) => ({ op: 'add', path: 'members', value: m })).slice(0, 1000), { op: 'add', path: 'members', value: members(MAX_MEMBERS_PER_PATCH) })).message).toMatch(/at most/);
+    // Removing every member names none.
+    expect(patchGroup({ op: 'add', path: 'members', value: members(MAX_MEMBERS_PER_PATCH) }, { op: 'remove', path: 'members' }).memberChanges.map((c) => c.kind)).toEqual(['add', 'removeAll']);
   });
 });
 

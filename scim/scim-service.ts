@@ -4,7 +4,7 @@ import { invalidValue, resourceNotFound } from './scim-errors.js';
 import { DEFAULT_FILTER_LIMITS, parseFilter, type FilterLimits, type FilterNode } from './scim-filter.js';
 import { GROUP_TABLE, SqlParams, USER_TABLE, filterToSql, sortToSql, type SqlTable } from './scim-filter-sql.js';
 import { PathError, resolveAttributePath } from './scim-attribute-path.js';
-import { applyPatch, parsePatchRequest, type MemberChange } from './scim-patch.js';
+import { applyPatchYielding, parsePatchRequest } from './scim-patch.js';
 import {
   etagOf,
   normalizeResource,
@@ -26,9 +26,12 @@ export interface ScimLimits {
   defaultCount: number;
   maxPatchOperations: number;
   filter: FilterLimits;
+  /** Group members one listing page may render in all (/Groups/{id} renders a group whole). */
+  maxListedMembers?: number;
 }
 
-export const DEFAULT_SCIM_LIMITS: ScimLimits = { maxResults: 500, defaultCount: 100, maxPatchOperations: 1000, filter: DEFAULT_FILTER_LIMITS };
+export const DEFAULT_MAX_LISTED_MEMBERS = 10_000;
+export const DEFAULT_SCIM_LIMITS: ScimLimits = { maxResults: 500, defaultCount: 100, maxPatchOperations: 1000, filter: DEFAULT_FILTER_LIMITS, maxListedMembers: DEFAULT_MAX_LISTED_MEMBERS };
 
 /** Query parameters of a listing or the body of a SearchRequest, as the client sent them. */
 export interface SearchInput {
@@ -67,6 +70,7 @@ function integer(value: unknown, name: string): number | undefined {
 export function createScimService(deps: { store: ScimStore; baseUrl: string; limits?: ScimLimits }) {
   const { store, baseUrl } = deps;
   const limits = deps.limits ?? DEFAULT_SCIM_LIMITS;
+  const maxMembers = limits.maxListedMembers ?? DEFAULT_MAX_LISTED_MEMBERS;
 
   const render = (rt: ResourceTypeDef, row: ResourceRow, projection: Projection) => projectResource(renderResource(rt, row, baseUrl), projection);
   const result = (rt: ResourceTypeDef, row: ResourceRow, projection: Projection): ResourceResult => ({
@@ -127,7 +131,7 @@ export function createScimService(deps: { store: ScimStore; baseUrl: string; lim
     const p = plan(rt, input, page.descending, false);
     if ('error' in p) throw p.error;
     p.params.values[0] = actor.directoryId;
-    const { rows, total } = await store.list(p.table, { where: p.where, params: p.params, orderBy: p.orderBy, limit: page.count, offset: page.startIndex - 1, withRelations: relations(rt, projection) });
+    const { rows, total } = await store.list(p.table, { where: p.where, params: p.params, orderBy: p.orderBy, limit: page.count, offset: page.startIndex - 1, withRelations: relations(rt, projection), maxMembers });
     return listResponse(total, page.startIndex, rows.map((r) => render(rt, r, projection)));
   }
 
@@ -153,7 +157,7 @@ export function createScimService(deps: { store: ScimStore; baseUrl: string; lim
       const counted = await store.list(p.table, { where: p.where, params: new SqlParams(base), orderBy: p.orderBy, limit: 0, offset: 0, withRelations: false });
       total += counted.total;
       if (remaining > 0 && offset < counted.total) {
-        const { rows } = await store.list(p.table, { where: p.where, params: new SqlParams(base), orderBy: p.orderBy, limit: remaining, offset, withRelations: relations(rt, projection) });
+        const { rows } = await store.list(p.table, { where: p.where, params: new SqlParams(base), orderBy: p.orderBy, limit: remaining, offset, withRelations: relations(rt, projection), maxMembers });
         resources.push(...rows.map((r) => render(rt, r, projection)));
         remaining -= rows.length;
       }
@@ -208,14 +212,14 @@ export function createScimService(deps: { store: ScimStore; baseUrl: string; lim
       const operations = parsePatchRequest(body, limits.maxPatchOperations);
       const ifMatch = options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {};
       if (type === 'User') {
-        const row = await store.updateUser(actor, id, (current) => applyPatch(rt, current.resource, operations, { id, limits: limits.filter }).resource, ifMatch);
+        const row = await store.updateUser(actor, id, async (current) => (await applyPatchYielding(rt, current.resource, operations, { id, limits: limits.filter })).resource, ifMatch);
         return { ...result(rt, row, projection), noContent: false };
       }
       const wantsBody = projection.attributes !== undefined || projection.excluded !== undefined;
       const row = await store.updateGroup(
         actor,
         id,
-        (current): { resource: Record<string, unknown>; memberChanges: MemberChange[] } => applyPatch(rt, current.resource, operations, { id, limits: limits.filter }),
+        (current) => applyPatchYielding(rt, current.resource, operations, { id, limits: limits.filter }),
         { ...ifMatch, returnMembers: wantsBody && relations(rt, projection) },
       );
       return { ...result(rt, row, projection), noContent: !wantsBody };

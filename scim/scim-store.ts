@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from 'pg';
 import { changedAttributes, identityKey, kindOfUpdate, type NewIdentityEvent } from './identity-event.js';
-import { invalidValue, mutability, noTarget, preconditionFailed, resourceNotFound, uniqueness } from './scim-errors.js';
+import { invalidValue, mutability, noTarget, preconditionFailed, resourceNotFound, tooMany, uniqueness } from './scim-errors.js';
 import { memberFilterToSql, SqlParams, type SqlTable } from './scim-filter-sql.js';
 import type { MemberChange } from './scim-patch.js';
 import type { MemberInput, ResourceRow, StoredResource } from './scim-resource.js';
@@ -87,6 +87,11 @@ export function checkIfMatch(ifMatch: string | undefined, version: number): void
   if (!ok) throw preconditionFailed(`If-Match: the resource is at version W/"${version}", not ${ifMatch}`);
 }
 
+type GroupChange = { resource: StoredResource; memberChanges: MemberChange[] };
+
+/** Users whose memberships changed that one statement bumps and writes events for. */
+const TOUCH_SLICE = 500;
+
 export interface ListQuery {
   where: string;
   params: SqlParams;
@@ -95,6 +100,8 @@ export interface ListQuery {
   /** Zero-based. */
   offset: number;
   withRelations: boolean;
+  /** Group members a page may render in all; past it the listing is refused, not cut short. */
+  maxMembers?: number;
 }
 
 export interface ScimStoreDeps {
@@ -124,12 +131,17 @@ export function createScimStore(deps: ScimStoreDeps) {
     }
   }
 
+  /**
+   * Writes events to the outbox in order, as one JSON array: the driver would escape each element of
+   * a jsonb[] character by character, which for a group of 20,000 held the event loop for long.
+   */
   async function insertEvents(db: Queryable, events: NewIdentityEvent[]): Promise<void> {
     if (!events.length) return;
     await db.query(
       `INSERT INTO scim_outbox (id, directory_id, identity_key, kind, payload)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])`,
-      [events.map((e) => e.id), events.map((e) => e.directoryId), events.map((e) => e.identityKey), events.map((e) => e.kind), events.map((e) => JSON.stringify(e))],
+       SELECT (e.p->>'id')::uuid, (e.p->>'directoryId')::uuid, e.p->>'identityKey', e.p->>'kind', e.p
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(p, n) ORDER BY e.n`,
+      [JSON.stringify(events)],
     );
   }
 
@@ -146,26 +158,35 @@ export function createScimStore(deps: ScimStoreDeps) {
     };
   }
 
-  /** Bumps the version of users whose group memberships changed, with one event each. */
-  async function touchUsers(client: PoolClient, actor: Actor, groupId: string, added: string[], removed: string[]): Promise<NewIdentityEvent[]> {
+  /**
+   * Bumps the version of users whose group memberships changed and writes one event each, after the
+   * group's own. In slices, so that a change to a group of tens of thousands never holds the event
+   * loop for all of them at once (each slice's statements let other requests in).
+   */
+  async function touchUsers(client: PoolClient, actor: Actor, groupId: string, added: string[], removed: string[]): Promise<void> {
     const ids = [...new Set([...added, ...removed])].sort();
-    if (!ids.length) return [];
-    const rows = await query<{ id: string; resource: StoredResource; version: number }>(
-      client,
-      `UPDATE scim_user SET version = version + 1, last_modified = ${NOW_MS}
-        WHERE directory_id = $1 AND id = ANY($2::uuid[]) RETURNING id, resource, version`,
-      [actor.directoryId, ids],
-    );
     const addedSet = new Set(added);
-    return rows.map((u) =>
-      event(actor, 'User', u.id, {
-        kind: 'updated',
-        version: u.version,
-        changedAttributes: ['groups'],
-        resource: u.resource,
-        ...(addedSet.has(u.id) ? { groupsAdded: [groupId] } : { groupsRemoved: [groupId] }),
-      }),
-    );
+    for (let at = 0; at < ids.length; at += TOUCH_SLICE) {
+      const rows = await query<{ id: string; resource: StoredResource; version: number }>(
+        client,
+        `UPDATE scim_user SET version = version + 1, last_modified = ${NOW_MS}
+          WHERE directory_id = $1 AND id = ANY($2::uuid[]) RETURNING id, resource, version`,
+        [actor.directoryId, ids.slice(at, at + TOUCH_SLICE)],
+      );
+      rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      await insertEvents(
+        client,
+        rows.map((u) =>
+          event(actor, 'User', u.id, {
+            kind: 'updated',
+            version: u.version,
+            changedAttributes: ['groups'],
+            resource: u.resource,
+            ...(addedSet.has(u.id) ? { groupsAdded: [groupId] } : { groupsRemoved: [groupId] }),
+          }),
+        ),
+      );
+    }
   }
 
   /** Checks members exist in this directory and learns their types; refuses unknown ids by index. */
@@ -281,14 +302,23 @@ export function createScimStore(deps: ScimStoreDeps) {
     return { added, removed, displayChanged };
   }
 
-  async function loadMembers(db: Queryable, groupIds: string[]): Promise<Map<string, NonNullable<ResourceRow['members']>>> {
+  /**
+   * The members of groups. With `max`, more than that many in all is refused: a listing that cut a
+   * group's members short would tell the client that the rest are not members.
+   */
+  async function loadMembers(db: Queryable, groupIds: string[], max?: number): Promise<Map<string, NonNullable<ResourceRow['members']>>> {
     const out = new Map<string, NonNullable<ResourceRow['members']>>();
     if (!groupIds.length) return out;
     const rows = await query<{ group_id: string; member_id: string; member_type: 'User' | 'Group'; display: string | null }>(
       db,
-      'SELECT group_id, member_id, member_type, display FROM scim_group_member WHERE group_id = ANY($1::uuid[]) ORDER BY group_id, seq',
-      [groupIds],
+      `SELECT group_id, member_id, member_type, display FROM scim_group_member WHERE group_id = ANY($1::uuid[]) ORDER BY group_id, seq${max !== undefined ? ' LIMIT $2' : ''}`,
+      max !== undefined ? [groupIds, max + 1] : [groupIds],
     );
+    if (max !== undefined && rows.length > max) {
+      throw tooMany(
+        `the ${groupIds.length === 1 ? 'group' : `${groupIds.length} groups`} on this page have more than ${max} members in all: leave members out (excludedAttributes=members), ask for fewer groups (count), or read each group at /Groups/{id}`,
+      );
+    }
     for (const r of rows) {
       const list = out.get(r.group_id) ?? [];
       list.push({ value: r.member_id, display: r.display, type: r.member_type });
@@ -343,7 +373,7 @@ export function createScimStore(deps: ScimStoreDeps) {
       }
       const out = rows.map(toRow);
       if (q.withRelations && table.resourceType === 'Group') {
-        const members = await loadMembers(pool, out.map((r) => r.id));
+        const members = await loadMembers(pool, out.map((r) => r.id), q.maxMembers);
         for (const r of out) r.members = members.get(r.id) ?? [];
       }
       return { rows: out, total };
@@ -377,10 +407,10 @@ export function createScimStore(deps: ScimStoreDeps) {
      * while computing); if another change got in between, again under the row lock, so that any
      * number of concurrent writers all succeed in turn. No change, no write and no event.
      */
-    async updateUser(actor: Actor, id: string, compute: (current: ResourceRow) => StoredResource, options: { ifMatch?: string } = {}): Promise<ResourceRow> {
+    async updateUser(actor: Actor, id: string, compute: (current: ResourceRow) => StoredResource | Promise<StoredResource>, options: { ifMatch?: string } = {}): Promise<ResourceRow> {
       const write = async (db: Queryable, current: ResourceRow): Promise<ResourceRow | undefined> => {
         checkIfMatch(options.ifMatch, current.version);
-        const next = compute(current);
+        const next = await compute(current);
         if (sameJson(next, current.resource)) return current;
         const ev = event(actor, 'User', id, {
           kind: kindOfUpdate(current.resource.active, next.active),
@@ -461,9 +491,9 @@ export function createScimStore(deps: ScimStoreDeps) {
             resource,
             ...(addedIds.length ? { membersAdded: addedIds } : {}),
           }),
-          ...(await touchUsers(client, actor, id, [...added].filter(([, t]) => t === 'User').map(([i]) => i), [])),
         ];
         await insertEvents(client, events);
+        await touchUsers(client, actor, id, [...added].filter(([, t]) => t === 'User').map(([i]) => i), []);
         const row = toRow(rows[0]!);
         row.members = (await loadMembers(client, [id])).get(id) ?? [];
         return row;
@@ -478,14 +508,14 @@ export function createScimStore(deps: ScimStoreDeps) {
     async updateGroup(
       actor: Actor,
       id: string,
-      compute: (current: ResourceRow) => { resource: StoredResource; memberChanges: MemberChange[] },
+      compute: (current: ResourceRow) => GroupChange | Promise<GroupChange>,
       options: { ifMatch?: string; returnMembers: boolean },
     ): Promise<ResourceRow> {
       return transaction(async (client) => {
         const current = await getGroupRow(client, actor.directoryId, id, { members: false, lock: true });
         if (!current) throw resourceNotFound('Group', id);
         checkIfMatch(options.ifMatch, current.version);
-        const { resource, memberChanges } = compute(current);
+        const { resource, memberChanges } = await compute(current);
         const { added, removed, displayChanged } = await applyMemberChanges(client, actor, id, memberChanges);
         const attributeChanges = changedAttributes(current.resource, resource);
         const membersChanged = added.size > 0 || removed.size > 0 || displayChanged;
@@ -508,15 +538,15 @@ export function createScimStore(deps: ScimStoreDeps) {
               ...(addedIds.length ? { membersAdded: addedIds } : {}),
               ...(removedIds.length ? { membersRemoved: removedIds } : {}),
             }),
-            ...(await touchUsers(
-              client,
-              actor,
-              id,
-              [...added].filter(([, t]) => t === 'User').map(([i]) => i),
-              [...removed].filter(([, t]) => t === 'User').map(([i]) => i),
-            )),
           ];
           await insertEvents(client, events);
+          await touchUsers(
+            client,
+            actor,
+            id,
+            [...added].filter(([, t]) => t === 'User').map(([i]) => i),
+            [...removed].filter(([, t]) => t === 'User').map(([i]) => i),
+          );
         }
         if (options.returnMembers) row.members = (await loadMembers(client, [id])).get(id) ?? [];
         return row;
@@ -541,9 +571,9 @@ export function createScimStore(deps: ScimStoreDeps) {
         }
         const memberIds = members.map((m) => m.member_id);
         events.push(event(actor, 'Group', id, { kind: 'deleted', version: current.version, changedAttributes: [], resource: current.resource, ...(memberIds.length ? { membersRemoved: memberIds } : {}) }));
-        events.push(...(await touchUsers(client, actor, id, [], members.filter((m) => m.member_type === 'User').map((m) => m.member_id))));
-        await client.query('DELETE FROM scim_group WHERE directory_id = $1 AND id = $2', [actor.directoryId, id]);
         await insertEvents(client, events);
+        await touchUsers(client, actor, id, [], members.filter((m) => m.member_type === 'User').map((m) => m.member_id));
+        await client.query('DELETE FROM scim_group WHERE directory_id = $1 AND id = $2', [actor.directoryId, id]);
       });
     },
   };

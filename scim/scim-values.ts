@@ -9,6 +9,17 @@ import { findAttribute, type AttributeDef } from './scim-schema.js';
 export const INDEXED_MAX_CHARS = 512;
 /** Any other string; the payload limit bounds the total. */
 const STRING_MAX_CHARS = 65_536;
+/**
+ * Values one multi-valued attribute may hold (emails, roles, entitlements...; group members are rows
+ * and are not counted here). Advertised in /ServiceProviderConfig and /Schemas. Without a cap one
+ * request could make a resource of tens of thousands of values that every later PATCH walks.
+ */
+export const MAX_VALUES_PER_ATTRIBUTE = 256;
+
+/** Refuses a multi-valued attribute with more values than MAX_VALUES_PER_ATTRIBUTE, naming it. */
+export function checkValueCount(count: number, field: string): void {
+  if (count > MAX_VALUES_PER_ATTRIBUTE) throw invalidValue(field, `has ${count} values; at most ${MAX_VALUES_PER_ATTRIBUTE} are allowed per multi-valued attribute`);
+}
 
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -40,12 +51,16 @@ export function parseDateTime(text: string): { ms: number; finerThanMs: boolean 
   return { ms, finerThanMs: /[1-9]/.test(frac.slice(3)) };
 }
 
+const ASCII = /^\p{ASCII}*$/u;
+
 /**
  * Lowercase by Unicode simple case mapping, code point by code point: what PostgreSQL's `lower()`
  * does under the pg_c_utf8 collation. JavaScript's toLowerCase uses full mappings (İ becomes two
  * code points, final sigma depends on context), so this walks code points instead.
  */
 export function simpleLower(text: string): string {
+  // ASCII lowercases the same both ways, and is what nearly every value is: no walk needed.
+  if (ASCII.test(text)) return text.toLowerCase();
   let out = '';
   for (const ch of text) {
     if (ch === '\u0130') {
@@ -162,6 +177,7 @@ export function normalizeAttribute(def: AttributeDef, value: unknown, field: str
   if (value === null || value === undefined) return undefined;
   if (def.multiValued) {
     if (!Array.isArray(value)) throw invalidValue(field, 'must be an array');
+    checkValueCount(value.length, field);
     const items: unknown[] = [];
     value.forEach((item, i) => {
       const v = normalizeSingle(def, item, `${field}[${i}]`, maxChars);

@@ -11,7 +11,10 @@ const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const BULK = 'urn:ietf:params:scim:api:messages:2.0:BulkRequest';
 const SEARCH = 'urn:ietf:params:scim:api:messages:2.0:SearchRequest';
+const LIMITS = 'urn:gatehouse:params:scim:schemas:extension:limits:1.0:ServiceProviderConfig';
 const q = encodeURIComponent;
+/** n e-mail values, as short as a value can be, to stay under the test server's 8 KiB body limit. */
+const manyEmails = (n: number) => Array.from({ length: n }, (_, i) => ({ value: `${i}` }));
 
 describe('SCIM protocol', () => {
   let s: ScimTestServer;
@@ -26,7 +29,7 @@ describe('SCIM protocol', () => {
   const snapshot = () => s.sql('SELECT (SELECT json_agg(u ORDER BY id) FROM scim_user u) AS users, (SELECT json_agg(g ORDER BY id) FROM scim_group g) AS groups, (SELECT json_agg(m ORDER BY group_id, member_id) FROM scim_group_member m) AS members, (SELECT count(*) FROM scim_outbox) AS events');
 
   beforeAll(async () => {
-    s = await startScimTestServer({ module: { limits: { maxResults: 5, defaultCount: 3, maxPatchOperations: 20, filter: { maxLength: 300, maxNodes: 10, maxDepth: 4 } }, bulk: { maxOperations: 6, maxPayloadSize: 8192 } } });
+    s = await startScimTestServer({ module: { limits: { maxResults: 5, defaultCount: 3, maxPatchOperations: 20, filter: { maxLength: 300, maxNodes: 10, maxDepth: 4 }, maxListedMembers: 7 }, bulk: { maxOperations: 6, maxPayloadSize: 8192 } } });
     d = await s.directory('protocol');
   });
   afterAll(async () => s?.close());
@@ -36,7 +39,7 @@ describe('SCIM protocol', () => {
       const r = await s.request(d.token, 'GET', '/ServiceProviderConfig');
       expect(r.status).toBe(200);
       expect(r.body).toMatchObject({
-        schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig', LIMITS],
         patch: { supported: true },
         bulk: { supported: true, maxOperations: 6, maxPayloadSize: 8192 },
         filter: { supported: true, maxResults: 5 },
@@ -44,6 +47,7 @@ describe('SCIM protocol', () => {
         sort: { supported: true },
         etag: { supported: true },
         authenticationSchemes: [{ type: 'oauthbearertoken', primary: true }],
+        [LIMITS]: { maxValuesPerAttribute: 256, maxMembersPerPatch: 2500, maxPatchOperations: 20, maxListedMembers: 7 },
       });
     });
 
@@ -237,6 +241,8 @@ describe('SCIM protocol', () => {
       ['a PATCH to a readOnly attribute', 'PATCH', '/Users/{id}', { schemas: [PATCH], Operations: [{ op: 'replace', path: 'meta.created', value: '2020-01-01T00:00:00Z' }] }, 400, 'mutability', /meta.created: is readOnly/],
       ['a PATCH path through __proto__', 'PATCH', '/Users/{id}', { schemas: [PATCH], Operations: [{ op: 'add', path: '__proto__.admin', value: true }] }, 400, 'invalidPath', /not allowed/],
       ['a PATCH with too many operations', 'PATCH', '/Users/{id}', { schemas: [PATCH], Operations: Array.from({ length: 21 }, () => ({ op: 'add', path: 'title', value: 'x' })) }, 400, 'invalidSyntax', /at most 20/],
+      ['too many values in one attribute by PATCH', 'PATCH', '/Users/{id}', { schemas: [PATCH], Operations: [{ op: 'add', path: 'emails', value: manyEmails(257) }] }, 400, 'invalidValue', /^emails: has 257 values; at most 256 are allowed/],
+      ['too many values in one attribute by POST', 'POST', '/Users', { schemas: [USER], userName: 'many', emails: manyEmails(257) }, 400, 'invalidValue', /^emails: has 257 values; at most 256 are allowed/],
       ['a search without the SearchRequest schema', 'POST', '/Users/.search', { filter: 'title pr' }, 400, 'invalidSyntax', /SearchRequest/],
     ];
 
@@ -388,6 +394,28 @@ describe('SCIM protocol', () => {
       expect((await s.request(d.token, 'GET', `/Groups/${outer.id}`)).body).toMatchObject({ members: [{ value: inner.id }] });
       expect((await s.request(d.token, 'DELETE', `/Groups/${inner.id}`)).status).toBe(204);
       expect((await s.request(d.token, 'GET', `/Groups/${outer.id}`)).body).not.toHaveProperty('members');
+    });
+
+    it('renders at most maxListedMembers members in a listing, refusing the page rather than cutting a group short', async () => {
+      const dir = await s.directory('members-cap');
+      const people: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await s.request(dir.token, 'POST', '/Users', user(`cap-${i}@example.com`));
+        people.push((r.body as { id: string }).id);
+      }
+      const big = (await s.request(dir.token, 'POST', '/Groups', { schemas: [GROUP], displayName: 'Big', members: people.map((value) => ({ value })) })).body as { id: string };
+      await s.request(dir.token, 'POST', '/Groups', { schemas: [GROUP], displayName: 'Small', members: [{ value: people[0] }] });
+      const refused = await s.request(dir.token, 'GET', '/Groups');
+      expect(refused.status, refused.text).toBe(400);
+      expect(refused.body).toMatchObject({ scimType: 'tooMany' });
+      expect((refused.body as unknown as ScimErrorShape).detail).toMatch(/more than 7 members in all: leave members out \(excludedAttributes=members\)/);
+      expect((await s.request(dir.token, 'POST', '/.search', { schemas: [SEARCH], filter: 'displayName pr' })).status).toBe(400);
+      const lean = await s.request<ListShape<{ displayName: string; members?: unknown[] }>>(dir.token, 'GET', '/Groups?excludedAttributes=members');
+      expect(lean.status).toBe(200);
+      expect(lean.body.Resources.map((g) => [g.displayName, g.members])).toEqual([['Big', undefined], ['Small', undefined]]);
+      const small = await s.request<ListShape<{ members: unknown[] }>>(dir.token, 'GET', `/Groups?filter=${q('displayName eq "Small"')}`);
+      expect(small.body.Resources[0]!.members).toHaveLength(1);
+      expect((await s.request<{ members: unknown[] }>(dir.token, 'GET', `/Groups/${big.id}`)).body.members).toHaveLength(8);
     });
   });
 
