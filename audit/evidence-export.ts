@@ -4,6 +4,7 @@
 // file, itself signed. `verifyEvidence` checks all of it with no database and no network.
 import { hostname } from 'node:os';
 import { stringify } from 'csv-stringify/sync';
+import { spreadsheetSafe } from '../shared/spreadsheet-cell.js';
 import { z } from 'zod';
 import { GatehouseError, invalid } from '../shared/errors.js';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
@@ -46,17 +47,22 @@ export const CSV_COLUMNS = [
   'policy_id', 'policy_version_hash', 'details', 'prev_hash', 'hash', 'entry',
 ] as const;
 
-/** The CSV row of an entry: readable columns, and the exact hashed entry in the last one. */
-export function csvRow(entry: LedgerEntry, canonicalJson: string): string[] {
+/**
+ * An entry as a CSV row. Cells a spreadsheet would run as a formula are quoted (the last column, the
+ * hashed entry itself, is JSON and never is); `plain` is the rendering of exports made before that,
+ * which the verifier still accepts.
+ */
+export function csvRow(entry: LedgerEntry, canonicalJson: string, options: { plain?: boolean } = {}): string[] {
   const c = entry.correlation ?? {};
-  return [
+  const cells = [
     String(entry.seq), entry.timestamp, entry.action, entry.actor.kind, entry.actor.id, entry.actor.display ?? '',
     entry.subject?.type ?? '', entry.subject?.id ?? '', entry.subject?.display ?? '',
     entry.target?.type ?? '', entry.target?.id ?? '', entry.target?.display ?? '',
     c.workflowId ?? '', c.runId ?? '', c.requestId ?? '', c.directoryId ?? '', c.changeId ?? '',
     entry.policy?.id ?? '', entry.policy?.versionHash ?? '', entry.details ? canonicalize(entry.details)! : '',
-    entry.prevHash, entry.hash, canonicalJson,
+    entry.prevHash, entry.hash,
   ];
+  return [...(options.plain ? cells : cells.map(spreadsheetSafe)), canonicalJson];
 }
 
 /** A JSON line of an entry: its canonical JSON with the two hashes added. */

@@ -15,6 +15,7 @@ import type { CredentialConsumer } from './credential-types.js';
 import { ageInDays, findingsOf } from './inventory-findings.js';
 import { FINDING_DESCRIPTIONS, type InventoryItem, type InventoryQuery, type OwnerView } from './inventory-types.js';
 import { ownerIdsFor, ownerKey, type OwnerDirectory } from './owner-directory.js';
+import { spreadsheetSafe } from '../../shared/spreadsheet-cell.js';
 
 export interface InventoryServiceDeps {
   orm: MikroORM;
@@ -53,8 +54,6 @@ const iso = (d: Date | string | null | undefined) => (d ? new Date(d).toISOStrin
 const date = (d: Date | string | null | undefined) => (d ? new Date(d) : undefined);
 const latest = (...ds: (Date | undefined)[]) => ds.filter((d): d is Date => Boolean(d)).sort((a, b) => b.getTime() - a.getTime())[0];
 
-/** A spreadsheet must not run what a target named an account: cells that would be a formula are quoted (OWASP CSV injection). */
-const cell = (v: string) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
 
 export const CSV_COLUMNS = [
   'id',
@@ -290,7 +289,7 @@ export function createInventoryService(deps: InventoryServiceDeps) {
         i.vault?.path ?? '',
         i.vault?.version === null || i.vault?.version === undefined ? '' : String(i.vault.version),
         i.rotation?.last ? `${i.rotation.last.status} ${i.rotation.last.finishedAt ?? i.rotation.last.startedAt}` : '',
-      ].map(cell));
+      ].map(spreadsheetSafe));
       return { body: stringify([[...CSV_COLUMNS], ...rows]), contentType: 'text/csv; charset=utf-8', filename: `credential-inventory-${stamp}.csv` };
     },
   };
