@@ -38,13 +38,17 @@ export const newRequestSchema = z
     connector: text(100).describe('the connector, by name or id'),
     kind: z.enum(REQUESTABLE_KINDS).default('grant'),
     entitlement: text(512).optional().describe('the entitlement, by its name on the connector (for grant and revoke)'),
-    accountName: text(256).optional().describe('the account to create (for create-account)'),
+    accountName: text(256).optional().describe('the account to create (for create-account only)'),
     justification: text(4000).describe('why the access is needed; approvers see it'),
   })
   .strict()
   .superRefine((r, ctx) => {
     if ((r.kind === 'grant' || r.kind === 'revoke') && !r.entitlement) ctx.addIssue({ code: 'custom', path: ['entitlement'], message: `is required for ${r.kind}` });
     if (r.kind === 'create-account' && !r.accountName) ctx.addIssue({ code: 'custom', path: ['accountName'], message: 'is required for create-account' });
+    // Any other kind acts on the account the subject already holds: a name here could aim at someone else's.
+    if (r.kind !== 'create-account' && r.accountName !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['accountName'], message: `is only for create-account: ${r.kind} acts on the account the subject already holds on the connector` });
+    }
   });
 export type NewRequest = z.infer<typeof newRequestSchema>;
 

@@ -112,6 +112,18 @@ ${extra}`;
     }
   });
 
+  it("refuses a request aimed at someone else's account by name: accountName is for create-account only", async () => {
+    const requestsBefore = await s.api<{ requests: unknown[] }>(mia.as, 'GET', '/api/requests?limit=200');
+    for (const kind of ['revoke', 'grant'] as const) {
+      const aimed = await s.api<ErrorBody>(zed.as, 'POST', '/api/requests', { for: 'self', connector: s.connector.name, kind, entitlement: analysts, accountName: account('dana'), justification: 'x' });
+      expect(aimed.status).toBe(400);
+      expect(aimed.body.error).toMatchObject({ field: 'accountName' });
+      expect(aimed.body.error.message).toMatch(/only for create-account/);
+    }
+    const requestsAfter = await s.api<{ requests: unknown[] }>(mia.as, 'GET', '/api/requests?limit=200');
+    expect(requestsAfter.body.requests).toHaveLength(requestsBefore.body.requests.length);
+  });
+
   it('lets an owner ask for access for their non-human identity, and nobody else', async () => {
     const stranger = await s.api<ErrorBody>(zed.as, 'POST', '/api/requests', { for: { nhi: bot.id }, connector: s.connector.name, kind: 'create-account', accountName: account('etl'), justification: 'x' });
     expect(stranger.status).toBe(403);

@@ -151,6 +151,19 @@ rules:
     expect(held.entitlements.find((e) => e.entitlementId === w.target.groups.analysts)).toMatchObject({ changeId: change.id, entitlementUid: expect.stringMatching(/^role:\d+$/) });
   });
 
+  it("refuses a grant aimed at someone else's account by name: only the subject's own account on record is acted on", async () => {
+    const groupName = `aimed_${w.target.tag}`;
+    await w.targetGroup(groupName);
+    const eve = await w.person('eve', { name: 'Eve Engineer', department: 'Engineering' });
+    // Eve holds no account on the target; Dana's account is named instead.
+    const change = w.change('grant', eve, { entitlement: groupName, accountName: account() });
+    const outcome = await outcomeOf(await w.request(change));
+    expect(outcome).toMatchObject({ status: 'failed', phase: 'apply' });
+    expect(outcome.status === 'failed' && outcome.error.message).toMatch(/holds no account on this connector on record/);
+    expect(await w.membershipsOf(account())).not.toContain(groupName);
+    expect(await w.journal(change.id)).toEqual([]);
+  });
+
   it('compensates exactly what a change did, once, and keeps the record of assignments', async () => {
     const groupName = `undo_${w.target.tag}`;
     await w.targetGroup(groupName);

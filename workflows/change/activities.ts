@@ -101,15 +101,6 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
       throw refusal('UnknownEntitlement', `connector ${instance.name} has no entitlement named ${name}`);
     });
 
-  const lookupAccountUid = (connectorId: string, name: string) =>
-    deps.connectors.withConnector(connectorId, async (connector, instance) => {
-      if (!connector.capabilities.has('searchAccounts')) return undefined;
-      for await (const a of requireCapability(connector, 'searchAccounts', instance.name).searchAccounts({ filter: { op: 'eq', attribute: 'name', value: name } })) {
-        if (a.name === name) return a.uid;
-      }
-      return undefined;
-    });
-
   return {
     /**
      * Decides one change under the policy in force and records the decision in the ledger before
@@ -214,10 +205,9 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
       return asConnectorActivity(async () => {
         const connectorId = change.target.connectorId;
         let accountUid = change.target.account;
-        if (!accountUid && change.kind !== 'create-account') {
-          accountUid = (await deps.assignments.account(connectorId, change.subject))?.accountUid;
-          if (!accountUid && change.target.accountName) accountUid = await lookupAccountUid(connectorId, change.target.accountName);
-        }
+        // Only the subject's own account on record: looking one up by the change's accountName would
+        // act on whichever account carries that name, someone else's included.
+        if (!accountUid && change.kind !== 'create-account') accountUid = (await deps.assignments.account(connectorId, change.subject))?.accountUid;
         const ent = change.target.entitlement;
         const entitlementUid = ent && (change.kind === 'grant' || change.kind === 'revoke') ? (ent.uid ?? (await lookupEntitlementUid(connectorId, ent.id))) : undefined;
         const operation = toConnectorOperation(change, { accountUid, entitlementUid });

@@ -42,7 +42,7 @@ const need = (value: string | undefined, field: string, why: string): string => 
 };
 
 export function toConnectorOperation(change: AccessChange, uids: ResolvedUids): ConnectorOperation {
-  const account = () => need(uids.accountUid, 'change.target.account', 'the subject has no account on this connector on record; create one first, or name it');
+  const account = () => need(uids.accountUid, 'change.target.account', 'the subject holds no account on this connector on record: this change acts only on the subject\'s own account (create one first)');
   const entitlement = () => need(uids.entitlementUid, 'change.target.entitlement', 'names no entitlement this connector knows');
   switch (change.kind) {
     case 'create-account':
