@@ -3,7 +3,7 @@
 // whose path, query and body are JSONata expressions, plus the JSONata mapping from the target's
 // objects to accounts and entitlements. Operations left out are capabilities the instance lacks.
 import { z } from 'zod';
-import { defineConnectorConfig, secret } from '../spi/config-schema.js';
+import { defineConnectorConfig, endpoint, secret } from '../spi/config-schema.js';
 import { CONNECTOR_ERROR_CODES } from '../spi/errors.js';
 
 const expression = z.string().min(1).max(8000).describe('A JSONata expression');
@@ -27,7 +27,7 @@ export const httpListSchema = httpRequestSchema
 
 export const httpConfigSchema = z
   .object({
-    baseUrl: z.url({ protocol: /^https?$/ }).describe('Every request stays under this URL'),
+    baseUrl: endpoint(z.url({ protocol: /^https?$/ }).describe('Every request stays under this URL')),
     auth: z.enum(['none', 'bearer', 'basic', 'header']).default('bearer'),
     token: secret(z.string().min(1).describe('Bearer token, or the value of headerName (kept in Vault)')).optional(),
     username: z.string().min(1).optional(),

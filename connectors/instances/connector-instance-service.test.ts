@@ -86,6 +86,26 @@ describe('connector instances', () => {
     expect((await service.get('pg-main', admin)).revision).toBe(updated.revision);
   });
 
+  it('refuses to move the endpoint while the stored secret stays: the secret must be given again, and nothing changes', async () => {
+    const before = await service.get('pg-main', admin);
+    const entries = (await ledger.head()).size;
+    const vaultVersion = async () => (await vault.store.readKvMetadata(`gatehouse/connectors/${before.id}`))!.currentVersion;
+    const versionBefore = await vaultVersion();
+    for (const [field, value] of [['host', 'attacker.example.com'], ['port', 5433], ['ssl', 'require']] as const) {
+      const refused = await service.update('pg-main', { config: { [field]: value } }, admin).catch((e: GatehouseError) => e);
+      expect(refused).toMatchObject({ status: 400, field: 'config.password' });
+      expect((refused as GatehouseError).message).toMatch(new RegExp(`must be given again: ${field} changes where the connector's secrets are sent`));
+    }
+    const after = await service.get('pg-main', admin);
+    expect(after).toEqual(before);
+    expect((await ledger.head()).size).toBe(entries);
+    expect(await vaultVersion()).toBe(versionBefore);
+    // With the secret given again, the move is the admin's to make.
+    const moved = await service.update('pg-main', { config: { host: '127.0.0.2', password: 'for-the-new-host' } }, admin);
+    expect(moved).toMatchObject({ config: { host: '127.0.0.2' }, secretVersion: versionBefore + 1 });
+    await service.update('pg-main', { config: { host: before.config.host, password: target.admin.password } }, admin);
+  });
+
   it('replaces secrets with check-and-set on the version Vault holds, and records the new version', async () => {
     const current = (await vault.store.readKvMetadata(`gatehouse/connectors/${(await service.get('pg-main', admin)).id}`))!.currentVersion;
     const updated = await service.update('pg-main', { config: { password: target.admin.password } }, admin);

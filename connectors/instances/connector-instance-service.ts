@@ -211,6 +211,15 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
           // goes on using the version recorded here, and the next change writes over it.
         } else {
           type.validateSettings(settings, row.secretFields);
+          // A stored secret never goes anywhere new: moving the endpoint (or changing how it is
+          // trusted) needs the secrets given again, by someone who has them.
+          const moved = type.endpointFields.filter((k) => JSON.stringify(row.settings[k]) !== JSON.stringify(settings[k]));
+          if (moved.length && row.secretFields.length) {
+            throw invalid(
+              `config.${row.secretFields[0]}`,
+              `must be given again: ${moved.join(', ')} ${moved.length === 1 ? 'changes' : 'change'} where the connector's secrets are sent, and Gatehouse does not send a stored secret to a new endpoint`,
+            );
+          }
         }
         const changedSettings = [...new Set([...Object.keys(row.settings), ...Object.keys(settings)])].filter((k) => JSON.stringify(row.settings[k]) !== JSON.stringify(settings[k])).sort();
         row.settings = settings;

@@ -1,15 +1,15 @@
 // Configuration of an LDAP connector instance: the directory, the service account (its password is a
 // secret, kept in Vault), where accounts and groups live, and how an account is disabled.
 import { z } from 'zod';
-import { defineConnectorConfig, secret } from '../spi/config-schema.js';
+import { defineConnectorConfig, endpoint, secret } from '../spi/config-schema.js';
 
 const attributeName = z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, 'must be an LDAP attribute name');
 
 export const ldapConfigSchema = z
   .object({
-    url: z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/, 'must be ldap://host[:port] or ldaps://host[:port]'),
-    startTls: z.boolean().default(false).describe('Upgrade an ldap:// connection with StartTLS before binding'),
-    tlsCa: z.string().min(1).optional().describe('PEM CA certificate(s) that sign the directory certificate'),
+    url: endpoint(z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/, 'must be ldap://host[:port] or ldaps://host[:port]')),
+    startTls: endpoint(z.boolean().default(false).describe('Upgrade an ldap:// connection with StartTLS before binding')),
+    tlsCa: endpoint(z.string().min(1).optional().describe('PEM CA certificate(s) that sign the directory certificate')),
     bindDn: z.string().min(1).describe("The connector's service account"),
     bindPassword: secret(z.string().min(1).describe("The service account's password (kept in Vault)")),
     usersDn: z.string().min(1).describe('Where accounts are created and searched (subtree)'),

@@ -1,19 +1,19 @@
 // Configuration of a PostgreSQL connector instance: where the cluster is, the connector's own login
 // (its password is a secret, kept in Vault), and which schemas' table privileges are entitlements.
 import { z } from 'zod';
-import { defineConnectorConfig, secret } from '../spi/config-schema.js';
+import { defineConnectorConfig, endpoint, secret } from '../spi/config-schema.js';
 
 export const TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'] as const;
 
 export const postgresConfigSchema = z
   .object({
-    host: z.string().min(1).describe('Host name or address of the PostgreSQL server'),
-    port: z.number().int().min(1).max(65535).default(5432),
+    host: endpoint(z.string().min(1).describe('Host name or address of the PostgreSQL server')),
+    port: endpoint(z.number().int().min(1).max(65535).default(5432)),
     database: z.string().min(1).describe('The database whose table privileges are managed (roles are cluster-wide)'),
     user: z.string().min(1).describe("The connector's login: CREATEROLE, and ADMIN OPTION on the group roles it grants; never a superuser"),
     password: secret(z.string().min(1).describe("The connector's password (kept in Vault)")),
-    ssl: z.enum(['disable', 'require', 'verify-full']).default('verify-full').describe('require encrypts; verify-full also checks the server certificate and host name'),
-    sslRootCert: z.string().min(1).optional().describe('PEM CA certificate(s) to verify the server with (verify-full)'),
+    ssl: endpoint(z.enum(['disable', 'require', 'verify-full']).default('verify-full').describe('require encrypts; verify-full also checks the server certificate and host name')),
+    sslRootCert: endpoint(z.string().min(1).optional().describe('PEM CA certificate(s) to verify the server with (verify-full)')),
     managedSchemas: z.array(z.string().min(1)).default(['public']).describe('Schemas whose table privileges are entitlements'),
     tablePrivileges: z.array(z.enum(TABLE_PRIVILEGES)).min(1).default(['SELECT', 'INSERT', 'UPDATE', 'DELETE']),
     ignoredRoles: z.array(z.string().min(1)).default([]).describe('Roles never listed or changed (break-glass accounts, replication)'),

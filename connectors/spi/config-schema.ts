@@ -12,9 +12,17 @@ export type JsonSchema = Record<string, unknown>;
 /** Marks a config field as a secret: it is stored in Vault, never in PostgreSQL or a response. */
 export const secret = <T extends z.ZodString>(field: T): T => field.meta({ secret: true, writeOnly: true }) as T;
 
+/**
+ * Marks a config field as part of the endpoint: where the connector's secrets are sent and how that
+ * connection is trusted (host, port, base URL, TLS and its CA). A change to one of these needs the
+ * secrets given again, so a stored secret never goes anywhere new.
+ */
+export const endpoint = <T extends z.ZodType>(field: T): T => field.meta({ endpoint: true }) as T;
+
 const ajv = new Ajv2020({ strict: true, allErrors: false, useDefaults: true, coerceTypes: false });
 addFormats.default(ajv);
 ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' });
+ajv.addKeyword({ keyword: 'endpoint', schemaType: 'boolean' });
 
 /** `/accounts/search/0/path` becomes `config.accounts.search[0].path`. */
 function fieldOf(prefix: string, pointer: string, extra?: string): string {
@@ -41,6 +49,8 @@ export interface ConnectorConfigSchema<C> {
   readonly jsonSchema: JsonSchema;
   /** Top-level fields whose values go to Vault. */
   readonly secretFields: readonly string[];
+  /** Top-level fields that say where the secrets are sent (marked with `endpoint()`). */
+  readonly endpointFields: readonly string[];
   /** Validates a complete configuration (settings and secrets) offline; returns it with defaults applied. */
   parse(input: unknown, field?: string): C;
   /** Validates the settings alone, with secrets left as they are in Vault (not read, not needed). */
@@ -54,6 +64,9 @@ export function defineConnectorConfig<S extends z.ZodObject>(typeName: string, s
   const properties = (jsonSchema.properties ?? {}) as Record<string, JsonSchema>;
   const secretFields = Object.entries(properties)
     .filter(([, p]) => p.secret === true)
+    .map(([name]) => name);
+  const endpointFields = Object.entries(properties)
+    .filter(([, p]) => p.endpoint === true)
     .map(([name]) => name);
   for (const name of secretFields) {
     if (properties[name]!.type !== 'string') throw new Error(`${typeName} config: secret field ${name} must be a string (Vault KV holds strings)`);
@@ -77,6 +90,7 @@ export function defineConnectorConfig<S extends z.ZodObject>(typeName: string, s
   return {
     jsonSchema,
     secretFields,
+    endpointFields,
     parse(input, field = 'config') {
       const checked = run(validateFull, input, field);
       const parsed = schema.safeParse(checked);

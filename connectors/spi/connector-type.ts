@@ -35,6 +35,8 @@ export interface ConnectorType {
   readonly description: string;
   readonly jsonSchema: JsonSchema;
   readonly secretFields: readonly string[];
+  /** Settings that say where the secrets are sent: changing one needs the secrets given again. */
+  readonly endpointFields: readonly string[];
   readonly capabilities: readonly Capability[];
   capabilitiesFor(settings: Record<string, unknown>): Capability[];
   /** The connector's own login under these settings; undefined when it has no secret credential. */
@@ -67,6 +69,7 @@ export function defineConnectorType<C>(def: ConnectorTypeDefinition<C>): Connect
     description: def.description,
     jsonSchema: def.config.jsonSchema,
     secretFields: def.config.secretFields,
+    endpointFields: def.config.endpointFields,
     capabilities: def.capabilities,
     capabilitiesFor: (settings) => def.capabilitiesFor?.(settings) ?? [...def.capabilities],
     login: (settings) => def.login?.(settings),
