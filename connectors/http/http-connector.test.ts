@@ -76,6 +76,11 @@ describe('http connector, beyond the contract', () => {
     await expect(evil.getAccount!('x')).rejects.toThrow(/must evaluate to a path under the base URL/);
     const other = build(directoryConfig(s, s.tokens.admin, { accounts: { ...directoryConfig(s).accounts, get: { method: 'GET', path: '"//evil.example/" & uid' } } }));
     await expect(other.getAccount!('x')).rejects.toThrow(GatehouseError);
+    // URL parsing reads %2e as a dot: encoded dot segments climb just the same.
+    for (const path of ['"/%2e%2e/admin/" & uid', '"/%2E%2e/admin/" & uid', '"/.%2e/admin/" & uid', '"/users/" & uid']) {
+      const encoded = build(directoryConfig(s, s.tokens.admin, { accounts: { ...directoryConfig(s).accounts, get: { method: 'GET', path } } }));
+      await expect(encoded.getAccount!(path.includes('uid') && path.startsWith('"/users') ? '%2e%2e' : 'x'), path).rejects.toThrow(/must evaluate to a path under the base URL/);
+    }
   });
 
   it('stops a mapping that runs away', async () => {

@@ -163,10 +163,11 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
 
   /** Builds the URL from an evaluated path; anything that could leave the base URL is refused. */
   function urlOf(path: unknown, query: unknown, field: string): URL {
-    if (typeof path !== 'string' || !/^\/[^?#\\]*$/.test(path) || /(^|\/)\.\.?(\/|$)|\/\//.test(path)) {
-      throw new GatehouseError('invalid_request', `${field}: must evaluate to a path under the base URL (got ${JSON.stringify(path)?.slice(0, 80)})`, { field });
-    }
+    const refuse = () => new GatehouseError('invalid_request', `${field}: must evaluate to a path under the base URL (got ${JSON.stringify(path)?.slice(0, 80)})`, { field });
+    // URL parsing takes %2e as a dot, so `/%2e%2e/` climbs like `/../`: dot segments are looked for in both spellings.
+    if (typeof path !== 'string' || !/^\/[^?#\\]*$/.test(path) || /(^|\/)\.\.?(\/|$)|\/\//.test(path.replace(/%2e/gi, '.'))) throw refuse();
     const url = new URL(`${base.origin}${basePath}${path}`);
+    if (url.origin !== base.origin || (url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`))) throw refuse();
     if (query !== undefined && query !== null) {
       if (typeof query !== 'object' || Array.isArray(query)) throw new GatehouseError('invalid_request', `${field}: the query must evaluate to an object`, { field });
       for (const [k, v] of Object.entries(query as Record<string, unknown>)) {

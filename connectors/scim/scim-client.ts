@@ -65,6 +65,10 @@ export function createScimClient(config: ScimConfig, label: string) {
     /** `path` is built by the connector from fixed segments and encoded ids, always under the base URL. */
     async send(action: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, request: ScimRequest = {}): Promise<ScimAnswer> {
       const url = new URL(`${base.origin}${basePath}${path}`);
+      // An id a provider returned could be `..`: whatever the path became, it must stay under the base URL.
+      if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}/`)) {
+        throw new Rejected(`${label}: ${action}: ${JSON.stringify(path.slice(0, 80))} would leave the base URL ${base.origin}${basePath}; nothing was sent`);
+      }
       for (const [k, v] of Object.entries(request.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
       const headers: Record<string, string> = {
         accept: 'application/scim+json, application/json',

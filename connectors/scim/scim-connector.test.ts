@@ -143,6 +143,14 @@ describe('scim connector, beyond the contract', () => {
     expect(rows).toEqual([{ directory_id: app.id }]);
   });
 
+  it('never sends a request outside its base URL, whatever id it is handed', async () => {
+    // `..` is a dot segment even percent-encoded; /Users/.. would be the base URL's parent collection.
+    for (const uid of ['..', '.', '%2e%2e']) {
+      await expect(connector.getAccount(uid), uid).rejects.toThrow(/would leave the base URL|not found|no User/i);
+    }
+    await expect(connector.getAccount('..')).rejects.toThrow(/would leave the base URL.*nothing was sent/);
+  });
+
   it('round-trips enterprise attributes and the manager, and finds by them', async () => {
     const boss = await connector.createAccount({ name: 'boss@corp.example', attributes: { displayName: ['The Boss'] } }, key());
     const worker = await connector.createAccount({ name: 'worker@corp.example', attributes: { department: ['Payroll'], employeeNumber: ['E-17'], manager: [boss.uid], title: ['Clerk'] } }, key());

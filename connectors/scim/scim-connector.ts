@@ -62,7 +62,11 @@ interface SyncToken {
   startIndex: number;
 }
 
-const seg = (id: string) => `/${encodeURIComponent(id)}`;
+/** One path segment from an id. encodeURIComponent leaves dots alone, so `.` and `..` would be dot segments and climb. */
+const seg = (id: string) => {
+  if (id === '.' || id === '..') throw new Rejected(`the id ${JSON.stringify(id)} would leave the base URL as a path segment; nothing was sent`);
+  return `/${encodeURIComponent(id)}`;
+};
 
 /** Whether a filter reads an attribute anywhere in it. */
 function mentions(filter: Filter | undefined, attribute: string): boolean {
