@@ -135,6 +135,13 @@ describe('http connector, beyond the contract', () => {
     const broken = build(directoryConfig(s, applied.secret!, { credentials: { ...tokenCredentials, map: '{ "id": id }' } }));
     const err = await broken.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` }).catch((e: unknown) => e);
     expect(err).toMatchObject({ field: 'config.credentials.map' });
+    // A mapping that fails on the new credential names where it failed, never the credential.
+    const casting = build(directoryConfig(s, applied.secret!, { credentials: { ...tokenCredentials, map: '{ "id": id, "secret": $number(token) }' } }));
+    const castErr = await casting.applyCredential!({ kind: 'self' }, { idempotencyKey: `rot:${randomUUID()}` }).catch((e: unknown) => e);
+    expect(castErr).toMatchObject({ field: 'config.credentials.map', message: expect.stringMatching(/the mapping failed \(JSONata D\d{4} at character \d+/) });
+    const tokens = [...s.issued.values()].map((t) => t.token);
+    expect(tokens.length).toBeGreaterThan(2);
+    for (const token of tokens) expect(JSON.stringify(castErr) + String((castErr as Error).message)).not.toContain(token);
     expect(() => httpConnectorType.validate({ ...directoryConfig(s), auth: 'basic', username: 'u', password: 'p', token: undefined, credentials: tokenCredentials })).toThrow(
       expect.objectContaining({ field: 'config.credentials' }),
     );
