@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, openOrm, withPg, type MikroORM, type TestDatabase } from '../../test/helpers/services.js';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { createApiTokenService } from './api-token-service.js';
+import { createUserService } from './user-service.js';
 
 describe('API token service', () => {
   let db: TestDatabase;
@@ -59,5 +60,20 @@ describe('API token service', () => {
     await expect(tokens.create({ name: 'x', scopes: ['read:Credential'], by: { kind: 'human', id: 'o-1' }, creatorAbility: owner })).rejects.toThrow('you cannot give a token read:Credential');
     await expect(tokens.create({ name: 'x', scopes: ['read:Run'], expiresInDays: 31, by: { kind: 'human', id: 'admin-1' }, creatorAbility: admin })).rejects.toThrow('must be at most 30');
     expect((await tokens.list()).length).toBe(before);
+  });
+
+  it('stops working while the person who created it is disabled, and works again when they are enabled', async () => {
+    now = new Date('2030-03-01T00:00:00Z');
+    const users = createUserService({ orm, events: { record: async () => undefined } });
+    const creator = await users.recordSignIn({ issuer: 'https://idp.test.example', subject: 'token-maker', displayName: 'Token Maker', roles: ['admin'] });
+    const tokens = service();
+    const { token, view } = await tokens.create({ name: 'deploys', scopes: ['read:Run'], by: { kind: 'human', id: creator.id }, creatorAbility: admin });
+    const byOperator = await tokens.create({ name: 'cli', scopes: ['read:Run'], by: { kind: 'system', id: 'cli:op' }, creatorAbility: admin });
+    expect(await tokens.authenticate(token)).toMatchObject({ id: view.id });
+    await users.setDisabled(creator.id, true, { kind: 'human', id: 'admin-1' });
+    expect(await tokens.authenticate(token)).toBeUndefined();
+    expect(await tokens.authenticate(byOperator.token)).toMatchObject({ id: byOperator.view.id });
+    await users.setDisabled(creator.id, false, { kind: 'human', id: 'admin-1' });
+    expect(await tokens.authenticate(token)).toMatchObject({ id: view.id });
   });
 });

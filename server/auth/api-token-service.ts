@@ -8,6 +8,7 @@ import { GatehouseError, conflict, invalid, notFound } from '../../shared/errors
 import { holdsUnconditionally } from '../../policies/admin-ability.js';
 import type { Actor, AuthEventSink } from './auth-events.js';
 import { ApiToken } from './api-token.entity.js';
+import { GatehouseUser } from './user.entity.js';
 import { API_TOKEN_PREFIX, type ApiTokenView } from './api-token-types.js';
 import { randomSecret, secretHash } from './secret-values.js';
 
@@ -95,13 +96,20 @@ export function createApiTokenService(deps: ApiTokenServiceDeps) {
       return view(row);
     },
 
-    /** The principal a bearer token stands for, or undefined when it is unknown, expired or revoked. */
+    /** The principal a bearer token stands for, or undefined when it is unknown, expired, revoked, or its creator is disabled. */
     async authenticate(token: string): Promise<Principal | undefined> {
       if (!token.startsWith(API_TOKEN_PREFIX)) return undefined;
       const em = deps.orm.em.fork();
       const row = await em.findOne(ApiToken, { tokenHash: secretHash(token) });
       const at = now();
       if (!row || row.revokedAt || row.expiresAt <= at) return undefined;
+      // A token acts with what its creator could grant: once the creator is disabled, so is the token
+      // (enabling the person again brings it back; revoke it to end it for good).
+      const creatorId = /^human:([0-9a-f-]{36})$/i.exec(row.createdBy)?.[1];
+      if (creatorId) {
+        const creator = await em.findOne(GatehouseUser, { id: creatorId }, { fields: ['disabledAt'] });
+        if (creator?.disabledAt) return undefined;
+      }
       if (!row.lastUsedAt || at.getTime() - row.lastUsedAt.getTime() >= touchEveryMs) {
         await em.nativeUpdate(ApiToken, { id: row.id }, { lastUsedAt: at });
       }

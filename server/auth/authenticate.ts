@@ -27,7 +27,7 @@ export function createAuthenticate(deps: AuthenticateDeps): Authenticate {
       const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());
       if (!match) throw new GatehouseError('unauthenticated', 'Authorization: only "Bearer <API token>" is accepted');
       const principal = await deps.apiTokens.authenticate(match[1]!);
-      if (!principal) throw new GatehouseError('unauthenticated', 'the API token is not valid: it is unknown, expired or revoked');
+      if (!principal) throw new GatehouseError('unauthenticated', 'the API token is not valid: it is unknown, expired or revoked, or the person who created it is disabled');
       return { via: 'api-token', principal };
     }
     const secret = deps.cookies.read(req, deps.cookies.sessionName);

@@ -145,7 +145,7 @@ describe('API tokens', () => {
 
     const after = await api('/api/auth/session', { headers: bearer });
     expect(after.status).toBe(401);
-    expect(((await after.json()) as ErrorBody).error.message).toBe('the API token is not valid: it is unknown, expired or revoked');
+    expect(((await after.json()) as ErrorBody).error.message).toBe('the API token is not valid: it is unknown, expired or revoked, or the person who created it is disabled');
 
     const again = await api(`/api/tokens/${created.id}`, { method: 'DELETE', headers: admin.headers() });
     expect(again.status).toBe(409);
