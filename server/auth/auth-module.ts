@@ -114,6 +114,12 @@ export function createAuth(deps: AuthDeps): Auth {
 
     async announceOneTimeLink(print) {
       if (config.OIDC_ISSUERS.length) return;
+      // Only the very first start prints a link (one replica claims it); restarts say how to get one.
+      const claimed = await orm.em.fork().getConnection().execute<{ started_at: Date }[]>('INSERT INTO auth_first_start DEFAULT VALUES ON CONFLICT DO NOTHING RETURNING started_at');
+      if (!claimed.length) {
+        print(`\nNo OpenID Provider is configured (OIDC_ISSUERS). For a one-time admin sign-in link, run: npx gatehouse sign-in-link\n\n`);
+        return;
+      }
       const link = await bootstrapLinks.issue('server-start');
       const minutes = config.AUTH_BOOTSTRAP_LINK_MINUTES;
       print(

@@ -10,6 +10,7 @@ import { Migration20261205000000Credentials } from '../../connectors/migrations/
 import { Migration20261206090000Policies } from '../../policies/migrations/Migration20261206090000Policies.js';
 import { Migration20261206100000AccessChanges } from '../../workflows/migrations/Migration20261206100000AccessChanges.js';
 import { Migration20261207090000JmlRuns } from '../../workflows/migrations/Migration20261207090000JmlRuns.js';
+import { Migration20261207120000FirstStart } from '../auth/migrations/Migration20261207120000FirstStart.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -26,6 +27,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261206090000Policies,
   Migration20261206100000AccessChanges,
   Migration20261207090000JmlRuns,
+  Migration20261207120000FirstStart,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -1,12 +1,12 @@
-// Sign-in with two server replicas on one database, and no OpenID Provider configured yet: each
-// prints a one-time admin link that works on either replica, once; sessions and sign-outs hold on
-// both; and rate limits count across both.
+// Sign-in with two server replicas on one database, and no OpenID Provider configured yet: the very
+// first start prints a one-time admin link (later starts say how to get one) that works on either
+// replica, once; sessions and sign-outs hold on both; and rate limits count across both.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger.js';
 import { createBootstrapLinkService } from '../../server/auth/bootstrap-link-service.js';
 import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
-import { connectTestTemporal, createTestDatabase, createTestVault, testConfig, withPg, type TestDatabase, type TestTemporal } from '../helpers/services.js';
+import { connectTestTemporal, createTestDatabase, createTestVault, testConfig, withPg, type TestDatabase, type TestTemporal, type TestVault } from '../helpers/services.js';
 import { TestBrowser } from '../helpers/test-browser.js';
 import { capturingEvents, whoAmI } from '../helpers/sign-in.js';
 
@@ -32,8 +32,9 @@ describe('sign-in across replicas, before any OpenID Provider is configured', ()
   const redeem = (server: RunningGatehouse, token: string, browser = new TestBrowser()) =>
     browser.fetch(`${server.url}/api/auth/one-time-link`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
 
+  let vault: TestVault;
+
   beforeAll(async () => {
-    let vault;
     [db, vault, temporal] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal()]);
     const config = testConfig({ db, vault, temporal }, { AUTH_SIGN_IN_RATE_LIMIT: '6', AUTH_TOKEN_RATE_LIMIT: '3', AUTH_BOOTSTRAP_LINK_MINUTES: '15' });
     const log = createLogger({ level: 'silent' });
@@ -48,21 +49,32 @@ describe('sign-in across replicas, before any OpenID Provider is configured', ()
     await db?.drop();
   });
 
-  it('prints a one-time admin link at start on each replica, stored only as its hash', async () => {
+  it('prints a one-time admin link on the very first start only, stored only as its hash; later starts say how to get one', async () => {
     expect(printedA).toHaveLength(1);
     expect(printedA[0]).toContain('No OpenID Provider is configured (OIDC_ISSUERS)');
     expect(printedA[0]).toMatch(/expires in 15 minutes/);
     const link = linkIn(printedA[0]!);
     expect(link.url.startsWith(`${a.url}/sign-in/link#token=`)).toBe(true);
     const hashes = await withPg(db.superuserUrl, async (c) => (await c.query('SELECT token_hash FROM auth_bootstrap_link WHERE used_at IS NULL')).rows.map((r: { token_hash: string }) => r.token_hash));
-    expect(hashes).toContain(createHash('sha256').update(link.token).digest('hex'));
-    expect(hashes).toHaveLength(2);
+    expect(hashes).toEqual([createHash('sha256').update(link.token).digest('hex')]);
+    // Replica B started second: no link of its own, and what to run for one.
+    expect(printedB).toHaveLength(1);
+    expect(printedB[0]).not.toMatch(/sign-in\/link#token=/);
+    expect(printedB[0]).toContain('npx gatehouse sign-in-link');
+    // Nor does a restart print one.
+    const restarted: string[] = [];
+    const again = await startGatehouse({ ...testConfig({ db, vault, temporal }), GATEHOUSE_EMBEDDED_WORKER: false }, createLogger({ level: 'silent' }), { announce: (t) => restarted.push(t), authEvents: events });
+    await again.stop();
+    expect(restarted.join('')).not.toMatch(/sign-in\/link#token=/);
+    expect(await withPg(db.superuserUrl, async (c) => (await c.query('SELECT count(*)::int AS n FROM auth_bootstrap_link')).rows[0].n)).toBe(1);
     expect(await (await fetch(`${a.url}/api/auth/providers`)).json()).toEqual({ providers: [], oneTimeLink: true });
   });
 
-  it("redeems replica B's link on replica A, once, and retires every other link", async () => {
+  it("redeems a link on the other replica, once, and retires every other link", async () => {
+    // What `gatehouse sign-in-link` prints, issued beside the first start's.
+    const asked = await createBootstrapLinkService({ orm: b.runtime.orm, ttlMs: 60_000 }).issue('cli');
     const browser = new TestBrowser();
-    const res = await redeem(a, linkIn(printedB[0]!).token, browser);
+    const res = await redeem(a, asked.secret, browser);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ principal: { kind: 'human', roles: ['admin'], displayName: 'First admin (one-time link)' } });
 
@@ -71,7 +83,7 @@ describe('sign-in across replicas, before any OpenID Provider is configured', ()
     expect(onB.status).toBe(200);
     expect(onB.body.principal.roles).toEqual(['admin']);
 
-    const again = await redeem(b, linkIn(printedB[0]!).token);
+    const again = await redeem(b, asked.secret);
     expect(again.status).toBe(401);
     expect(((await again.json()) as ErrorBody).error.message).toMatch(/^this sign-in link is not valid: it was used, it expired, or it was never issued/);
     const other = await redeem(b, linkIn(printedA[0]!).token);
