@@ -102,6 +102,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     routes.push(
       ...systemRoutes({
         readiness: () => runtime.readiness(),
+        isSignedIn: (req) => auth.isSignedIn(req),
         openApiDocument: () => (openApi ??= buildOpenApiDocument(routes, { version: GATEHOUSE_VERSION, serverUrl: url, sessionCookie: auth.sessionCookie })),
       }),
     );

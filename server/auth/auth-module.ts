@@ -51,6 +51,8 @@ export interface AuthDeps {
 
 export interface Auth {
   authorize: Authorize;
+  /** Whether a request carries a valid session or API token; for public routes that tell signed-in callers more. */
+  isSignedIn(req: Request): Promise<boolean>;
   /** The session cookie's name (__Host- prefixed behind TLS). */
   sessionCookie: string;
   routes: ApiRoute[];
@@ -88,8 +90,12 @@ export function createAuth(deps: AuthDeps): Auth {
     events,
   });
 
+  const authenticate = createAuthenticate({ sessions, apiTokens, cookies });
   return {
-    authorize: createAuthorize({ authenticate: createAuthenticate({ sessions, apiTokens, cookies }), abilityFor: adminAbilityFor }),
+    authorize: createAuthorize({ authenticate, abilityFor: adminAbilityFor }),
+    async isSignedIn(req) {
+      return (await authenticate(req).catch(() => undefined)) !== undefined;
+    },
     sessionCookie: cookies.sessionName,
     routes: [
       ...authRoutes({ providers, oidcSignIn, bootstrapLinks, users, sessions, startSession, cookies, events, publicUrl: deps.publicUrl }),

@@ -7,6 +7,7 @@ import { runSelfCheck } from '../../server/selfcheck.js';
 import { CANARY_PATH } from '../../workflows/selfcheck/activities.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, testConfig, withPg, type TestDatabase, type TestTemporal, type TestVault } from '../helpers/services.js';
 import { historyText } from '../helpers/temporal-history.js';
+import { testCallers } from '../helpers/test-callers.js';
 
 describe('self-check workflow: Temporal, Vault and PostgreSQL together', () => {
   let db: TestDatabase;
@@ -47,8 +48,10 @@ describe('self-check workflow: Temporal, Vault and PostgreSQL together', () => {
     expect(text).not.toContain(canary!.data.value);
   });
 
-  it('answers readiness with every dependency up and external', async () => {
-    const res = await fetch(`${gatehouse.url}/readyz`);
+  it('answers readiness: ready to anyone, and to a signed-in caller every dependency up and external', async () => {
+    expect(await (await fetch(`${gatehouse.url}/readyz`)).json()).toEqual({ status: 'ready' }); // anonymous: the answer only
+    const person = await testCallers(gatehouse.runtime.orm).person([], 'Someone signed in');
+    const res = await fetch(`${gatehouse.url}/readyz`, { headers: person.headers() });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { status: string; dependencies: Record<string, { status: string; mode: string; version: string }> };
     expect(body.status).toBe('ready');

@@ -42,8 +42,20 @@ function start(env: Record<string, string>): CliRun {
   return run;
 }
 
-async function readyz(port: string) {
-  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+/**
+ * /readyz as a signed-in operator sees it (an API token made with the CLI, as an operator would);
+ * anonymous callers get the answer only, which is checked too.
+ */
+async function readyz(port: string, env: Record<string, string>) {
+  const anonymous = await fetch(`http://127.0.0.1:${port}/readyz`);
+  expect(Object.keys((await anonymous.json()) as object)).toEqual(['status']);
+  const made = await runCliToEnd(['token', 'create', '--name', `readyz-${Date.now()}`, '--scope', 'read:Run', '--json'], env);
+  expect(made.code, made.stderr).toBe(0);
+  // The CLI's own log lines share standard output with the JSON.
+  const token = /"token": "([^"]+)"/.exec(made.stdout)?.[1];
+  expect(token, made.stdout).toBeDefined();
+  const res = await fetch(`http://127.0.0.1:${port}/readyz`, { headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(anonymous.status);
   return { status: res.status, body: (await res.json()) as { status: string; dependencies: Record<string, { status: string; mode: string }>; warnings: string[] } };
 }
 
@@ -54,7 +66,7 @@ describe('gatehouse start with embedded services', () => {
 
     const first = start(env);
     await first.waitFor(/Gatehouse is ready/, 120_000);
-    const r1 = await readyz(env.PORT);
+    const r1 = await readyz(env.PORT, env);
     expect(r1.status).toBe(200);
     expect(r1.body.dependencies).toMatchObject({
       postgres: { status: 'up', mode: 'embedded' },
@@ -224,7 +236,7 @@ describe('start-up failures: one clear line, non-zero exit, nothing left running
     const warning = await run.waitFor(/DEVELOPMENT ONLY/);
     expect(warning).toContain('no Vault binary was found');
     await run.waitFor(/Gatehouse is ready/);
-    const r = await readyz(env.PORT);
+    const r = await readyz(env.PORT, env);
     expect(r.status).toBe(200);
     expect(r.body.dependencies.vault).toMatchObject({ status: 'up', mode: 'local-dev' });
     expect(r.body.warnings).toContain('DEVELOPMENT ONLY: secrets are in a local file store, not Vault');

@@ -8,8 +8,9 @@ export interface DependencyStatus {
 
 export interface Readiness {
   status: 'ready' | 'not-ready';
-  dependencies: Record<'postgres' | 'temporal' | 'vault', DependencyStatus>;
-  warnings: string[];
+  /** Given to signed-in callers only (versions and errors are not for anonymous probes). */
+  dependencies?: Record<'postgres' | 'temporal' | 'vault', DependencyStatus>;
+  warnings?: string[];
 }
 
 export async function fetchReadiness(signal?: AbortSignal): Promise<Readiness> {
