@@ -96,10 +96,13 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
       const all = { ...userinfo, ...claims };
       const roles = rolesFromClaims(all, issuer);
       const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+      // The e-mail links a person to their directory identities (requests for self, the requester and
+      // subject checks): only an address the provider asserts it verified may do that.
+      const verified = all.email_verified === true || all.email_verified === 'true';
       const user = await deps.users.recordSignIn({
         issuer: claims.iss,
         subject: claims.sub,
-        email: str(all.email),
+        email: verified ? str(all.email) : undefined,
         displayName: str(all.name) ?? str(all.preferred_username) ?? str(all.email),
         roles,
       });

@@ -46,6 +46,8 @@ describe('OpenID Connect sign-in against real providers', () => {
           { sub: 'bob', email: 'bob@corp.example', name: 'Bob Approver', groups: ['security-team'] },
           { sub: 'carol', email: 'carol@corp.example', name: 'Carol', groups: ['engineering'] },
           { sub: 'erin', email: 'erin@corp.example', name: 'Erin', groups: ['service-owners'] },
+          // Claims an executive's address her provider never verified.
+          { sub: 'mallory', email: 'cfo@corp.example', emailVerified: false, name: 'Mallory', groups: ['engineering'] },
         ],
       }),
       // This one keeps roles out of the ID token (the library's default), so Gatehouse reads UserInfo.
@@ -196,6 +198,17 @@ describe('OpenID Connect sign-in against real providers', () => {
     expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
       'Cannot execute "read" on "User": you have no Gatehouse role: ask an admin to map your groups to one',
     );
+  });
+
+  it('takes an e-mail only where the provider asserts it verified: an unverified one links the person to nobody', async () => {
+    const mallory = new TestBrowser();
+    corp.signInAs('mallory');
+    expect((await oidcSignIn(mallory, url, 'corp')).status).toBe(303);
+    const me = await whoAmI(mallory, url);
+    expect(me.body.principal).toMatchObject({ kind: 'human', displayName: 'Mallory' });
+    expect(me.body.principal).not.toHaveProperty('email');
+    const stored = await withPg(db.superuserUrl, async (c) => (await c.query('SELECT email FROM gatehouse_user WHERE subject = $1', ['mallory'])).rows);
+    expect(stored).toEqual([{ email: null }]);
   });
 
   it('reads roles from UserInfo for a provider that keeps them out of the ID token, with client_secret_post', async () => {

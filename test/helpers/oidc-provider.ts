@@ -12,6 +12,8 @@ import { freePort } from '../../server/embedded/process.js';
 export interface TestAccount {
   sub: string;
   email?: string;
+  /** Whether the provider asserts the e-mail as verified (default true). */
+  emailVerified?: boolean;
   name?: string;
   groups?: string[];
   roles?: string[];
@@ -63,7 +65,7 @@ export async function startTestOidcProvider(options: TestOidcProviderOptions): P
         accountId: id,
         claims: async () => ({
           sub: id,
-          ...(account.email ? { email: account.email, email_verified: true } : {}),
+          ...(account.email ? { email: account.email, email_verified: account.emailVerified ?? true } : {}),
           ...(account.name ? { name: account.name } : {}),
           ...(account.groups ? { groups: account.groups } : {}),
           ...(account.roles ? { roles: account.roles } : {}),
