@@ -89,6 +89,43 @@ describe('the triggers', () => {
     }
   });
 
+  it('are reported by verification when the refusing function is replaced by one that lets changes through', async () => {
+    const original = await withPg(t.db.superuserUrl, async (c) => (await c.query("SELECT pg_get_functiondef('ledger_refuse_change'::regproc) AS def")).rows[0].def as string);
+    await withPg(t.db.superuserUrl, (c) =>
+      c.query(`CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$`),
+    );
+    try {
+      const report = await t.ledger.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems).toEqual([
+        { kind: 'protection-missing', message: "the function ledger_refuse_change() the ledger's triggers run was replaced and no longer only refuses: the ledger can be rewritten" },
+      ]);
+    } finally {
+      await withPg(t.db.superuserUrl, (c) => c.query(original));
+    }
+    expect((await t.ledger.verify()).problems).toEqual([]);
+  });
+
+  it('are reported by verification when a trigger is re-created with WHEN (false)', async () => {
+    const recreate = (when: string) =>
+      withPg(t.db.superuserUrl, async (c) => {
+        await c.query('DROP TRIGGER ledger_entry_no_update_or_delete ON ledger_entry');
+        await c.query(`CREATE TRIGGER ledger_entry_no_update_or_delete BEFORE UPDATE OR DELETE ON ledger_entry FOR EACH ROW ${when} EXECUTE FUNCTION ledger_refuse_change()`);
+        await c.query('ALTER TABLE ledger_entry ENABLE ALWAYS TRIGGER ledger_entry_no_update_or_delete');
+      });
+    await recreate('WHEN (false)');
+    try {
+      const report = await t.ledger.verify();
+      expect(report.ok).toBe(false);
+      expect(report.problems).toHaveLength(1);
+      expect(report.problems[0]).toMatchObject({ kind: 'protection-missing', message: expect.stringMatching(/^trigger ledger_entry_no_update_or_delete is not as created \(.*WHEN \(false\).*\): ledger_entry can be rewritten$/) });
+    } finally {
+      await recreate('');
+    }
+    expect((await t.ledger.verify()).problems).toEqual([]);
+  });
+
   it('make verification report a privilege granted back to the application role', async () => {
     await withPg(t.db.superuserUrl, (c) => c.query('GRANT UPDATE ON ledger_entry TO gatehouse_app'));
     try {

@@ -53,23 +53,50 @@ export type VerifyProgress = (done: number, total: number) => void;
 const MAX_PROBLEMS = 100;
 const LEDGER_TABLES = ['ledger_entry', 'ledger_checkpoint', 'ledger_tree_node', 'ledger_instance'];
 
-/** The database's side of append-only: triggers present and ALWAYS, no rewrite privilege for the app. */
+/** What the migration made the refusing function say, whitespace aside: anything else may let changes through. */
+const REFUSAL_BODY = "BEGIN RAISE EXCEPTION 'the audit ledger is append-only: % on % is refused', TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege'; END";
+const squeeze = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+/** The definition each protection trigger must have, exactly: no WHEN condition, no other events or function. */
+function expectedTrigger(table: string, suffix: 'no_update_or_delete' | 'no_truncate'): RegExp {
+  const on = `ON (?:\\w+\\.)?${table}`;
+  const run = 'EXECUTE FUNCTION (?:\\w+\\.)?ledger_refuse_change\\(\\)';
+  return suffix === 'no_update_or_delete'
+    ? new RegExp(`^CREATE TRIGGER ${table}_${suffix} BEFORE (?:DELETE OR UPDATE|UPDATE OR DELETE) ${on} FOR EACH ROW ${run}$`)
+    : new RegExp(`^CREATE TRIGGER ${table}_${suffix} BEFORE TRUNCATE ${on} FOR EACH STATEMENT ${run}$`);
+}
+
+/**
+ * The database's side of append-only: each trigger present, ALWAYS, exactly as created (a `WHEN
+ * (false)` or another function would keep it present and useless), its function still refusing,
+ * and no rewrite privilege for the app.
+ */
 async function checkProtections(sql: Sql): Promise<{ problems: VerificationProblem[]; warnings: string[] }> {
   const problems: VerificationProblem[] = [];
   const warnings: string[] = [];
-  const triggers = await sql.query<{ table: string; name: string; enabled: string }>(
-    `SELECT c.relname AS "table", t.tgname AS name, t.tgenabled AS enabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  const triggers = await sql.query<{ table: string; name: string; enabled: string; definition: string; fn: string; language: string; body: string }>(
+    `SELECT c.relname AS "table", t.tgname AS name, t.tgenabled AS enabled, pg_get_triggerdef(t.oid) AS definition,
+            p.proname AS fn, l.lanname AS language, p.prosrc AS body
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_language l ON l.oid = p.prolang
       WHERE c.relname = ANY($1) AND NOT t.tgisinternal`,
     [LEDGER_TABLES],
   );
+  const badFunctions = new Set<string>();
   for (const table of LEDGER_TABLES) {
-    for (const suffix of ['no_update_or_delete', 'no_truncate']) {
+    for (const suffix of ['no_update_or_delete', 'no_truncate'] as const) {
       const trigger = triggers.find((t) => t.table === table && t.name === `${table}_${suffix}`);
       if (!trigger) problems.push({ kind: 'protection-missing', message: `trigger ${table}_${suffix} is gone: ${table} can be rewritten` });
       else if (trigger.enabled !== 'A') {
         problems.push({ kind: 'protection-missing', message: `trigger ${table}_${suffix} is ${trigger.enabled === 'D' ? 'disabled' : 'not ENABLE ALWAYS'}: ${table} can be rewritten` });
+      } else if (!expectedTrigger(table, suffix).test(trigger.definition)) {
+        problems.push({ kind: 'protection-missing', message: `trigger ${table}_${suffix} is not as created (${trigger.definition.slice(0, 200)}): ${table} can be rewritten` });
+      } else if (trigger.language !== 'plpgsql' || squeeze(trigger.body) !== REFUSAL_BODY) {
+        badFunctions.add(trigger.fn);
       }
     }
+  }
+  for (const fn of badFunctions) {
+    problems.push({ kind: 'protection-missing', message: `the function ${fn}() the ledger's triggers run was replaced and no longer only refuses: the ledger can be rewritten` });
   }
   const privileges = await sql.query<{ role: string; table: string; privilege: string; granted: boolean }>(
     `SELECT r.role, t.name AS "table", p.privilege, has_table_privilege(r.role, t.name, p.privilege) AS granted
