@@ -7,6 +7,7 @@ export type { Checkpoint, PublicKey } from './checkpoint-note.js';
 export type { VerificationReport, VerificationProblem } from './ledger-verifier.js';
 export { auditRoutes } from './ledger-routes.js';
 export { createCheckpointer } from './checkpointer.js';
+export { checkpointLag, describeCheckpointLag, type CheckpointLag } from './checkpoint-lag.js';
 export { prepareEvidenceExport, exportRequestSchema, EXPORT_FORMATS, type ExportFormat, type ExportRequest } from './evidence-export.js';
 export { folderSink, zipSink } from './evidence-sink.js';
 export { verifyEvidence, type EvidenceReport } from './evidence-verify.js';

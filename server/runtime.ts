@@ -18,7 +18,7 @@ import type { SecretStore } from '../shared/secrets/secret-store.js';
 import { VaultSecretStore, type VaultStoreOptions } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
-import { createLedger, type Ledger } from '../audit/index.js';
+import { checkpointLag, createLedger, describeCheckpointLag, type Ledger } from '../audit/index.js';
 
 export type Mode = 'embedded' | 'external' | 'local-dev';
 
@@ -297,6 +297,10 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
         ...(health.message ? { detail: health.message } : {}),
       };
       if (secrets.value.mode === 'local-dev') warnings.push('DEVELOPMENT ONLY: secrets are in a local file store, not Vault');
+      if (postgres.status === 'up') {
+        const lag = await checkpointLag(runtime.ledger, config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000).catch(() => undefined);
+        if (lag) warnings.push(describeCheckpointLag(lag));
+      }
       if (!db.value.leastPrivilege) warnings.push('the server connects to PostgreSQL as the owner role; set DATABASE_APP_URL');
       return {
         ready: postgres.status === 'up' && temporalStatus.status === 'up' && vault.status === 'up',
