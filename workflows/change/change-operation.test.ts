@@ -37,7 +37,7 @@ describe('toConnectorOperation', () => {
 
   it('refuses what cannot be applied, naming the field', () => {
     expect(() => toConnectorOperation(change('create-account'), {})).toThrow(/change.target.accountName: is required/);
-    expect(() => toConnectorOperation(change('grant', { entitlement: { id: 'r' } }), { entitlementUid: 'x' })).toThrow(/change.target.account: the subject has no account/);
+    expect(() => toConnectorOperation(change('grant', { entitlement: { id: 'r' } }), { entitlementUid: 'x' })).toThrow(/change.target.account: the subject holds no account on this connector on record/);
     expect(() => toConnectorOperation(change('update-account', {}, { attributes: { nested: { a: 1 } } }), { accountUid: '1' })).toThrow(/change.attributes.nested\[0\]/);
     expect(() => toConnectorOperation(change('update-account'), { accountUid: '1' })).toThrow(/at least one attribute/);
     expect(() => toConnectorOperation(change('rotate-credential'), { accountUid: '1' })).toThrow(/credential rotation workflow/);
