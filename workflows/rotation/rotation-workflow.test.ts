@@ -102,7 +102,7 @@ describe('credential rotation workflow', () => {
   const instanceVersion = async (id: string) => (await withPg(db.superuserUrl, (c) => c.query<{ v: number }>('SELECT secret_version AS v FROM connector_instance WHERE id = $1', [id]))).rows[0]!.v;
 
   /** The secret must appear in none of: Gatehouse's database (every table, the ledger included) and the workflow's Temporal history. */
-  async function expectNowhereButVault(secret: string, workflowId: string) {
+  async function expectNowhereButVault(secret: string, workflowId: string, lastActivity = 'rotationStore') {
     const tables = await withPg(db.superuserUrl, (c) => c.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`));
     expect(tables.rows.map((r) => r.t)).toEqual(expect.arrayContaining(['ledger_entry', 'credential', 'connector_instance', 'credential_rotation_step']));
     const dump = await withPg(db.superuserUrl, async (c) => {
@@ -113,7 +113,7 @@ describe('credential rotation workflow', () => {
     expect(dump).toContain(workflowId); // the dump is really searched
     expect(dump).not.toContain(secret);
     const history = await historyText(temporal.client.workflow.getHandle(workflowId));
-    expect(history).toContain('rotationStore');
+    expect(history).toContain(lastActivity); // the history is really searched
     expect(history).not.toContain(secret);
   }
 
@@ -384,6 +384,22 @@ describe('credential rotation workflow', () => {
         'secret.rotation.failed',
       ]);
       expect((await entry(runId, 'secret.rotation.failed')).details).toMatchObject({ step: 'revoke', errorCode: 'Rejected' });
+    });
+
+    it('a mapping that fails on the new token fails the apply step, and the token is nowhere in the ledger, the database or the history', async () => {
+      await connectors.update(connectorId, { config: { credentials: { ...tokenCredentials, map: '{ "id": id, "secret": $number(token) }' } } }, admin);
+      const tokensBefore = new Set(directory.issued.keys());
+      try {
+        const { outcome, workflowId, runId } = await rotate(credentialId);
+        expect(outcome).toMatchObject({ status: 'failed', step: 'apply' });
+        const failed = await entry(runId, 'secret.rotation.failed');
+        expect(JSON.stringify(failed.details)).toMatch(/JSONata D\d{4} at character \d+/);
+        const issued = [...directory.issued.values()].filter((t) => !tokensBefore.has(t.id));
+        expect(issued).toHaveLength(1); // the target did issue one, and the mapping then failed on it
+        await expectNowhereButVault(issued[0]!.token, workflowId, 'rotationApply');
+      } finally {
+        await connectors.update(connectorId, { config: { credentials: tokenCredentials } }, admin);
+      }
     });
   });
 });
