@@ -134,4 +134,21 @@ describe('the triggers', () => {
       await withPg(t.db.superuserUrl, (c) => c.query('REVOKE UPDATE ON ledger_entry FROM gatehouse_app'));
     }
   });
+
+  describe('the rows the application role may insert', () => {
+    it('refuses a checkpoint beyond the ledger or not beyond the newest, and a subtree stored ahead of its entries; signing goes on', async () => {
+      const head = (await t.ledger.head()).size;
+      const latest = (await t.ledger.latestCheckpoint())!;
+      const forge = (size: number) =>
+        failureOf(t.db.appUrl, `INSERT INTO ledger_checkpoint (tree_size, root_hash, signed_at, key_name, key_version, body, signature) VALUES (${size}, decode(repeat('00', 32), 'hex'), now(), 'gatehouse-ledger', 1, 'forged', '\\x00')`);
+      expect(await forge(1e12)).toMatchObject({ code: '23514', message: `a ledger checkpoint must cover more entries than the newest (${latest.treeSize}) and no more than the ledger holds (${head}): 1000000000000 refused` });
+      expect(await forge(latest.treeSize)).toMatchObject({ code: '23514' });
+      const ahead = await failureOf(t.db.appUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${Math.ceil(head / 256) + 10}, decode(repeat('00', 32), 'hex'))`);
+      expect(ahead).toMatchObject({ code: '23514', message: expect.stringMatching(/^a stored ledger subtree must lie within the \d+ entries the ledger holds/) });
+      await appendSamples(t.ledger, 300, head);
+      const signed = await t.ledger.checkpoint();
+      expect(signed?.treeSize).toBe(head + 300);
+      expect((await t.ledger.verify()).problems).toEqual([]);
+    });
+  });
 });

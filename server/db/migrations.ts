@@ -11,6 +11,7 @@ import { Migration20261206090000Policies } from '../../policies/migrations/Migra
 import { Migration20261206100000AccessChanges } from '../../workflows/migrations/Migration20261206100000AccessChanges.js';
 import { Migration20261207090000JmlRuns } from '../../workflows/migrations/Migration20261207090000JmlRuns.js';
 import { Migration20261207120000FirstStart } from '../auth/migrations/Migration20261207120000FirstStart.js';
+import { Migration20261207130000LedgerBounds } from '../../audit/migrations/Migration20261207130000LedgerBounds.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -28,6 +29,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261206100000AccessChanges,
   Migration20261207090000JmlRuns,
   Migration20261207120000FirstStart,
+  Migration20261207130000LedgerBounds,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -78,6 +78,7 @@ export async function asRogueSuperuser(db: TestDatabase, fn: (client: pg.Client)
     // Put the protection back as the migration left it, so only the tampering remains to be found.
     for (const table of ['ledger_entry', 'ledger_checkpoint', 'ledger_tree_node']) {
       for (const trigger of ['no_update_or_delete', 'no_truncate']) await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${table}_${trigger}`);
+      if (table !== 'ledger_entry') await client.query(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${table}_within_ledger`);
     }
     await client.query('COMMIT');
   });
