@@ -99,7 +99,7 @@ describe('the triggers', () => {
       const report = await t.ledger.verify();
       expect(report.ok).toBe(false);
       expect(report.problems).toEqual([
-        { kind: 'protection-missing', message: "the function ledger_refuse_change() the ledger's triggers run was replaced and no longer only refuses: the ledger can be rewritten" },
+        { kind: 'protection-missing', message: "the function ledger_refuse_change() that guards the ledger's tables was replaced: they are no longer protected as created" },
       ]);
     } finally {
       await withPg(t.db.superuserUrl, (c) => c.query(original));
@@ -148,6 +148,25 @@ describe('the triggers', () => {
       await appendSamples(t.ledger, 300, head);
       const signed = await t.ledger.checkpoint();
       expect(signed?.treeSize).toBe(head + 300);
+      expect((await t.ledger.verify()).problems).toEqual([]);
+    });
+
+    it('make verification report the bounds switched off or their function replaced', async () => {
+      await withPg(t.db.superuserUrl, (c) => c.query('ALTER TABLE ledger_tree_node DISABLE TRIGGER ledger_tree_node_within_ledger'));
+      try {
+        expect((await t.ledger.verify()).problems).toEqual([{ kind: 'protection-missing', message: 'trigger ledger_tree_node_within_ledger is disabled: ledger_tree_node takes rows beyond the ledger' }]);
+      } finally {
+        await withPg(t.db.superuserUrl, (c) => c.query('ALTER TABLE ledger_tree_node ENABLE ALWAYS TRIGGER ledger_tree_node_within_ledger'));
+      }
+      const original = await withPg(t.db.superuserUrl, async (c) => (await c.query("SELECT pg_get_functiondef('ledger_check_bounds'::regproc) AS def")).rows[0].def as string);
+      await withPg(t.db.superuserUrl, (c) => c.query('CREATE OR REPLACE FUNCTION ledger_check_bounds() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$'));
+      try {
+        expect((await t.ledger.verify()).problems).toEqual([
+          { kind: 'protection-missing', message: "the function ledger_check_bounds() that guards the ledger's tables was replaced: they are no longer protected as created" },
+        ]);
+      } finally {
+        await withPg(t.db.superuserUrl, (c) => c.query(original));
+      }
       expect((await t.ledger.verify()).problems).toEqual([]);
     });
   });

@@ -1,6 +1,7 @@
 // `gatehouse audit verify`: walks the whole chain, recomputes every entry hash and the Merkle tree,
 // compares the tree heads with the signed checkpoints, checks their signatures offline, and checks
 // that the database still enforces append-only. Any tampering is named, with the first bad entry.
+import { LEDGER_BOUNDS_BODY } from './migrations/Migration20261207130000LedgerBounds.js';
 import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
 import { readHead, type RawEntryRow } from './ledger-store.js';
@@ -95,8 +96,18 @@ async function checkProtections(sql: Sql): Promise<{ problems: VerificationProbl
       }
     }
   }
+  // The bounds on what the application role may insert (Migration20261207130000LedgerBounds).
+  for (const table of ['ledger_checkpoint', 'ledger_tree_node']) {
+    const name = `${table}_within_ledger`;
+    const trigger = triggers.find((t) => t.table === table && t.name === name);
+    const expected = new RegExp(`^CREATE TRIGGER ${name} BEFORE INSERT ON (?:\\w+\\.)?${table} FOR EACH ROW EXECUTE FUNCTION (?:\\w+\\.)?ledger_check_bounds\\(\\)$`);
+    if (!trigger) problems.push({ kind: 'protection-missing', message: `trigger ${name} is gone: ${table} takes rows beyond the ledger` });
+    else if (trigger.enabled !== 'A') problems.push({ kind: 'protection-missing', message: `trigger ${name} is ${trigger.enabled === 'D' ? 'disabled' : 'not ENABLE ALWAYS'}: ${table} takes rows beyond the ledger` });
+    else if (!expected.test(trigger.definition)) problems.push({ kind: 'protection-missing', message: `trigger ${name} is not as created (${trigger.definition.slice(0, 200)}): ${table} takes rows beyond the ledger` });
+    else if (trigger.language !== 'plpgsql' || squeeze(trigger.body) !== squeeze(LEDGER_BOUNDS_BODY)) badFunctions.add(trigger.fn);
+  }
   for (const fn of badFunctions) {
-    problems.push({ kind: 'protection-missing', message: `the function ${fn}() the ledger's triggers run was replaced and no longer only refuses: the ledger can be rewritten` });
+    problems.push({ kind: 'protection-missing', message: `the function ${fn}() that guards the ledger's tables was replaced: they are no longer protected as created` });
   }
   const privileges = await sql.query<{ role: string; table: string; privilege: string; granted: boolean }>(
     `SELECT r.role, t.name AS "table", p.privilege, has_table_privilege(r.role, t.name, p.privilege) AS granted

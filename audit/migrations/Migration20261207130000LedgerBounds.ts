@@ -5,9 +5,8 @@
 // smaller, and a size is signed once); a subtree stored ahead of its entries would be taken as theirs.
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261207130000LedgerBounds extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`CREATE FUNCTION ledger_check_bounds() RETURNS trigger LANGUAGE plpgsql AS $$
+/** The function's body, frozen with this migration; `audit verify` checks the database still runs exactly it. */
+export const LEDGER_BOUNDS_BODY = `
     DECLARE
       head bigint := (SELECT coalesce(max(seq) + 1, 0) FROM ledger_entry);
       newest bigint;
@@ -23,7 +22,11 @@ export class Migration20261207130000LedgerBounds extends Migration {
           USING ERRCODE = 'check_violation';
       END IF;
       RETURN NEW;
-    END $$;`);
+    END `;
+
+export class Migration20261207130000LedgerBounds extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`CREATE FUNCTION ledger_check_bounds() RETURNS trigger LANGUAGE plpgsql AS $$${LEDGER_BOUNDS_BODY}$$;`);
     for (const table of ['ledger_checkpoint', 'ledger_tree_node']) {
       this.addSql(`CREATE TRIGGER ${table}_within_ledger BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ledger_check_bounds();`);
       this.addSql(`ALTER TABLE ${table} ENABLE ALWAYS TRIGGER ${table}_within_ledger;`);
