@@ -3,7 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { repoRoot } from '../server/server.js';
-import { suffix, type testConfig } from '../test/helpers/services.js';
+import { freePort } from '../server/embedded/process.js';
+import { createDirectoryService } from '../scim/directory-service.js';
+import { TEST_ADMIN, connectTestTemporal, createTestDatabase, createTestVault, ledgerFor, openOrm, suffix, testConfig, type TestDatabase, type TestTemporal, type TestVault } from '../test/helpers/services.js';
 
 export function memoryOf(pid: number): { rssMb: number; peakMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -34,6 +36,19 @@ export interface BenchServer {
   url: string;
   child: ChildProcess;
   stop(): Promise<void>;
+}
+
+/** A fresh database, Vault mounts and Temporal client for a SCIM bench, and a directory with its token, as an operator makes them. */
+export async function prepareScimBench(directoryName: string): Promise<{ db: TestDatabase; vault: TestVault; temporal: TestTemporal; port: number; config: ReturnType<typeof testConfig>; directoryId: string; token: string }> {
+  const [db, vault, temporal] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal()]);
+  const port = await freePort();
+  const config = testConfig({ db, vault, temporal }, { PORT: String(port) });
+  const orm = await openOrm(db.appUrl, 2);
+  const directories = createDirectoryService({ orm, ledger: await ledgerFor(orm) });
+  const directory = await directories.createDirectory(directoryName, TEST_ADMIN);
+  const { secret: token } = await directories.createToken(directory.id, TEST_ADMIN);
+  await orm.close(true);
+  return { db, vault, temporal, port, config, directoryId: directory.id, token };
 }
 
 /** Starts the server and waits until /healthz answers. */

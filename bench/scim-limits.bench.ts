@@ -4,10 +4,8 @@
 // (one PATCH adding 20,000 e-mails once held every request for 27 s) shows as /healthz latency.
 // Reports each request's time and /healthz p50/max while it runs, beside /healthz on an idle server.
 import { startBenchServices, percentile, report, type BenchRow } from './lib.js';
-import { startBenchServer, type BenchServer } from './bench-server.js';
-import { TEST_ADMIN, connectTestTemporal, createTestDatabase, createTestVault, ledgerFor, openOrm, suffix, testConfig, withPg } from '../test/helpers/services.js';
-import { freePort } from '../server/embedded/process.js';
-import { createDirectoryService } from '../scim/directory-service.js';
+import { prepareScimBench, startBenchServer, type BenchServer } from './bench-server.js';
+import { suffix, withPg } from '../test/helpers/services.js';
 import { DEFAULT_BULK_LIMITS } from '../scim/index.js';
 import { MAX_VALUES_PER_ATTRIBUTE } from '../scim/scim-values.js';
 import { MAX_MEMBERS_PER_PATCH } from '../scim/scim-patch.js';
@@ -45,14 +43,8 @@ const services = await startBenchServices();
 let server: BenchServer | undefined;
 const rows: BenchRow[] = [];
 try {
-  const [db, vault, temporal] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal()]);
-  const port = await freePort();
-  const config = testConfig({ db, vault, temporal }, { PORT: String(port) });
-  const orm = await openOrm(db.appUrl, 2);
-  const directories = createDirectoryService({ orm, ledger: await ledgerFor(orm) });
-  const directory = await directories.createDirectory('bench-limits', TEST_ADMIN);
-  const { secret: token } = await directories.createToken(directory.id, TEST_ADMIN);
-  await orm.close(true);
+  // A directory and its token, as an operator makes them.
+  const { db, vault, temporal, port, config, directoryId, token } = await prepareScimBench('bench-limits');
 
   // Users to be members, seeded in one statement.
   await withPg(db.ownerUrl, async (c) => {
@@ -60,11 +52,11 @@ try {
       `INSERT INTO scim_user (id, directory_id, resource, created_at, last_modified)
        SELECT gen_random_uuid(), $1, jsonb_build_object('userName', 'member' || n || '@example.com', 'active', true), now(), now()
          FROM generate_series(1, $2::int) AS n`,
-      [directory.id, MEMBERS],
+      [directoryId, MEMBERS],
     );
     await c.query('VACUUM ANALYZE scim_user');
   });
-  const memberIds = await withPg(db.ownerUrl, async (c) => (await c.query<{ id: string }>('SELECT id FROM scim_user WHERE directory_id = $1 ORDER BY seq', [directory.id])).rows.map((r) => r.id));
+  const memberIds = await withPg(db.ownerUrl, async (c) => (await c.query<{ id: string }>('SELECT id FROM scim_user WHERE directory_id = $1 ORDER BY seq', [directoryId])).rows.map((r) => r.id));
 
   server = await startBenchServer({ port, config, db, vault });
   const { url } = server;

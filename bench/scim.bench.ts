@@ -4,10 +4,8 @@
 // Reports requests/s, p50 and p99 latency, errors, and the server's memory.
 import autocannon from 'autocannon';
 import { startBenchServices, report, type BenchRow } from './lib.js';
-import { cpuSecondsOf, memoryOf, startBenchServer, type BenchServer } from './bench-server.js';
-import { TEST_ADMIN, connectTestTemporal, createTestDatabase, createTestVault, ledgerFor, openOrm, suffix, testConfig, withPg } from '../test/helpers/services.js';
-import { freePort } from '../server/embedded/process.js';
-import { createDirectoryService } from '../scim/directory-service.js';
+import { cpuSecondsOf, memoryOf, prepareScimBench, startBenchServer, type BenchServer } from './bench-server.js';
+import { suffix, withPg } from '../test/helpers/services.js';
 
 const USERS = 100_000;
 const GROUPS = 100;
@@ -31,16 +29,8 @@ const services = await startBenchServices();
 let server: BenchServer | undefined;
 const rows: BenchRow[] = [];
 try {
-  const [db, vault, temporal] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal()]);
-  const port = await freePort();
-  const config = testConfig({ db, vault, temporal }, { PORT: String(port) });
-
   // A directory and its token, as an operator makes them.
-  const orm = await openOrm(db.appUrl, 2);
-  const directories = createDirectoryService({ orm, ledger: await ledgerFor(orm) });
-  const directory = await directories.createDirectory('bench', TEST_ADMIN);
-  const { secret: token } = await directories.createToken(directory.id, TEST_ADMIN);
-  await orm.close(true);
+  const { db, vault, temporal, port, config, directoryId, token } = await prepareScimBench('bench');
 
   // 100,000 users and 100 groups (each user in one) in a few statements, not 100,000 requests.
   const seeded = Date.now();
@@ -57,30 +47,30 @@ try {
                 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', jsonb_build_object('department', 'Dept ' || (n % 40), 'employeeNumber', n::text)),
               date_trunc('milliseconds', now()), date_trunc('milliseconds', now())
          FROM generate_series(1, $2::int) AS n`,
-      [directory.id, USERS],
+      [directoryId, USERS],
     );
     await c.query(
       `INSERT INTO scim_group (id, directory_id, resource, created_at, last_modified)
        SELECT gen_random_uuid(), $1, jsonb_build_object('displayName', 'Group ' || n), now(), now() FROM generate_series(0, $2::int - 1) AS n`,
-      [directory.id, GROUPS],
+      [directoryId, GROUPS],
     );
     await c.query(
       `INSERT INTO scim_group_member (directory_id, group_id, member_id, member_type)
        SELECT $1, g.id, u.id, 'User'
          FROM (SELECT id, row_number() OVER (ORDER BY seq) AS n FROM scim_user WHERE directory_id = $1) u
          JOIN (SELECT id, row_number() OVER (ORDER BY seq) - 1 AS n FROM scim_group WHERE directory_id = $1) g ON g.n = u.n % $2`,
-      [directory.id, GROUPS],
+      [directoryId, GROUPS],
     );
     // What autovacuum does for settled tables; it lets the listing index answer without the heap.
     for (const table of ['scim_user', 'scim_group', 'scim_group_member']) await c.query(`VACUUM ANALYZE ${table}`);
   });
   const seedSeconds = (Date.now() - seeded) / 1000;
   console.log(`seeded ${USERS} users and ${GROUPS} groups in ${seedSeconds.toFixed(1)} s`);
-  const ids = await withPg(db.ownerUrl, async (c) => (await c.query<{ id: string }>('SELECT id FROM scim_user WHERE directory_id = $1 ORDER BY seq', [directory.id])).rows.map((r) => r.id));
+  const ids = await withPg(db.ownerUrl, async (c) => (await c.query<{ id: string }>('SELECT id FROM scim_user WHERE directory_id = $1 ORDER BY seq', [directoryId])).rows.map((r) => r.id));
 
   // The plan PostgreSQL picks for Okta's lookup at this size (no hints).
   const plan = await withPg(db.ownerUrl, async (c) =>
-    (await c.query(`EXPLAIN SELECT r.id FROM scim_user r WHERE r.directory_id = $1 AND lower(r.user_name COLLATE pg_c_utf8) = lower($2::text COLLATE pg_c_utf8)`, [directory.id, 'user4242@example.com'])).rows
+    (await c.query(`EXPLAIN SELECT r.id FROM scim_user r WHERE r.directory_id = $1 AND lower(r.user_name COLLATE pg_c_utf8) = lower($2::text COLLATE pg_c_utf8)`, [directoryId, 'user4242@example.com'])).rows
       .map((r: Record<string, string>) => r['QUERY PLAN'])
       .join('\n'),
   );
