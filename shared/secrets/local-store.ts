@@ -117,11 +117,12 @@ export class LocalDevSecretStore implements SecretStore {
     if (!this.state.keys[name]) this.addKeyVersion(name);
   }
 
-  async sign(name: string, input: Uint8Array): Promise<Signature> {
+  async sign(name: string, input: Uint8Array, options: { keyVersion?: number } = {}): Promise<Signature> {
     assertKeyName(name);
     const key = this.state.keys[name];
     if (!key) throw new Error(`signing key ${name} does not exist`);
-    const keyVersion = key.versions.length;
+    const keyVersion = options.keyVersion ?? key.versions.length;
+    if (!key.versions[keyVersion - 1]) throw new Error(`signing key ${name} has no version ${keyVersion}`);
     const signature = edSign(null, input, createPrivateKey(key.versions[keyVersion - 1]!.privateKeyPem));
     return { keyVersion, signature: signature.toString('base64') };
   }

@@ -58,7 +58,8 @@ export interface SecretStore {
 
   /** Creates the signing key if it does not exist (ed25519, not exportable). */
   ensureSigningKey(name: string): Promise<void>;
-  sign(name: string, input: Uint8Array): Promise<Signature>;
+  /** Signs with the newest version, or with `keyVersion` when given (it must exist). */
+  sign(name: string, input: Uint8Array, options?: { keyVersion?: number }): Promise<Signature>;
   verify(name: string, input: Uint8Array, signature: Signature): Promise<boolean>;
   publicKeys(name: string): Promise<SigningKeyVersion[]>;
   rotateSigningKey(name: string): Promise<void>;

@@ -220,9 +220,12 @@ export class VaultSecretStore implements SecretStore {
     }
   }
 
-  async sign(name: string, input: Uint8Array): Promise<Signature> {
+  async sign(name: string, input: Uint8Array, options: { keyVersion?: number } = {}): Promise<Signature> {
     try {
-      const res = await this.client.write(this.transitPath('sign', name), { input: Buffer.from(input).toString('base64') });
+      const res = await this.client.write(this.transitPath('sign', name), {
+        input: Buffer.from(input).toString('base64'),
+        ...(options.keyVersion !== undefined ? { key_version: options.keyVersion } : {}),
+      });
       return parseVaultSignature(res.data.signature as string);
     } catch (err) {
       throw translate(err, `signing with key ${name}`);
