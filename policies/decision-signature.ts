@@ -64,7 +64,8 @@ export function decisionStatement(input: { changeId: string; stageIndex: number;
     stageIndex: input.stageIndex,
     stage: input.stage,
     verdict: input.verdict,
-    reason: input.reason,
+    // The gate records the reason trimmed; the statement says what is recorded.
+    reason: input.reason.trim(),
     approverId: input.approver.userId,
     approverKeys: [input.approver.userId, ...input.approver.identityKeys],
     claimsDigest: claimsDigest(input.approver),

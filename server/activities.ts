@@ -19,6 +19,7 @@ import { createTemporalRotations } from './rotation-scheduling.js';
 import { createConnectorOperations } from '../connectors/operations/connector-operations.js';
 import { createPolicyStore } from '../policies/policy-store.js';
 import { createApprovalActivities } from '../workflows/approval/activities.js';
+import { createDecisionSigner } from '../policies/decision-signer.js';
 import { createChangeActivities } from '../workflows/change/activities.js';
 import { createAssignmentStore } from '../workflows/change/assignment-store.js';
 import { createIdentityResolver } from './access/identity-resolver.js';
@@ -46,10 +47,11 @@ export function buildActivities(deps: ActivityDeps): object {
   const policies = createPolicyStore({ orm: deps.orm });
   const identities = createIdentityResolver({ orm: deps.orm });
   const assignments = createAssignmentStore({ orm: deps.orm });
+  const decisions = createDecisionSigner(deps.secrets);
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
     ...createConnectorTestActivities({ factory: connectors }),
-    ...createApprovalActivities({ orm: deps.orm, ledger }),
+    ...createApprovalActivities({ orm: deps.orm, ledger, decisions }),
     ...createChangeActivities({
       orm: deps.orm,
       ledger,

@@ -21,6 +21,7 @@ import { buildModules, type BackgroundService } from './modules.js';
 import { createAuth } from './auth/auth-module.js';
 import { assertKnownAccess } from './auth/authorize.js';
 import { ledgerAuthEvents, type AuthEventSink } from './auth/auth-events.js';
+import { DECISION_KEY_NAME } from '../policies/decision-signature.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -77,6 +78,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
   const startedServices: BackgroundService[] = [];
   try {
     await runtime.secrets.ensureSigningKey('gatehouse-ledger');
+    await runtime.secrets.ensureSigningKey(DECISION_KEY_NAME);
     await ensureCanary(runtime.secrets);
     if (config.GATEHOUSE_EMBEDDED_WORKER) {
       worker = await startWorker(runtime);

@@ -2,7 +2,9 @@
 // Workflow Update. Two checks stand before the gate's own: the policy's eligibility (who the stage
 // names; never the subject, the requester or someone who already decided) and the caller's CASL
 // ability on this very request (STYLE.md practice 8). The gate's validator checks eligibility again
-// against its own state, so a decision never enters history unless it is allowed.
+// against its own state, so a decision never enters history unless it is allowed. Every decision the
+// server accepts is signed (the decision key in Vault transit) for the stage the gate is at, and the
+// gate refuses any decision without that signature: approval power comes only from here.
 import { ForbiddenError, subject as asSubject } from '@casl/ability';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
@@ -11,7 +13,9 @@ import { checkEligibility, type ApproverClaims, type GateParticipants } from '..
 import type { DecisionStage, SodConflict } from '../../policies/decide.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, notFound } from '../../shared/errors.js';
-import { approvalWorkflowId, decideUpdate, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
+import { decisionStatement } from '../../policies/decision-signature.js';
+import type { DecisionSigner } from '../../policies/decision-signer.js';
+import { approvalWorkflowId, decideUpdate, stateQuery, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
 import type { IdentityResolver } from './identity-resolver.js';
 import { isoTime } from '../../shared/timestamps.js';
 
@@ -69,7 +73,7 @@ const overlaps = (a: readonly string[], b: readonly string[]) => {
 /** How many pending requests the inbox looks at per call (oldest first). */
 const INBOX_SCAN = 1000;
 
-export function createApprovalService(deps: { orm: MikroORM; temporal: Client; identities: Pick<IdentityResolver, 'claimsFor'> }) {
+export function createApprovalService(deps: { orm: MikroORM; temporal: Client; identities: Pick<IdentityResolver, 'claimsFor'>; decisions: Pick<DecisionSigner, 'sign'> }) {
   const sql = () => deps.orm.em.fork().getConnection();
 
   /** The stage open now, its approvers (with its escalation targets once escalated), and its deadline. */
@@ -172,9 +176,23 @@ export function createApprovalService(deps: { orm: MikroORM; temporal: Client; i
       const claims = await deps.identities.claimsFor(caller.principal);
       const verdict = assess(row, caller, claims);
       if (!verdict.allowed) throw new GatehouseError('forbidden', `you may not decide approval request ${id}: ${verdict.reason}`, { details: { action: 'decide', subject: 'ApprovalRequest' } });
+      const gate = deps.temporal.workflow.getHandle(approvalWorkflowId(id));
+      let state: ApprovalState;
       try {
-        return await deps.temporal.workflow.getHandle(approvalWorkflowId(id)).executeUpdate(decideUpdate, {
-          args: [{ approver: claims, verdict: input.verdict, reason: input.reason }],
+        state = await gate.query(stateQuery);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw conflict(`approval request ${id} is closed`);
+        throw err;
+      }
+      if (state.status !== 'pending') throw conflict(`approval request ${id} is already ${state.status}`);
+      if (state.stageIndex !== row.current_stage_index) throw conflict(`approval request ${id} moved on to stage "${state.stageName ?? state.stageIndex}"; reload it and decide again`);
+      if (!state.decisionKeyVersions.length) throw conflict(`approval request ${id} is still opening; try again in a moment`);
+      // Signed with the newest key version the gate knows, so a key rotated since it opened does not strand it.
+      const statement = decisionStatement({ changeId: id, stageIndex: row.current_stage_index, stage: row.stages[row.current_stage_index]!.name, verdict: input.verdict, reason: input.reason, approver: claims });
+      const signature = await deps.decisions.sign(statement, Math.max(...state.decisionKeyVersions));
+      try {
+        return await gate.executeUpdate(decideUpdate, {
+          args: [{ approver: claims, verdict: input.verdict, reason: input.reason, signature }],
           // A retried HTTP call finds the decision already made instead of deciding twice.
           updateId: `decision:${caller.principal.id}:${row.current_stage_index}`,
         });

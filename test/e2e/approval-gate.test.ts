@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ApproverClaims } from '../../policies/approval-eligibility.js';
-import { approvalWorkflowId, decideUpdate, stateQuery } from '../../workflows/approval/workflow.js';
+import { approvalWorkflowId, decideUpdate, stateQuery, type DecideArgs } from '../../workflows/approval/workflow.js';
 import { LEDGER_ACTIONS } from '../../workflows/change/change-authority.js';
 import { createAccessWorld, outcomeOf, updateRefusal, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
 import { historyText } from '../helpers/temporal-history.js';
@@ -89,7 +89,7 @@ rules:
 
   /** Sends a decision through the real Update, as the server does. */
   const decideAs = async (changeId: string, claims: ApproverClaims, verdict: 'approve' | 'deny', updateId: string, reason = 'looks right') =>
-    gateOf(changeId).executeUpdate(decideUpdate, { args: [{ approver: claims, verdict, reason }], updateId });
+    gateOf(changeId).executeUpdate(decideUpdate, { args: [await w.signedDecision(changeId, claims, verdict, reason)], updateId });
 
 
   const updateIdsInHistory = async (changeId: string): Promise<string[]> => {
@@ -163,6 +163,46 @@ rules:
     ]);
     for (const e of entries) expect(e.policy?.versionHash).toBe(policyHash);
     expect(entries.filter((e) => e.action === LEDGER_ACTIONS.approved).map((e) => e.actor.id)).toEqual([mia.userId, sam.userId, sue.userId]);
+  });
+
+  it('refuses a decision sent straight to Temporal unless Gatehouse signed exactly it (issue 12, item 6)', async () => {
+    const change = w.change('grant', dana, { entitlement: groups.analysts, requester: { kind: 'human', id: rob.userId } });
+    const handle = await w.request(change);
+    await w.waitForEntry(change.id, LEDGER_ACTIONS.requestOpened);
+    await revokeBehindTheBack(groups.analysts);
+    const tag = change.id.slice(0, 8);
+    const send = async (args: DecideArgs, updateId: string) => gateOf(change.id).executeUpdate(decideUpdate, { args: [args], updateId });
+    const miaClaims = await w.claims(mia);
+
+    // Zed reaches the Temporal frontend and claims to be Dana's manager: no signature, so refused.
+    const forged = { ...(await w.claims(zed)), identityKeys: [...(await w.claims(zed)).identityKeys, ...miaClaims.identityKeys] };
+    expect(await updateRefusal(send({ approver: forged, verdict: 'approve', reason: 'trust me' }, `forged-${tag}`))).toMatch(/carries no Gatehouse signature/);
+    // Mia's own claims, unsigned: refused too. Only decisions the server accepted count.
+    expect(await updateRefusal(send({ approver: miaClaims, verdict: 'approve', reason: 'unsigned' }, `unsigned-${tag}`))).toMatch(/carries no Gatehouse signature/);
+    // A signature the server gave Mia for a denial does not make an approval, nor another reason, nor another person's decision.
+    const denial = await w.signedDecision(change.id, miaClaims, 'deny', 'not now');
+    expect(await updateRefusal(send({ ...denial, verdict: 'approve' }, `flipped-${tag}`))).toMatch(/does not match/);
+    expect(await updateRefusal(send({ ...denial, reason: 'something else' }, `reworded-${tag}`))).toMatch(/does not match/);
+    expect(await updateRefusal(send({ ...denial, approver: forged }, `borrowed-${tag}`))).toMatch(/does not match/);
+
+    // The decision the server signs passes; its signature cannot be replayed for the next stage by someone else.
+    const approval = await w.signedDecision(change.id, miaClaims, 'approve', 'needed for the close');
+    await send(approval, `manager-${tag}`);
+    await waitUntil('stage Security', async () => ((await gateOf(change.id).query(stateQuery)).stageName === 'Security' ? true : undefined));
+    expect(await updateRefusal(send({ ...approval, approver: await w.claims(sam) }, `replayed-${tag}`))).toMatch(/does not match/);
+    const samForStage0 = await w.signedDecision(change.id, await w.claims(sam), 'approve', 'ok');
+    await send(samForStage0, `sam-${tag}`);
+    expect(await updateRefusal(send({ ...samForStage0, approver: { ...(await w.claims(sue)) } }, `sue-borrowed-${tag}`))).toMatch(/does not match/);
+    await send(await w.signedDecision(change.id, await w.claims(sue), 'deny', 'no longer needed'), `sue-${tag}`);
+
+    expect(await outcomeOf(handle)).toMatchObject({ status: 'rejected' });
+    expect((await updateIdsInHistory(change.id)).sort()).toEqual([`manager-${tag}`, `sam-${tag}`, `sue-${tag}`].sort());
+    // The ledger holds what the apply step needs to verify each decision again.
+    const approved = (await w.entries(change.id)).filter((e) => e.action === LEDGER_ACTIONS.approved);
+    expect(approved.map((e) => e.details)).toEqual([
+      expect.objectContaining({ approverKeys: [mia.userId, ...miaClaims.identityKeys], claimsDigest: expect.stringMatching(/^[0-9a-f]{64}$/), signature: approval.signature }),
+      expect.objectContaining({ signature: samForStage0.signature }),
+    ]);
   });
 
   it('a denied request never reaches the connector', async () => {

@@ -19,6 +19,7 @@ import { createApprovalService, type ApprovalService } from '../../server/access
 import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { createOwnerDirectory } from '../../server/owner-directory.js';
 import { createTemporalRotations } from '../../server/rotation-scheduling.js';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { approvalWorkflowId, decideUpdate, stateQuery } from '../../workflows/approval/workflow.js';
 import { createRotationActivities } from '../../workflows/rotation/activities.js';
 import { createAccessWorld, updateRefusal, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
@@ -149,7 +150,7 @@ rules:
       const { workflowId, runId, changeId, decided } = await startRotation(id);
       expect(decided.policy).toEqual({ id: 'acme-rotations-approved', versionHash: policyHash });
       expect(decided.details).toMatchObject({ effect: 'require-approval', matchedRules: ['rotations-need-approval'], stages: [{ name: "Owner's manager" }, { name: 'Security' }] });
-      await waitUntil('the gate to open', async () => ((await gate(changeId).query(stateQuery).catch(() => undefined))?.status === 'pending' ? true : undefined));
+      await w.waitForEntry(changeId, 'access.request.opened');
 
       // Waiting: nothing reached Vault or the target.
       expect((await handleOf(workflowId).describe()).status.name).toBe('RUNNING');
@@ -162,7 +163,7 @@ rules:
       expect(await updateRefusal(decide(changeId, olga, 'approve', 'mine, fine'))).toMatch(/non-human identity you own/);
       expect(await updateRefusal(decide(changeId, sam, 'approve', 'not my stage'))).toMatch(/not an approver for stage "Owner's manager"/);
       // The manager and security decide from their inboxes, as the approval page and API do.
-      const approvals: ApprovalService = createApprovalService({ orm: w.orm, temporal: w.temporal.client, identities: createIdentityResolver({ orm: w.orm }) });
+      const approvals: ApprovalService = createApprovalService({ orm: w.orm, temporal: w.temporal.client, identities: createIdentityResolver({ orm: w.orm }), decisions: createDecisionSigner(w.vault.store) });
       const as = (p: Person) => ({ principal: p.principal, ability: adminAbilityFor(p.principal) });
       const inboxOf = async (p: Person) => (await approvals.inbox(as(p))).filter((i) => i.id === changeId);
       const [item] = await inboxOf(mia);
@@ -211,8 +212,8 @@ rules:
       const { id, role } = await serviceAccount('svc_denied', [olga]);
       const before = await secretOf(id);
       const { workflowId, runId, changeId } = await startRotation(id);
-      await waitUntil('the gate to open', async () => ((await gate(changeId).query(stateQuery).catch(() => undefined))?.status === 'pending' ? true : undefined));
-      await decide(changeId, mia, 'deny', 'the billing job still reads the old password');
+      await w.waitForEntry(changeId, 'access.request.opened');
+      await gate(changeId).executeUpdate(decideUpdate, { args: [await w.signedDecision(changeId, await w.claims(mia), 'deny', 'the billing job still reads the old password')] });
 
       const outcome = (await handleOf(workflowId).result()) as RotationOutcome;
       expect(outcome).toEqual({

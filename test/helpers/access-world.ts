@@ -21,6 +21,9 @@ import { createUserService } from '../../server/auth/user-service.js';
 import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createSimulationSource } from '../../server/access/simulation-source.js';
 import { accessRequestWorkflow, accessRequestWorkflowId } from '../../workflows/access-request/workflow.js';
+import { approvalWorkflowId, stateQuery, type DecideArgs } from '../../workflows/approval/workflow.js';
+import { decisionStatement } from '../../policies/decision-signature.js';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
 import type { ChangeOutcome } from '../../workflows/change/change-types.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
 import { adminCaller } from './service-callers.js';
@@ -62,6 +65,8 @@ export interface AccessWorld {
   group(name: string, members: Person[]): Promise<string>;
   /** The approver claims the server would send for this person. */
   claims(p: Person): Promise<ApproverClaims>;
+  /** A decision as the server sends it: signed with the decision key for the gate's current stage. */
+  signedDecision(changeId: string, approver: ApproverClaims, verdict: 'approve' | 'deny', reason: string): Promise<DecideArgs>;
   publish(yaml: string): Promise<string>;
   /** Starts the worker (again, after stopWorker: a restart). */
   startWorker(): Promise<void>;
@@ -98,6 +103,7 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
   // The worker gets its own pool, as a worker process would.
   const workerOrm = await openOrm(db.appUrl, 6);
   const ledger = createLedger({ orm, signer: vault.store });
+  const decisions = createDecisionSigner(vault.store);
   const registry = createBuiltinConnectorRegistry();
   const connectorName = options.connectorName ?? `pg-${target.tag}`;
   const instance = await createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger }).create({ name: connectorName, type: 'postgresql', config: target.config() }, adminCaller());
@@ -157,6 +163,12 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
     },
 
     claims: (p) => identities.claimsFor(p.principal),
+
+    async signedDecision(changeId, approver, verdict, reason) {
+      const state = await temporal.client.workflow.getHandle(approvalWorkflowId(changeId)).query(stateQuery);
+      const statement = decisionStatement({ changeId, stageIndex: state.stageIndex, stage: state.stageName ?? '', verdict, reason, approver });
+      return { approver, verdict, reason, signature: await decisions.sign(statement, Math.max(...state.decisionKeyVersions)) };
+    },
 
     async publish(yaml) {
       const result = await policies.publish({ principal: system, ability: adminAbilityFor(system) }, { document: yaml });

@@ -6,6 +6,8 @@ import type { LedgerAppender, NewLedgerEntry } from '../../audit/index.js';
 import type { AccessChange } from '../../policies/access-change.js';
 import type { GateParticipants } from '../../policies/approval-eligibility.js';
 import type { DecisionStage, SodConflict } from '../../policies/decide.js';
+import type { DecisionKey } from '../../policies/decision-signature.js';
+import type { DecisionSigner } from '../../policies/decision-signer.js';
 import { LEDGER_ACTIONS } from '../change/change-authority.js';
 
 export type GateEventKind = 'opened' | 'stage-started' | 'approved' | 'denied' | 'escalated' | 'expired' | 'passed-by-expiry' | 'cancelled' | 'closed';
@@ -49,8 +51,14 @@ const LEDGER_ACTION: Record<GateEventKind, string> = {
 /** The request's status once the gate closes, and the change's. */
 const CHANGE_STATUS_AFTER: Record<string, string> = { approved: 'approved', denied: 'rejected', expired: 'expired', cancelled: 'cancelled' };
 
-export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAppender }) {
+export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAppender; decisions: Pick<DecisionSigner, 'ensureKey' | 'keys'> }) {
   return {
+    /** The public versions of the decision key, for the gate's validator (the key is created on first use). */
+    async decisionKeys(): Promise<DecisionKey[]> {
+      await deps.decisions.ensureKey();
+      return deps.decisions.keys();
+    },
+
     async recordGateEvent(event: GateEvent): Promise<{ recorded: boolean }> {
       return deps.orm.em.fork().transactional(async (em) => {
         const conn = em.getConnection();
@@ -119,7 +127,8 @@ export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAp
           case 'approved':
           case 'denied':
             await run("UPDATE access_request SET decisions = decisions || ?::jsonb, updated_at = ? WHERE id = ?", [
-              JSON.stringify([{ stageIndex: event.stageIndex, stage: event.stage, userId: event.actorId, ...(event.actorName ? { displayName: event.actorName } : {}), verdict: event.kind === 'approved' ? 'approve' : 'deny', reason: event.reason, at: now.toISOString(), ...event.detail }]),
+              // The signature and the approver's keys go to the ledger only; the request record shows how they were eligible.
+              JSON.stringify([{ stageIndex: event.stageIndex, stage: event.stage, userId: event.actorId, ...(event.actorName ? { displayName: event.actorName } : {}), verdict: event.kind === 'approved' ? 'approve' : 'deny', reason: event.reason, at: now.toISOString(), as: event.detail?.as }]),
               now,
               event.requestId,
             ]);

@@ -17,6 +17,7 @@ import {
 import type { AccessChange } from '../../policies/access-change.js';
 import type { DecisionStage, SodConflict } from '../../policies/decide.js';
 import { checkEligibility, type ApproverClaims, type GateParticipants } from '../../policies/approval-eligibility.js';
+import { decisionStatement, verifyDecision, type DecisionKey, type DecisionSignature } from '../../policies/decision-signature.js';
 import type { ApprovalActivities, GateEvent } from './activities.js';
 
 /** The gate's workflow id for a change: one gate per change, ever. */
@@ -61,12 +62,16 @@ export interface ApprovalState {
   quorum: number | undefined;
   decidedBy: string[];
   decisions: ApprovalDecisionRecord[];
+  /** The versions of the decision key this gate verifies with (the server signs with one of them). */
+  decisionKeyVersions: number[];
 }
 
 export interface DecideArgs {
   approver: ApproverClaims;
   verdict: 'approve' | 'deny';
   reason: string;
+  /** Gatehouse's signature over the decision's statement for the gate's current stage. */
+  signature?: DecisionSignature;
 }
 
 /** Approve or deny the current stage. Refused, before anything enters history, for anyone not eligible. */
@@ -75,7 +80,7 @@ export const decideUpdate = defineUpdate<ApprovalState, [DecideArgs]>('decide');
 export const cancelSignal = defineSignal<[{ by: string; reason: string }]>('cancel');
 export const stateQuery = defineQuery<ApprovalState>('state');
 
-const { recordGateEvent } = proxyActivities<ApprovalActivities>({
+const { recordGateEvent, decisionKeys } = proxyActivities<ApprovalActivities>({
   startToCloseTimeout: '30 seconds',
   // The ledger and the request record must be written before the gate moves on: keep trying.
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
@@ -95,7 +100,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     quorum: input.stages[0]?.quorum,
     decidedBy: [],
     decisions: [],
+    decisionKeyVersions: [],
   };
+  let keys: DecisionKey[] = [];
   const passedByExpiry: string[] = [];
   let closingReason = '';
   let cancelledFromOutside = false;
@@ -125,8 +132,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
 
   setHandler(
     decideUpdate,
-    async ({ approver, verdict, reason }) => {
+    async ({ approver, verdict, reason, signature }) => {
       const s = stage()!;
+      const statement = decisionStatement({ changeId: requestId, stageIndex: state.stageIndex, stage: s.name, verdict, reason, approver });
       const eligibility = eligibilityOf(approver);
       // The validator ran in this same activation, so the stage cannot have moved since.
       const as = eligibility.eligible ? eligibility.as : 'unknown';
@@ -154,12 +162,14 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         actorId: approver.userId,
         ...(approver.displayName ? { actorName: approver.displayName } : {}),
         reason: decision.reason,
-        detail: { as },
+        // What the apply step needs to verify the signature again from the ledger, and to re-check
+        // that the approver is neither the requester nor the subject.
+        detail: { as, approverKeys: statement.approverKeys, claimsDigest: statement.claimsDigest, signature },
       });
       return state;
     },
     {
-      validator: ({ approver, verdict, reason }) => {
+      validator: ({ approver, verdict, reason, signature }) => {
         if (state.status !== 'pending') throw new Error(`this request is already ${state.status}`);
         if (verdict !== 'approve' && verdict !== 'deny') throw new Error('verdict must be approve or deny');
         if (typeof reason !== 'string' || !reason.trim()) throw new Error('a reason is required');
@@ -169,6 +179,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         if (state.approvalsInStage >= s.quorum) throw new Error(`stage "${s.name}" already has its approvals; the next stage opens in a moment`);
         const eligibility = eligibilityOf(approver);
         if (!eligibility.eligible) throw new Error(eligibility.reason);
+        if (!keys.length) throw new Error('the gate is still opening; try again in a moment');
+        const signed = verifyDecision(decisionStatement({ changeId: requestId, stageIndex: state.stageIndex, stage: s.name, verdict, reason, approver }), signature, keys);
+        if (!signed.valid) throw new Error(signed.reason);
       },
     },
   );
@@ -181,6 +194,9 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   });
 
   try {
+    // Decisions are verified with the key versions that exist now; the server signs with one of them.
+    keys = await decisionKeys();
+    state.decisionKeyVersions = keys.map((k) => k.version);
     await record({
       kind: 'opened',
       stageIndex: 0,
