@@ -60,9 +60,10 @@ export function buildActivities(deps: ActivityDeps): object {
       assignments,
       operations: createConnectorOperations({ orm: deps.orm, factory: connectors, ledger }),
       connectors,
+      decisions,
     }),
     ...createJmlActivities({ orm: deps.orm, ledger, policies, identities: createBirthrightIdentitySource({ orm: deps.orm, resolver: identities }), assignments, connectors }),
-    ...createRotationActivities({ orm: deps.orm, rotation, policies, ledger, participants: identities }),
+    ...createRotationActivities({ orm: deps.orm, rotation, policies, ledger, participants: identities, decisions }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),
   };

@@ -252,7 +252,7 @@ rules:
       const { id, role } = await serviceAccount('svc_retried', [olga]);
       const registry = createBuiltinConnectorRegistry();
       const rotation = createCredentialRotation({ orm: w.orm, secrets: w.vault.store, factory: createConnectorFactory({ orm: w.orm, secrets: w.vault.store, registry }), registry, ledger: w.ledger, isRunning: async () => false });
-      const activities = createRotationActivities({ orm: w.orm, rotation, policies: createPolicyStore({ orm: w.orm }), ledger: w.ledger, participants: createIdentityResolver({ orm: w.orm }) });
+      const activities = createRotationActivities({ orm: w.orm, rotation, policies: createPolicyStore({ orm: w.orm }), ledger: w.ledger, participants: createIdentityResolver({ orm: w.orm }), decisions: createDecisionSigner(w.vault.store) });
       const claim = await rotation.claim({ credentialId: id, reason: 'on-demand', requestedBy: { kind: 'human', id: 'someone' }, workflowId: `test-retry-${id}`, runId: randomUUID(), changeId: randomUUID() });
       if (!claim.claimed) throw new Error(claim.why);
       const plan = claim.plan;

@@ -16,11 +16,12 @@ import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import { requireCapability } from '../../connectors/spi/connector.js';
 import type { AccountAssignment, AssignmentEffect, AssignmentStore, EntitlementAssignment, SubjectRef } from './assignment-store.js';
 import { recordAssignmentEffect } from './assignment-store.js';
-import { LEDGER_ACTIONS, checkAuthority, type RecordedStage } from './change-authority.js';
+import { LEDGER_ACTIONS, checkAuthority, holdsApprovals, type RecordedStage } from './change-authority.js';
 import { insertAccessChange, ledgerEntriesOfChange, readAccessChange, type AccessChangeRow } from './access-change-record.js';
 import { inverseOf, toConnectorOperation, type AppliedEffect } from './change-operation.js';
 import type { AppliedChange, ChangeFailure, CompensationResult, DecidedChange, RunRef } from './change-types.js';
 import type { SubjectResolver } from './subject-resolver.js';
+import type { DecisionSigner } from '../../policies/decision-signer.js';
 
 export interface ChangeActivityDeps {
   orm: MikroORM;
@@ -31,6 +32,8 @@ export interface ChangeActivityDeps {
   assignments: Pick<AssignmentStore, 'heldEntitlementKeys' | 'account' | 'assignmentsOf'>;
   operations: Pick<ConnectorOperations, 'apply'>;
   connectors: Pick<ConnectorFactory, 'withConnector'>;
+  /** The decision key's public versions: every approval is verified again before apply. */
+  decisions: Pick<DecisionSigner, 'keys'>;
 }
 
 /** A refusal the workflow must act on, not retry. */
@@ -168,6 +171,7 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
               sodConflicts: decision.sodConflicts.map((c) => c.id),
               heldEntitlements: held,
               stages,
+              ...(participants ? { exclusions: { subjectKeys: participants.subjectKeys, requesterKeys: participants.requesterKeys } } : {}),
               reasons: decision.reasons,
             },
             policy: { id: decision.policy.name, versionHash: decision.policy.versionHash },
@@ -190,7 +194,8 @@ export function createChangeActivities(deps: ChangeActivityDeps) {
       const row = await readChange(change.id);
       if (row?.status === 'applied' && row.change_hash === hash && row.result) return { ...row.result, replayed: true };
 
-      const authority = checkAuthority(await entriesOf(change.id), { id: change.id, hash });
+      const entries = await entriesOf(change.id);
+      const authority = checkAuthority(entries, { id: change.id, hash }, holdsApprovals(entries) ? await deps.decisions.keys() : []);
       if (!authority.allowed) {
         // Someone tried to apply without authority: that is on record too, and nothing is touched.
         await ledger.append({

@@ -1,8 +1,11 @@
 // Promise 1 as a pure check over ledger entries: what counts as authority to apply a change, and
-// every way of lacking it, each refusal saying why.
+// every way of lacking it, each refusal saying why. Approvals are signed with an ed25519 key made
+// here (node:crypto), as Vault transit signs them in production: the check only sees public keys.
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../audit/index.js';
-import { LEDGER_ACTIONS, checkAuthority } from './change-authority.js';
+import { decisionMessage, type DecisionKey, type DecisionStatement } from '../../policies/decision-signature.js';
+import { LEDGER_ACTIONS, checkAuthority as check } from './change-authority.js';
 
 const CHANGE = { id: 'c-1', hash: 'a'.repeat(64) };
 const POLICY = { id: 'acme', versionHash: 'b'.repeat(64) };
@@ -22,8 +25,20 @@ const stages = [
   { index: 0, name: 'Manager', quorum: 1, onExpiry: 'deny' as const },
   { index: 1, name: 'Security', quorum: 2, onExpiry: 'deny' as const },
 ];
-const decided = (effect: string, more: Record<string, unknown> = {}) => entry(LEDGER_ACTIONS.decided, { details: { changeHash: CHANGE.hash, effect, stages: effect === 'require-approval' ? stages : [], ...more } });
-const approved = (stageIndex: number, by: string, more: Record<string, unknown> = {}) => entry(LEDGER_ACTIONS.approved, { actor: { kind: 'human', id: by }, details: { stageIndex, ...more } });
+const decided = (effect: string, more: Record<string, unknown> = {}) =>
+  entry(LEDGER_ACTIONS.decided, { details: { changeHash: CHANGE.hash, effect, stages: effect === 'require-approval' ? stages : [], ...(effect === 'require-approval' ? { exclusions: EXCLUSIONS } : {}), ...more } });
+const pair = generateKeyPairSync('ed25519');
+const KEYS: DecisionKey[] = [{ version: 1, publicKeyHex: pair.publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex') }];
+const signed = (statement: DecisionStatement) => ({ keyVersion: 1, signatureHex: sign(null, decisionMessage(statement), pair.privateKey).toString('hex') });
+const checkAuthority = (entries: readonly LedgerEntry[], change: typeof CHANGE) => check(entries, change, KEYS);
+const EXCLUSIONS = { subjectKeys: ['dana', 'dana@acme.test'], requesterKeys: ['rob', 'rob@acme.test'] };
+
+/** A person's approval as the gate records it: what Gatehouse signed, and the signature. */
+const approved = (stageIndex: number, by: string, more: Record<string, unknown> = {}) => {
+  const statement: DecisionStatement = { changeId: CHANGE.id, stageIndex, stage: stages[stageIndex]!.name, verdict: 'approve', reason: 'ok', approverId: by, approverKeys: [by, `${by}@acme.test`], claimsDigest: 'e'.repeat(64) };
+  const { changeId: _c, verdict: _v, approverId: _a, ...recorded } = statement;
+  return entry(LEDGER_ACTIONS.approved, { actor: { kind: 'human', id: by }, details: { ...recorded, signature: signed(statement), ...more } });
+};
 const closed = (status: string) => entry(LEDGER_ACTIONS.requestClosed, { details: { status } });
 
 describe('checkAuthority (promise 1)', () => {
@@ -78,5 +93,36 @@ describe('checkAuthority (promise 1)', () => {
     expect(checkAuthority([decided('require-approval', { stages: lenient }), byExpiry(), closed('approved')], CHANGE)).toMatchObject({ allowed: true });
     const strict = [{ ...lenient[0]!, onExpiry: 'deny' as const }];
     expect(checkAuthority([decided('require-approval', { stages: strict }), byExpiry(), closed('approved')], CHANGE)).toMatchObject({ allowed: false });
+  });
+
+  it('refuses an approval Gatehouse did not sign, or one changed since, naming it (issue 12, item 6)', () => {
+    const dec = decided('require-approval');
+    const good = approved(0, 'mia');
+    const rest = [approved(1, 'sam'), approved(1, 'sue'), closed('approved')];
+    const d = good.details as Record<string, unknown>;
+    expect(check([dec, good, ...rest], CHANGE, KEYS)).toMatchObject({ allowed: true });
+    const variants: [string, LedgerEntry, RegExp][] = [
+      ['unsigned', { ...good, details: { ...d, signature: undefined } }, /approval by mia at stage "Manager" \(ledger entry \d+\) is not one Gatehouse accepted: the decision carries no Gatehouse signature/],
+      ['another reason', { ...good, details: { ...d, reason: 'changed later' } }, /does not match/],
+      ['another stage', { ...good, details: { ...d, stage: 'Security' } }, /does not match/],
+      ['another person', { ...good, actor: { kind: 'human', id: 'zed' } }, /approval by zed .* does not match/],
+      ['more keys', { ...good, details: { ...d, approverKeys: ['mia', 'cfo@acme.test'] } }, /does not match/],
+      ['recorded before signatures', { ...good, details: { stageIndex: 0 } }, /does not record what Gatehouse signed/],
+    ];
+    for (const [, e, reason] of variants) expect(check([dec, e, ...rest], CHANGE, KEYS)).toEqual({ allowed: false, reason: expect.stringMatching(reason) });
+    // Signed by a key Gatehouse does not hold.
+    const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32).toString('hex');
+    expect(check([dec, good, ...rest], CHANGE, [{ version: 1, publicKeyHex: other }])).toMatchObject({ allowed: false, reason: expect.stringMatching(/does not match/) });
+  });
+
+  it('refuses an approval by the subject or the requester, as the decision recorded them (promise 6)', () => {
+    const dec = decided('require-approval');
+    const unrecorded = decided('require-approval', { exclusions: undefined });
+    const [dana, mia, rob] = [approved(0, 'dana'), approved(0, 'mia'), approved(1, 'rob')];
+    const rest = [approved(1, 'sam'), approved(1, 'sue'), closed('approved')];
+    expect(checkAuthority([dec, dana, ...rest], CHANGE)).toMatchObject({ allowed: false, reason: expect.stringMatching(/made by the subject/) });
+    expect(checkAuthority([dec, mia, rob, ...rest], CHANGE)).toMatchObject({ allowed: false, reason: expect.stringMatching(/made by the person who requested/) });
+    // A decision recorded without who is excluded cannot vouch for its approvals.
+    expect(checkAuthority([unrecorded, mia, ...rest].filter((e) => e !== dec), CHANGE)).toMatchObject({ allowed: false, reason: expect.stringMatching(/names nobody the approvers must not be/) });
   });
 });

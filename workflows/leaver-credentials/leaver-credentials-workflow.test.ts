@@ -18,6 +18,7 @@ import { startScimTestServer, type ScimTestServer, type TestDirectory } from '..
 import { adminCaller } from '../../test/helpers/service-callers.js';
 import { connectTestTemporal, createTestVault, createTestWorker, withPg, type TestTemporal, type TestVault } from '../../test/helpers/services.js';
 import { historyText } from '../../test/helpers/temporal-history.js';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createRotationActivities } from '../rotation/activities.js';
@@ -71,7 +72,7 @@ describe('leaver credentials workflow', () => {
     }
 
     const rotation = createCredentialRotation({ orm, secrets: vault.store, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) });
-    worker = await createTestWorker(temporal, { ...createRotationActivities({ orm, rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }) }), ...createLeaverCredentialActivities({ credentials }) });
+    worker = await createTestWorker(temporal, { ...createRotationActivities({ orm, rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }), decisions: createDecisionSigner(vault.store) }), ...createLeaverCredentialActivities({ credentials }) });
     running = worker.run();
   });
 

@@ -13,10 +13,11 @@ import { unreachableStages, type GateParticipants } from '../../policies/approva
 import { accessChangeHash } from '../../policies/change-hash.js';
 import type { Decision } from '../../policies/decide.js';
 import type { PolicyStore } from '../../policies/policy-store.js';
-import { checkAuthority, type RecordedStage } from '../change/change-authority.js';
+import { checkAuthority, holdsApprovals, type RecordedStage } from '../change/change-authority.js';
 import { insertAccessChange, ledgerEntriesOfChange, readAccessChange } from '../change/access-change-record.js';
 import type { ApprovalInput } from '../approval/workflow.js';
 import { decideRotation, rotationChange } from './rotation-decision.js';
+import type { DecisionSigner } from '../../policies/decision-signer.js';
 
 /** Who the approval gate must tell apart for a rotation: the credential and its owners, the requester, the owners' managers. */
 export interface RotationParticipants {
@@ -30,6 +31,8 @@ export interface RotationActivityDeps {
   /** Reads a rotation's entries back, to check its approvals before the target is touched (promise 1). */
   ledger: Pick<Ledger, 'query'>;
   participants: RotationParticipants;
+  /** The decision key's public versions: every approval is verified again before the rotation goes on. */
+  decisions: Pick<DecisionSigner, 'keys'>;
 }
 
 /** What the decide step tells the workflow: the effect, why, and for require-approval what the gate needs (no secrets). */
@@ -85,7 +88,7 @@ export function createRotationActivities(deps: RotationActivityDeps) {
         const changeHash = accessChangeHash(change);
         const stages: RecordedStage[] = decision.stages.map((s, index) => ({ index, name: s.name, quorum: s.quorum, onExpiry: s.onExpiry }));
         const opened = await r.recordDecision(plan, decision, {
-          details: { changeHash, stages },
+          details: { changeHash, stages, exclusions: { subjectKeys: participants.subjectKeys, requesterKeys: participants.requesterKeys } },
           within: (em) => insertAccessChange(em, { change, changeHash, inputHash: changeHash, status: 'awaiting-approval', decision, heldEntitlements: [], participants, workflowId: plan.workflowId, at: new Date() }),
         });
         if (!opened) return (await fromRecord())!;
@@ -95,7 +98,8 @@ export function createRotationActivities(deps: RotationActivityDeps) {
     /** After the gate said approved: the ledger must hold every approval the decision required (promise 1), then it is on record for apply. */
     rotationApproved: (plan: RotationPlan): Promise<void> =>
       asConnectorActivity(async () => {
-        const authority = checkAuthority(await ledgerEntriesOfChange(deps.ledger, plan.changeId), { id: plan.changeId, hash: accessChangeHash(rotationChange(plan)) });
+        const entries = await ledgerEntriesOfChange(deps.ledger, plan.changeId);
+        const authority = checkAuthority(entries, { id: plan.changeId, hash: accessChangeHash(rotationChange(plan)) }, holdsApprovals(entries) ? await deps.decisions.keys() : []);
         if (!authority.allowed) throw ApplicationFailure.create({ type: 'NotAuthorized', message: `not rotated: ${authority.reason}`, nonRetryable: true });
         await r.recordApproval(plan, authority);
       }),

@@ -22,6 +22,7 @@ import { VaultSecretStore } from '../../shared/secrets/vault-store.js';
 import { canLogInToPostgres, createPostgresTarget, type PostgresTarget } from '../../test/helpers/postgres-target.js';
 import { adminCaller } from '../../test/helpers/service-callers.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, createTestWorker, openOrm, sharedVaultBinary, withPg, type MikroORM, type TestDatabase, type TestTemporal } from '../../test/helpers/services.js';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createRotationActivities } from './activities.js';
@@ -61,6 +62,7 @@ describe('rotation while Vault is stopped and started again', () => {
       policies: createPolicyStore({ orm }),
       ledger,
       participants: createIdentityResolver({ orm }),
+      decisions: createDecisionSigner(ledgerVault.store),
     });
     const hooked = Object.fromEntries(
       Object.entries(activities).map(([name, fn]) => [

@@ -26,6 +26,7 @@ import { connectTestTemporal, createTestDatabase, createTestVault, createTestWor
 import { startTcpProxy, type TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { historyText } from '../../test/helpers/temporal-history.js';
 import { startUserDirectoryServer, type UserDirectoryServer } from '../../test/helpers/user-directory-server.js';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createRotationActivities } from './activities.js';
@@ -58,7 +59,7 @@ describe('credential rotation workflow', () => {
     const workerVault = await VaultSecretStore.connect({ address: proxy.url, token: vault.token, kvMount: vault.kvMount, transitMount: vault.transitMount, timeoutMs: 3000 });
     const factory = createConnectorFactory({ orm, secrets: workerVault, registry });
     const rotation = createCredentialRotation({ orm, secrets: workerVault, factory, registry, ledger, isRunning: workflowIsRunning(temporal.client) });
-    const activities = createRotationActivities({ orm, rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }) });
+    const activities = createRotationActivities({ orm, rotation, policies: createPolicyStore({ orm }), ledger, participants: createIdentityResolver({ orm }), decisions: createDecisionSigner(workerVault) });
     const hooked = Object.fromEntries(
       Object.entries(activities).map(([name, fn]) => [
         name,
