@@ -10,6 +10,7 @@ import {
   defineSignal,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -103,6 +104,8 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     decisionKeyVersions: [],
   };
   let keys: DecisionKey[] = [];
+  /** A gate opened by a version that did not sign decisions (replayed from its history): it cannot verify any. */
+  let unsigned = false;
   const passedByExpiry: string[] = [];
   let closingReason = '';
   let cancelledFromOutside = false;
@@ -179,6 +182,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         if (state.approvalsInStage >= s.quorum) throw new Error(`stage "${s.name}" already has its approvals; the next stage opens in a moment`);
         const eligibility = eligibilityOf(approver);
         if (!eligibility.eligible) throw new Error(eligibility.reason);
+        if (unsigned) throw new Error('this request was opened by an earlier version of Gatehouse, which did not sign decisions: withdraw it and ask again');
         if (!keys.length) throw new Error('the gate is still opening; try again in a moment');
         const signed = verifyDecision(decisionStatement({ changeId: requestId, stageIndex: state.stageIndex, stage: s.name, verdict, reason, approver }), signature, keys);
         if (!signed.valid) throw new Error(signed.reason);
@@ -195,8 +199,10 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
 
   try {
     // Decisions are verified with the key versions that exist now; the server signs with one of them.
-    keys = await decisionKeys();
-    state.decisionKeyVersions = keys.map((k) => k.version);
+    if (patched('decision-signatures')) {
+      keys = await decisionKeys();
+      state.decisionKeyVersions = keys.map((k) => k.version);
+    } else unsigned = true;
     await record({
       kind: 'opened',
       stageIndex: 0,
