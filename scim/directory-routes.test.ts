@@ -77,4 +77,25 @@ describe('directory API routes', () => {
     expect(notAnId).toMatchObject({ status: 400, body: { error: { field: 'directoryId' } } });
     expect((await api('POST', `/api/directories/${body.directory.id}/tokens`, { label: 7 })).status).toBe(400);
   });
+
+  it('names the OpenID issuers that vouch for a directory’s people, on creation and later, refusing what is not an issuer', async () => {
+    const created = await api<{ directory: { id: string; signInIssuers: string[] } }>('POST', '/api/directories', { name: 'Workforce', signInIssuers: ['https://login.acme.test', 'https://login.acme.test'] });
+    expect(created).toMatchObject({ status: 201, body: { directory: { signInIssuers: ['https://login.acme.test'] } } });
+    const id = created.body.directory.id;
+    const bare = await api<{ directory: { signInIssuers: string[] } }>('POST', '/api/directories', { name: 'Partners' });
+    expect(bare.body.directory.signInIssuers).toEqual([]);
+
+    for (const bad of [['not a url'], ['ftp://login.acme.test'], ['https://login.acme.test/?tenant=x'], 'https://login.acme.test']) {
+      const refused = await api('PATCH', `/api/directories/${id}`, { signInIssuers: bad });
+      expect(refused).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', field: expect.stringMatching(/^signInIssuers/) } } });
+    }
+    expect((await api<{ directory: { signInIssuers: string[] } }>('GET', `/api/directories/${id}`)).body.directory.signInIssuers).toEqual(['https://login.acme.test']);
+
+    const changed = await api<{ directory: { signInIssuers: string[] } }>('PATCH', `/api/directories/${id}`, { signInIssuers: ['https://login.acme.test', 'https://sso.acme.test/realms/staff'] });
+    expect(changed).toMatchObject({ status: 200, body: { directory: { signInIssuers: ['https://login.acme.test', 'https://sso.acme.test/realms/staff'] } } });
+    expect(new Set(accessOf('PATCH', '/api/directories/:directoryId').map((a) => JSON.stringify(a)))).toEqual(new Set([JSON.stringify({ action: 'manage', subject: 'Directory' })]));
+    const entries = await s.sql<{ details: unknown }>("SELECT doc -> 'details' AS details FROM ledger_entry WHERE doc ->> 'action' = 'directory.sign_in_issuers.changed' AND doc -> 'target' ->> 'id' = $1", [id]);
+    expect(entries.map((e) => e.details)).toEqual([{ before: ['https://login.acme.test'], after: ['https://login.acme.test', 'https://sso.acme.test/realms/staff'] }]);
+    expect((await api('PATCH', '/api/directories/00000000-0000-4000-8000-000000000000', { signInIssuers: [] })).status).toBe(404);
+  });
 });

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineRoute, type ApiRoute } from '../shared/http/api-route.js';
 import { principalOf } from '../shared/http/request-auth.js';
 import { actorOfPrincipal } from '../audit/ledger-routes.js';
-import { directoryNameSchema, directoryViewSchema, tokenLabelSchema, tokenViewSchema, type DirectoryService } from './directory-service.js';
+import { directoryNameSchema, directoryViewSchema, signInIssuersSchema, tokenLabelSchema, tokenViewSchema, type DirectoryService } from './directory-service.js';
 
 const read = { action: 'read', subject: 'Directory' } as const;
 const manage = { action: 'manage', subject: 'Directory' } as const;
@@ -33,14 +33,32 @@ export function directoryRoutes(deps: { directories: DirectoryService; scimBaseU
       summary: 'Create a directory: one identity-provider connection, and the tenant its users and groups live in',
       tags: ['directories'],
       access: manage,
-      request: { body: z.object({ name: directoryNameSchema }) },
+      request: { body: z.object({ name: directoryNameSchema, signInIssuers: signInIssuersSchema.optional() }) },
       responses: {
         201: { description: 'created', schema: z.object({ directory: directoryViewSchema, scimBaseUrl: z.string() }) },
         409: errorResponse('a directory with this name exists'),
       },
       handler: async (req, res) => {
-        const directory = await directories.createDirectory((req.body as { name: string }).name, actorOfPrincipal(principalOf(req)));
+        const body = req.body as { name: string; signInIssuers?: string[] };
+        const directory = await directories.createDirectory(body.name, actorOfPrincipal(principalOf(req)), body.signInIssuers ? { signInIssuers: body.signInIssuers } : {});
         res.status(201).json({ directory, scimBaseUrl: deps.scimBaseUrl });
+      },
+    }),
+    defineRoute({
+      method: 'patch',
+      path: '/api/directories/:directoryId',
+      summary: "Name the OpenID issuers whose signed-in people are linked to this directory's identities (replaces the list)",
+      tags: ['directories'],
+      access: manage,
+      request: { params: directoryParams, body: z.object({ signInIssuers: signInIssuersSchema }) },
+      responses: {
+        200: { description: 'the directory', schema: z.object({ directory: directoryViewSchema }) },
+        404: errorResponse('no such directory'),
+      },
+      handler: async (req, res) => {
+        const { directoryId } = req.params as z.infer<typeof directoryParams>;
+        const { signInIssuers } = req.body as { signInIssuers: string[] };
+        res.json({ directory: await directories.setSignInIssuers(directoryId, signInIssuers, actorOfPrincipal(principalOf(req))) });
       },
     }),
     defineRoute({

@@ -13,6 +13,8 @@ import type { Actor, LedgerAppender } from '../audit/index.js';
 export const directoryViewSchema = z.object({
   id: z.uuid(),
   name: z.string(),
+  /** The OpenID issuers whose signed-in people are linked to identities here (by verified e-mail). */
+  signInIssuers: z.array(z.string()),
   createdAt: z.string(),
   userCount: z.number().int(),
   groupCount: z.number().int(),
@@ -40,6 +42,25 @@ export const directoryNameSchema = z
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
   .refine(noControlCharacters, 'must not contain control characters');
+
+/** An OpenID issuer identifier, as its ID tokens carry it in `iss`. */
+const issuerSchema = z
+  .string()
+  .trim()
+  .max(400, 'must be at most 400 characters')
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && !u.search && !u.hash;
+    } catch {
+      return false;
+    }
+  }, 'must be an issuer identifier: an https:// URL without query or fragment, exactly as the provider puts it in iss');
+
+export const signInIssuersSchema = z
+  .array(issuerSchema)
+  .max(10, 'must name at most 10 issuers')
+  .transform((list) => [...new Set(list)]);
 
 export const tokenLabelSchema = z
   .string()
@@ -85,9 +106,9 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
 
   async function view(id?: string): Promise<DirectoryView[]> {
     const rows = await deps.orm.em.getConnection().execute<
-      { id: string; name: string; created_at: Date | string; users: number; groups: number; tokens: number }[]
+      { id: string; name: string; sign_in_issuers: string[]; created_at: Date | string; users: number; groups: number; tokens: number }[]
     >(
-      `SELECT d.id, d.name, d.created_at,
+      `SELECT d.id, d.name, d.sign_in_issuers, d.created_at,
               (SELECT count(*)::int FROM scim_user u WHERE u.directory_id = d.id) AS users,
               (SELECT count(*)::int FROM scim_group g WHERE g.directory_id = d.id) AS groups,
               (SELECT count(*)::int FROM scim_directory_token t WHERE t.directory_id = d.id AND t.revoked_at IS NULL) AS tokens
@@ -96,7 +117,7 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
         ORDER BY lower(d.name COLLATE pg_c_utf8)`,
       id ? [id] : [],
     );
-    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: iso(r.created_at)!, userCount: r.users, groupCount: r.groups, activeTokenCount: r.tokens }));
+    return rows.map((r) => ({ id: r.id, name: r.name, signInIssuers: r.sign_in_issuers, createdAt: iso(r.created_at)!, userCount: r.users, groupCount: r.groups, activeTokenCount: r.tokens }));
   }
 
   /** A directory by id, or by name (case-insensitive). */
@@ -112,14 +133,18 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
   }
 
   return {
-    async createDirectory(name: unknown, actor: Actor): Promise<DirectoryView> {
+    async createDirectory(name: unknown, actor: Actor, options: { signInIssuers?: unknown } = {}): Promise<DirectoryView> {
       const clean = parseWith(directoryNameSchema, name, 'name');
+      const signInIssuers = options.signInIssuers === undefined ? [] : parseWith(signInIssuersSchema, options.signInIssuers, 'signInIssuers');
       const id = randomUUID();
       try {
         await em().transactional(async (e) => {
-          e.create(Directory, { id, name: clean });
+          e.create(Directory, { id, name: clean, signInIssuers });
           await e.flush();
-          await deps.ledger.append({ action: 'directory.created', actor, target: { type: 'directory', id, display: clean }, correlation: { directoryId: id } }, { em: e });
+          await deps.ledger.append(
+            { action: 'directory.created', actor, target: { type: 'directory', id, display: clean }, details: { signInIssuers }, correlation: { directoryId: id } },
+            { em: e },
+          );
         });
       } catch (err) {
         if (err instanceof UniqueConstraintViolationException) throw conflict(`a directory named "${clean}" already exists (names are case-insensitive)`, 'name');
@@ -129,6 +154,30 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
     },
 
     listDirectories: () => view(),
+
+    /** Names the OpenID issuers whose people are linked to this directory's identities (replacing the list), on record. */
+    async setSignInIssuers(ref: string, issuers: unknown, actor: Actor): Promise<DirectoryView> {
+      const signInIssuers = parseWith(signInIssuersSchema, issuers, 'signInIssuers');
+      const directory = await resolve(ref);
+      await em().transactional(async (e) => {
+        const conn = e.getConnection();
+        const ctx = e.getTransactionContext();
+        const [before] = await conn.execute<{ sign_in_issuers: string[] }[]>('SELECT sign_in_issuers FROM scim_directory WHERE id = ? FOR UPDATE', [directory.id], 'all', ctx);
+        // A list goes in as one JSON parameter: the driver would spread an array into several.
+        await conn.execute('UPDATE scim_directory SET sign_in_issuers = ARRAY(SELECT jsonb_array_elements_text(?::jsonb)) WHERE id = ?', [JSON.stringify(signInIssuers), directory.id], 'run', ctx);
+        await deps.ledger.append(
+          {
+            action: 'directory.sign_in_issuers.changed',
+            actor,
+            target: { type: 'directory', id: directory.id, display: directory.name },
+            details: { before: before?.sign_in_issuers ?? [], after: signInIssuers },
+            correlation: { directoryId: directory.id },
+          },
+          { em: e },
+        );
+      });
+      return (await view(directory.id))[0]!;
+    },
 
     async getDirectory(ref: string): Promise<DirectoryView> {
       const d = await resolve(ref);

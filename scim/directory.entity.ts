@@ -7,6 +7,7 @@ export const Directory = defineEntity({
   properties: {
     id: p.uuid().primary(),
     name: p.text(),
+    signInIssuers: p.array().fieldName('sign_in_issuers').default([]),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

@@ -12,6 +12,7 @@ import { Migration20261206100000AccessChanges } from '../../workflows/migrations
 import { Migration20261207090000JmlRuns } from '../../workflows/migrations/Migration20261207090000JmlRuns.js';
 import { Migration20261207120000FirstStart } from '../auth/migrations/Migration20261207120000FirstStart.js';
 import { Migration20261207130000LedgerBounds } from '../../audit/migrations/Migration20261207130000LedgerBounds.js';
+import { Migration20261207150000DirectorySignIn } from '../../scim/migrations/Migration20261207150000DirectorySignIn.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -30,6 +31,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207090000JmlRuns,
   Migration20261207120000FirstStart,
   Migration20261207130000LedgerBounds,
+  Migration20261207150000DirectorySignIn,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));
