@@ -1,7 +1,11 @@
 // Who is who, for decisions and the approval gate: a change's subject with its current attributes
 // from the SCIM directories, the identifier sets the gate tells people apart by, and a signed-in
-// person's approver claims. A person is linked to their directory identities by e-mail (the
-// address their OpenID Provider asserts, matched against userName and emails, case-insensitively).
+// person's approver claims. A person is linked to their directory identities by the verified e-mail
+// their OpenID Provider asserts (matched against userName and emails, case-insensitively), and only
+// in the directories that name that provider's issuer (`sign_in_issuers`): an identity provider
+// holding one directory's SCIM token cannot make someone an approver, an owner or a requester in
+// another (issue 12, item 1). Two active identities claiming one person is ambiguous: that person is
+// linked to none of them until an admin resolves it.
 //
 // Non-human identities: until the NHI inventory lands, a non-human identity is a SCIM user whose
 // userType names one (service, service account, bot, agent, machine, workload, nhi), and its owner
@@ -71,6 +75,16 @@ function toIdentity(row: ScimUserRow): DirectoryIdentity {
 const USER_COLUMNS = `u.id, u.directory_id, u.resource,
   (SELECT array_agg(g.display_name ORDER BY g.display_name) FROM scim_group_member m JOIN scim_group g ON g.id = m.group_id WHERE m.member_id = u.id) AS groups`;
 
+/** Whom a signed-in person is linked to, and why not when they are not. */
+export interface IdentityLink {
+  identities: DirectoryIdentity[];
+  /** Two or more active identities claim the person: linked to none of them. */
+  ambiguous: DirectoryIdentity[];
+  /** The directories that name the person's issuer. */
+  directoryIds: string[];
+  issuer?: string;
+}
+
 const keysOf = (i: DirectoryIdentity) => [i.id, i.userName, ...i.emails].filter(Boolean);
 
 export function createIdentityResolver(deps: { orm: MikroORM }) {
@@ -85,17 +99,43 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     return row ? toIdentity(row) : undefined;
   }
 
-  /** Directory identities whose userName or e-mail is this address, in every directory. */
-  async function byEmail(email: string): Promise<DirectoryIdentity[]> {
+  /** Directory identities whose userName or e-mail is this address, in every directory or in these. */
+  async function byEmail(email: string, directoryIds?: readonly string[]): Promise<DirectoryIdentity[]> {
+    if (directoryIds && !directoryIds.length) return [];
     const rows = await sql().execute<ScimUserRow[]>(
       `SELECT ${USER_COLUMNS} FROM scim_user u
-        WHERE lower(u.user_name) = lower(?)
+        WHERE (lower(u.user_name) = lower(?)
            OR EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(u.resource -> 'emails') = 'array' THEN u.resource -> 'emails' ELSE '[]'::jsonb END) e
-                       WHERE lower(e ->> 'value') = lower(?))
+                       WHERE lower(e ->> 'value') = lower(?)))
+          ${directoryIds ? 'AND u.directory_id::text IN (SELECT jsonb_array_elements_text(?::jsonb))' : ''}
         ORDER BY u.directory_id, u.id LIMIT 50`,
-      [email, email],
+      directoryIds ? [email, email, JSON.stringify(directoryIds)] : [email, email],
     );
     return rows.map(toIdentity);
+  }
+
+  /** The directories that name the issuer this Gatehouse user signs in through. */
+  async function linkedDirectoryIds(userId: string): Promise<{ issuer?: string; directoryIds: string[] }> {
+    if (!UUID.test(userId)) return { directoryIds: [] };
+    const [row] = await sql().execute<{ issuer: string; directory_ids: string[] }[]>(
+      `SELECT u.issuer, array(SELECT d.id::text FROM scim_directory d
+                                WHERE rtrim(u.issuer, '/') IN (SELECT rtrim(i, '/') FROM unnest(d.sign_in_issuers) i) ORDER BY d.id) AS directory_ids
+         FROM gatehouse_user u WHERE u.id = ?::uuid`,
+      [userId],
+    );
+    return row ? { issuer: row.issuer, directoryIds: row.directory_ids } : { directoryIds: [] };
+  }
+
+  /**
+   * The directory identities a signed-in person is linked to: active people with their verified
+   * e-mail, in the directories that name their issuer. More than one is ambiguous, and links none.
+   */
+  async function linkOf(principal: Principal): Promise<IdentityLink> {
+    if (principal.kind !== 'human' || !principal.email) return { identities: [], ambiguous: [], directoryIds: [] };
+    const { issuer, directoryIds } = await linkedDirectoryIds(principal.id);
+    const found = (await byEmail(principal.email, directoryIds)).filter((i) => i.type === 'human' && i.active);
+    const base = { directoryIds, ...(issuer ? { issuer } : {}) };
+    return found.length > 1 ? { ...base, identities: [], ambiguous: found } : { ...base, identities: found, ambiguous: [] };
   }
 
   /** A manager or owner reference: a SCIM id, or a userName, e-mail or externalId in the same directory. */
@@ -109,20 +149,22 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     return row ? toIdentity(row) : undefined;
   }
 
-  /** Gatehouse user ids of people whose e-mail is one of these. */
-  async function userIdsByEmails(emails: string[]): Promise<string[]> {
+  /** Gatehouse user ids of people whose e-mail is one of these; with a directory, only those whose issuer it names. */
+  async function userIdsByEmails(emails: string[], linkedTo?: string): Promise<string[]> {
     if (!emails.length) return [];
     // A list goes in as one JSON parameter: the driver would spread an array into several.
-    const rows = await sql().execute<{ id: string }[]>('SELECT id FROM gatehouse_user WHERE lower(email) IN (SELECT lower(e) FROM jsonb_array_elements_text(?::jsonb) e)', [
-      JSON.stringify(emails),
-    ]);
+    const rows = await sql().execute<{ id: string }[]>(
+      `SELECT u.id FROM gatehouse_user u WHERE lower(u.email) IN (SELECT lower(e) FROM jsonb_array_elements_text(?::jsonb) e)
+        ${linkedTo ? `AND EXISTS (SELECT 1 FROM scim_directory d WHERE d.id = ?::uuid AND rtrim(u.issuer, '/') IN (SELECT rtrim(i, '/') FROM unnest(d.sign_in_issuers) i))` : ''}`,
+      linkedTo ? [JSON.stringify(emails), linkedTo] : [JSON.stringify(emails)],
+    );
     return rows.map((r) => r.id);
   }
 
-  /** Every key of an identity: its directory keys and the Gatehouse users it signs in as. */
+  /** Every key of an identity: its directory keys and the Gatehouse users linked to it (their issuer vouches for its directory). */
   async function expand(identity: DirectoryIdentity | undefined): Promise<string[]> {
     if (!identity) return [];
-    return [...keysOf(identity), ...(await userIdsByEmails([identity.userName, ...identity.emails].filter((k) => k.includes('@'))))];
+    return [...keysOf(identity), ...(await userIdsByEmails([identity.userName, ...identity.emails].filter((k) => k.includes('@')), identity.directoryId))];
   }
 
   /** Keys of a person named by an e-mail, a Gatehouse user id, or a directory identity id. */
@@ -142,15 +184,25 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     return [...keys];
   }
 
+  /**
+   * Keys of a person the policy names, for eligibility: an e-mail is that address and the people who
+   * sign in with it (verified), never the directory identities that carry it, which any directory
+   * could push; an id or a reference is resolved in the subject's directory.
+   */
+  async function policyPersonKeys(ref: string, directoryId?: string): Promise<string[]> {
+    if (ref.includes('@')) return [ref, ...(await userIdsByEmails([ref]))];
+    return keysOfPerson(ref, directoryId);
+  }
+
   const resolver: SubjectResolver & {
     identity: typeof byId;
-    identitiesOfEmail: typeof byEmail;
+    linkOf: typeof linkOf;
     claimsFor(principal: Principal): Promise<ApproverClaims>;
     ownerKeysOf(identity: DirectoryIdentity): Promise<string[]>;
     participantsOfCredential(change: AccessChange, credentialId: string): Promise<GateParticipants>;
   } = {
     identity: byId,
-    identitiesOfEmail: byEmail,
+    linkOf,
 
     async resolveSubject(subject) {
       const identity = await byId(subject.id, subject.directoryId);
@@ -183,7 +235,7 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
       const managerRef = subject?.type === 'human' ? subject.managerValue : undefined;
       const manager = managerRef && subject ? await byReference(managerRef, subject.directoryId) : undefined;
       const managerKeys = manager ? await expand(manager) : managerRef ? [managerRef] : [];
-      const entitlementOwnerKeys = entitlementOwner ? await keysOfPerson(entitlementOwner, change.subject.directoryId) : [];
+      const entitlementOwnerKeys = entitlementOwner ? await policyPersonKeys(entitlementOwner, change.subject.directoryId) : [];
       return { subjectKeys: [...subjectKeys], requesterKeys, managerKeys, entitlementOwnerKeys };
     },
 
@@ -209,7 +261,8 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     },
 
     async claimsFor(principal: Principal): Promise<ApproverClaims> {
-      const identities = principal.email ? await byEmail(principal.email) : [];
+      // Only the identities the person is linked to; groups come from nowhere else.
+      const { identities } = await linkOf(principal);
       const identityKeys = new Set<string>([principal.id, ...(principal.email ? [principal.email] : [])]);
       for (const i of identities) for (const k of keysOf(i)) identityKeys.add(k);
       const groups = [...new Set(identities.flatMap((i) => i.attributes.groups ?? []))].sort();

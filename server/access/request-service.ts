@@ -169,7 +169,7 @@ export interface RequestServiceDeps {
   orm: MikroORM;
   temporal: Client;
   taskQueue: string;
-  identities: Pick<IdentityResolver, 'identity' | 'identitiesOfEmail' | 'ownerKeysOf' | 'claimsFor'>;
+  identities: Pick<IdentityResolver, 'identity' | 'linkOf' | 'ownerKeysOf' | 'claimsFor'>;
   /** How long a new request waits for its decision before answering 202 (the decision then shows in GET /api/requests). */
   decisionWaitMs?: number;
 }
@@ -201,9 +201,16 @@ export function createRequestService(deps: RequestServiceDeps) {
       let subject: AccessChangeInput['subject'];
       if (input.for === 'self') {
         if (!principal.email) throw invalid('for', 'your sign-in carries no e-mail, so Gatehouse cannot tell which directory identity is yours');
-        const mine = (await deps.identities.identitiesOfEmail(principal.email)).filter((i) => i.type === 'human' && i.active && (!input.directoryId || i.directoryId === input.directoryId));
-        if (!mine.length) throw invalid('for', `no active identity in ${input.directoryId ? `directory ${input.directoryId}` : 'any directory'} has your e-mail ${principal.email}`);
-        if (mine.length > 1) throw invalid('directoryId', `you have identities in ${mine.length} directories (${mine.map((i) => i.directoryId).join(', ')}): name one`);
+        // Only an identity the person is linked to: in a directory that names their sign-in provider, and unambiguous.
+        const link = await deps.identities.linkOf(principal);
+        if (!link.directoryIds.length) {
+          throw invalid('for', `no directory names your sign-in provider${link.issuer ? ` (${link.issuer})` : ''} as one that vouches for its people, so Gatehouse cannot tell which identity is yours (an admin names it in the directory's signInIssuers)`);
+        }
+        if (link.ambiguous.length) {
+          throw conflict(`${link.ambiguous.length} active identities claim your e-mail ${principal.email} (${link.ambiguous.map((i) => `${i.userName} in directory ${i.directoryId}`).join(', ')}), so Gatehouse links you to none of them until an admin resolves the duplicate`, 'for');
+        }
+        const mine = link.identities.filter((i) => !input.directoryId || i.directoryId === input.directoryId);
+        if (!mine.length) throw invalid('for', `no active identity in ${input.directoryId ? `directory ${input.directoryId}` : 'the directories your sign-in provider vouches for'} has your e-mail ${principal.email}`);
         subject = { type: 'human', id: mine[0]!.id, directoryId: mine[0]!.directoryId, displayName: mine[0]!.displayName };
       } else {
         const nhi = await deps.identities.identity(input.for.nhi);

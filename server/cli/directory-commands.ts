@@ -22,13 +22,27 @@ export function registerDirectoryCommands(program: Command): void {
   directory
     .command('create <name>')
     .description('create a directory: one identity-provider connection and the tenant its users and groups live in')
+    .option('--sign-in-issuer <issuer...>', "OpenID issuers whose signed-in people are linked to this directory's identities (by verified e-mail)")
     .option('--json', 'print the result as JSON')
-    .action((name: string, opts: { json?: boolean }) =>
+    .action((name: string, opts: { json?: boolean; signInIssuer?: string[] }) =>
       withCliContext(async (ctx) => {
-        const d = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).createDirectory(name, cliActor());
+        const d = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).createDirectory(name, cliActor(), opts.signInIssuer ? { signInIssuers: opts.signInIssuer } : {});
         if (opts.json) return json(d);
         out(`created directory "${d.name}" (${d.id})`);
+        if (!d.signInIssuers.length) out(`nobody who signs in is linked to its people yet: gatehouse directory sign-in-issuers "${d.name}" <issuer>`);
         out(`next: gatehouse directory token create "${d.name}"`);
+      }),
+    );
+
+  directory
+    .command('sign-in-issuers <directory> [issuers...]')
+    .description("name the OpenID issuers whose signed-in people are linked to the directory's identities (replaces the list; none unlinks everyone)")
+    .option('--json', 'print the result as JSON')
+    .action((directoryRef: string, issuers: string[], opts: { json?: boolean }) =>
+      withCliContext(async (ctx) => {
+        const d = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).setSignInIssuers(directoryRef, issuers, cliActor());
+        if (opts.json) return json(d);
+        out(d.signInIssuers.length ? `directory "${d.name}" links people who sign in through ${d.signInIssuers.join(', ')}` : `directory "${d.name}" links nobody who signs in`);
       }),
     );
 

@@ -79,6 +79,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/directories': DIRECTORY_ADMINS,
   'POST /api/directories': DIRECTORY_ADMINS,
   'GET /api/directories/:directoryId': DIRECTORY_ADMINS,
+  'PATCH /api/directories/:directoryId': DIRECTORY_ADMINS,
   'POST /api/directories/:directoryId/tokens': DIRECTORY_ADMINS,
   'DELETE /api/directories/:directoryId/tokens/:tokenId': DIRECTORY_ADMINS,
 

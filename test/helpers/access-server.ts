@@ -6,7 +6,7 @@ import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
 import type { Role } from '../../shared/auth/permissions.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal } from './services.js';
-import { testCallers, type PersonCredentials } from './test-callers.js';
+import { TEST_ISSUER, testCallers, type PersonCredentials } from './test-callers.js';
 import { waitUntil } from './access-world.js';
 
 export interface ServerPerson {
@@ -55,7 +55,7 @@ export async function startAccessServer(overrides: Record<string, string> = {}):
   const connectorName = `pg-${target.tag}`;
   const connector = await api<{ id: string }>(admin, 'POST', '/api/connectors', { name: connectorName, type: 'postgresql', config: target.config() });
   if (connector.status !== 201) throw new Error(`creating the connector failed: ${JSON.stringify(connector.body)}`);
-  const directory = await api<{ directory: { id: string } }>(admin, 'POST', '/api/directories', { name: `acme-${target.tag}` });
+  const directory = await api<{ directory: { id: string } }>(admin, 'POST', '/api/directories', { name: `acme-${target.tag}`, signInIssuers: [TEST_ISSUER] });
   const token = await api<{ secret: string }>(admin, 'POST', `/api/directories/${directory.body.directory.id}/tokens`, { label: 'test IdP' });
 
   const server: AccessServer = {

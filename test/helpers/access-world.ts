@@ -27,6 +27,7 @@ import { createDecisionSigner } from '../../policies/decision-signer.js';
 import type { ChangeOutcome } from '../../workflows/change/change-types.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
 import { adminCaller } from './service-callers.js';
+import { TEST_ISSUER } from './test-callers.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, createTestWorker, openOrm, TEST_ADMIN, withPg, type MikroORM, type TestDatabase, type TestTemporal, type TestVault } from './services.js';
 
 export interface Person {
@@ -49,6 +50,8 @@ export interface PersonSpec {
   userType?: string;
   /** No Gatehouse sign-in (a person who never signed in, or a non-human identity). */
   noSignIn?: boolean;
+  /** More e-mails on the directory identity, besides its userName. */
+  emails?: string[];
 }
 
 export interface AccessWorld {
@@ -62,6 +65,8 @@ export interface AccessWorld {
   directoryId: string;
   scim: ScimModule;
   person(key: string, spec: PersonSpec): Promise<Person>;
+  /** Someone who signs in through the test issuer with this e-mail, with no identity of their own in the directory. */
+  signIn(email: string, name: string): Promise<Person>;
   group(name: string, members: Person[]): Promise<string>;
   /** The approver claims the server would send for this person. */
   claims(p: Person): Promise<ApproverClaims>;
@@ -108,7 +113,7 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
   const connectorName = options.connectorName ?? `pg-${target.tag}`;
   const instance = await createConnectorInstanceService({ orm, secrets: vault.store, registry, ledger }).create({ name: connectorName, type: 'postgresql', config: target.config() }, adminCaller());
   const scim = await createScimModule({ orm, ledger, publicUrl: 'http://gatehouse.test', log: createLogger({ level: 'silent' }) });
-  const directory = await scim.directories.createDirectory(`acme-${target.tag}`, TEST_ADMIN);
+  const directory = await scim.directories.createDirectory(`acme-${target.tag}`, TEST_ADMIN, { signInIssuers: [TEST_ISSUER] });
   const token = await scim.directories.createToken(directory.id, TEST_ADMIN);
   const actor = { directoryId: directory.id, tokenId: token.token.id };
   const users = createUserService({ orm, events: { record: async () => undefined } });
@@ -141,7 +146,7 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
           schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
           userName,
           displayName: spec.name,
-          emails: [{ value: userName, primary: true }],
+          emails: [{ value: userName, primary: true }, ...(spec.emails ?? []).map((value) => ({ value }))],
           ...(spec.title ? { title: spec.title } : {}),
           ...(spec.userType ? { userType: spec.userType } : { userType: 'Employee' }),
           'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': {
@@ -153,8 +158,13 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
       );
       const id = String(created.body.id);
       if (spec.noSignIn) return { id, email: userName, userName, userId: '', principal: { kind: 'human', id: '', roles: [] } };
-      const user = await users.recordSignIn({ issuer: 'https://idp.test.example', subject: randomUUID(), email: userName, displayName: spec.name, roles: spec.roles ?? [] });
+      const user = await users.recordSignIn({ issuer: TEST_ISSUER, subject: randomUUID(), email: userName, displayName: spec.name, roles: spec.roles ?? [] });
       return { id, email: userName, userName, userId: user.id, principal: { kind: 'human', id: user.id, displayName: spec.name, email: userName, roles: spec.roles ?? [] } };
+    },
+
+    async signIn(email, name) {
+      const user = await users.recordSignIn({ issuer: TEST_ISSUER, subject: randomUUID(), email, displayName: name, roles: [] });
+      return { id: '', email, userName: email, userId: user.id, principal: { kind: 'human', id: user.id, displayName: name, email, roles: [] } };
     },
 
     async group(name, members) {

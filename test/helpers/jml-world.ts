@@ -9,7 +9,7 @@ import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
 import { startSlapd, type Slapd } from './slapd.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, sharedTestDataDir, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal, type TestVault } from './services.js';
-import { testCallers, type PersonCredentials } from './test-callers.js';
+import { TEST_ISSUER, testCallers, type PersonCredentials } from './test-callers.js';
 import { waitUntil } from './access-world.js';
 import { runCli, type CliRun } from './cli.js';
 
@@ -131,7 +131,7 @@ export async function startJmlWorld(options: { embeddedWorker?: boolean } = {}):
     'the LDAP connector',
     api(admin, 'POST', '/api/connectors', { name: ldapName, type: 'ldap', config: { url: ldap.url, bindDn: ldap.admin.dn, bindPassword: ldap.admin.password, usersDn: ldap.usersDn, groupsDn: ldap.groupsDn } }),
   );
-  const directory = (await created('the directory', api(admin, 'POST', '/api/directories', { name: `acme-${pg.tag}` }))) as { directory: { id: string } };
+  const directory = (await created('the directory', api(admin, 'POST', '/api/directories', { name: `acme-${pg.tag}`, signInIssuers: [TEST_ISSUER] }))) as { directory: { id: string } };
   const token = (await created('the SCIM token', api(admin, 'POST', `/api/directories/${directory.directory.id}/tokens`, { label: 'test IdP' }))) as { secret: string };
 
   const scim = async (method: string, path: string, body?: unknown) => {

@@ -9,6 +9,7 @@ import type { Authorize } from '../../server/http/mount-routes.js';
 import { createScimModule, SCIM_MOUNT_PATH, type ScimModule, type ScimModuleOptions } from '../../scim/index.js';
 import { TEST_ADMIN, createTestDatabase, ledgerFor, openOrm, withPg, type MikroORM, type TestDatabase } from './services.js';
 import { suffix } from './services.js';
+import { TEST_ISSUER } from './test-callers.js';
 
 export interface ScimResponse<T = Record<string, unknown>> {
   status: number;
@@ -63,7 +64,7 @@ export async function startScimTestServer(options: { authorize?: Authorize; modu
     origin,
     base,
     async directory(name = `dir-${suffix()}`) {
-      const d = await scim.directories.createDirectory(name, TEST_ADMIN);
+      const d = await scim.directories.createDirectory(name, TEST_ADMIN, { signInIssuers: [TEST_ISSUER] });
       const t = await scim.directories.createToken(d.id, TEST_ADMIN);
       return { id: d.id, name: d.name, token: t.secret, tokenId: t.token.id };
     },

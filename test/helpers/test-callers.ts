@@ -11,6 +11,9 @@ import { createUserService } from '../../server/auth/user-service.js';
 import { csrfTokenFor } from '../../server/auth/secret-values.js';
 import type { AuthEventSink } from '../../server/auth/auth-events.js';
 
+/** The issuer the test people sign in through; test directories name it, so their people are linked. */
+export const TEST_ISSUER = 'https://idp.test.example';
+
 export interface PersonCredentials {
   userId: string;
   sessionCookie: string;
@@ -27,7 +30,7 @@ export function testCallers(orm: MikroORM, cookieName = 'gatehouse.sid') {
   return {
     /** A signed-in person; with an e-mail, Gatehouse links them to the directory identities that have it. */
     async person(roles: Role[], name = `test person ${roles.join('+') || 'without roles'}`, email?: string): Promise<PersonCredentials> {
-      const user = await users.recordSignIn({ issuer: 'https://idp.test.example', subject: randomUUID(), displayName: name, roles, ...(email ? { email } : {}) });
+      const user = await users.recordSignIn({ issuer: TEST_ISSUER, subject: randomUUID(), displayName: name, roles, ...(email ? { email } : {}) });
       const session = await sessions.create({ userId: user.id, roles, method: 'oidc' });
       const csrfToken = csrfTokenFor(session.secret);
       return {
