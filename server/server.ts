@@ -22,6 +22,7 @@ import { createAuth } from './auth/auth-module.js';
 import { assertKnownAccess } from './auth/authorize.js';
 import { ledgerAuthEvents, type AuthEventSink } from './auth/auth-events.js';
 import { DECISION_KEY_NAME } from '../policies/decision-signature.js';
+import { createIdentityResolver } from './access/identity-resolver.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -93,7 +94,14 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const url = publicUrl(config, port);
 
     const modules = await buildModules({ runtime, publicUrl: url });
-    const auth = createAuth({ orm: runtime.orm, config, log, publicUrl: () => url, events: options.authEvents ?? ledgerAuthEvents(runtime.ledger, log) });
+    const auth = createAuth({
+      orm: runtime.orm,
+      config,
+      log,
+      publicUrl: () => url,
+      events: options.authEvents ?? ledgerAuthEvents(runtime.ledger, log),
+      identityLinks: createIdentityResolver({ orm: runtime.orm }),
+    });
     for (const service of [...modules.services, ...auth.services]) {
       await service.start();
       startedServices.push(service);

@@ -30,7 +30,9 @@ export type AuthEvent =
   | { type: 'api-token-created'; tokenId: string; name: string; scopes: string[]; expiresAt: string; by: Actor }
   | { type: 'api-token-revoked'; tokenId: string; by: Actor }
   | { type: 'user-disabled' | 'user-enabled'; userId: string; by: Actor }
-  | { type: 'permission-refused'; actor: Actor; action: string; subject: string; method: string; path: string };
+  | { type: 'permission-refused'; actor: Actor; action: string; subject: string; method: string; path: string }
+  /** Two or more active directory identities carry the e-mail of someone who signed in: linked to none. */
+  | { type: 'identity-link-refused'; userId: string; provider: string; identities: { id: string; directoryId: string }[] };
 
 export interface AuthEventSink {
   /** Resolves once the event is durable where the sink keeps it; a failure fails the action. */
@@ -42,7 +44,7 @@ export function logAuthEvents(log: Logger): AuthEventSink {
   const security = log.child({ component: 'auth' });
   return {
     async record(event) {
-      const failure = event.type === 'sign-in-failed' || event.type === 'permission-refused';
+      const failure = event.type === 'sign-in-failed' || event.type === 'permission-refused' || event.type === 'identity-link-refused';
       security[failure ? 'warn' : 'info']({ authEvent: event }, event.type);
     },
   };
@@ -81,6 +83,17 @@ export function authEventToLedgerEntry(event: AuthEvent): NewLedgerEntry {
     case 'user-disabled':
     case 'user-enabled':
       return { action: event.type === 'user-disabled' ? 'auth.user.disabled' : 'auth.user.enabled', actor: ledgerActor(event.by), subject: { type: 'user', id: event.userId } };
+    case 'identity-link-refused':
+      return {
+        action: 'auth.identity_link.refused',
+        actor: { kind: 'human', id: event.userId },
+        subject: { type: 'user', id: event.userId },
+        details: {
+          provider: event.provider,
+          reason: `${event.identities.length} active directory identities carry this person's e-mail; they are linked to none of them until an admin resolves the duplicate`,
+          identities: event.identities,
+        },
+      };
     case 'permission-refused':
       return {
         action: 'auth.permission.refused',

@@ -39,6 +39,9 @@ export type AuthConfig = Pick<
   | 'AUTH_TOKEN_RATE_LIMIT'
 >;
 
+export type { IdentityLinkCheck } from './oidc-sign-in.js';
+import type { IdentityLinkCheck } from './oidc-sign-in.js';
+
 export interface AuthDeps {
   orm: MikroORM;
   config: AuthConfig;
@@ -47,6 +50,8 @@ export interface AuthDeps {
   publicUrl: () => string;
   /** Where sign-in events go. Default: the security log. The ledger plugs in here once it lands. */
   events?: AuthEventSink;
+  /** Whom a person who signs in is linked to; an ambiguous link is recorded at sign-in. */
+  identityLinks?: IdentityLinkCheck;
 }
 
 export interface Auth {
@@ -88,6 +93,7 @@ export function createAuth(deps: AuthDeps): Auth {
     startSession,
     cookies,
     events,
+    ...(deps.identityLinks ? { identityLinks: deps.identityLinks } : {}),
   });
 
   const authenticate = createAuthenticate({ sessions, apiTokens, cookies });

@@ -25,6 +25,12 @@ export interface OidcSignInDeps {
   startSession: StartSession;
   cookies: AuthCookies;
   events: AuthEventSink;
+  identityLinks?: IdentityLinkCheck;
+}
+
+/** The part of the identity resolver sign-in uses: whom a person is linked to (see identity-resolver.ts). */
+export interface IdentityLinkCheck {
+  linkOf(principal: { kind: 'human'; id: string; email?: string; roles: [] }): Promise<{ ambiguous: { id: string; directoryId: string }[] }>;
 }
 
 /** Only a path on this server: anything else would make the callback an open redirect. */
@@ -107,6 +113,13 @@ export function createOidcSignIn(deps: OidcSignInDeps) {
         roles,
       });
       if (user.disabledAt) return refuse(res, providerId, 'account_disabled', `user ${user.id} is disabled`, user.id);
+      // Two active identities claiming this person: they are linked to neither (issue 12, item 1), on record.
+      if (deps.identityLinks && user.email) {
+        const { ambiguous } = await deps.identityLinks.linkOf({ kind: 'human', id: user.id, email: user.email, roles: [] });
+        if (ambiguous.length) {
+          await deps.events.record({ type: 'identity-link-refused', userId: user.id, provider: providerId, identities: ambiguous.map((i) => ({ id: i.id, directoryId: i.directoryId })) });
+        }
+      }
       await deps.startSession(req, res, { userId: user.id, roles, method: 'oidc', provider: providerId });
       res.redirect(303, attempt.returnTo);
     },

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger.js';
 import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
 import { freePort } from '../../server/embedded/process.js';
-import { connectTestTemporal, createTestDatabase, createTestVault, testConfig, withPg, type TestDatabase, type TestTemporal } from '../helpers/services.js';
+import { TEST_ADMIN, connectTestTemporal, createTestDatabase, createTestVault, ledgerFor, openOrm, testConfig, withPg, type TestDatabase, type TestTemporal } from '../helpers/services.js';
+import { createDirectoryService } from '../../scim/directory-service.js';
 import { startTestOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { TestBrowser } from '../helpers/test-browser.js';
 import { capturingEvents, oidcSignIn, whoAmI } from '../helpers/sign-in.js';
@@ -209,6 +210,38 @@ describe('OpenID Connect sign-in against real providers', () => {
     expect(me.body.principal).not.toHaveProperty('email');
     const stored = await withPg(db.superuserUrl, async (c) => (await c.query('SELECT email FROM gatehouse_user WHERE subject = $1', ['mallory'])).rows);
     expect(stored).toEqual([{ email: null }]);
+  });
+
+  it('records an ambiguous link at sign-in: two active identities carrying the person’s e-mail link neither (issue 12, item 1)', async () => {
+    const orm = await openOrm(db.appUrl, 2);
+    try {
+      const directories = createDirectoryService({ orm, ledger: await ledgerFor(orm) });
+      const d = await directories.createDirectory('corp-workforce', TEST_ADMIN, { signInIssuers: [corp.issuer] });
+      const { secret } = await directories.createToken(d.id, TEST_ADMIN);
+      const ids: string[] = [];
+      for (const userName of ['carol', 'carol.twin']) {
+        const res = await fetch(`${url}/scim/v2/Users`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/scim+json' },
+          body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, emails: [{ value: 'carol@corp.example' }] }),
+        });
+        expect(res.status).toBe(201);
+        ids.push(((await res.json()) as { id: string }).id);
+      }
+      const browser = new TestBrowser();
+      corp.signInAs('carol');
+      expect((await oidcSignIn(browser, url, 'corp')).status).toBe(303);
+      expect(events.ofType('identity-link-refused').at(-1)).toMatchObject({ provider: 'corp', identities: expect.arrayContaining(ids.map((id) => ({ id, directoryId: d.id }))) });
+      // Still signed in: only the link is refused.
+      expect((await whoAmI(browser, url)).status).toBe(200);
+      // Alice, with no identity there, is no ambiguity.
+      const before = events.ofType('identity-link-refused').length;
+      corp.signInAs('alice');
+      await oidcSignIn(new TestBrowser(), url, 'corp');
+      expect(events.ofType('identity-link-refused')).toHaveLength(before);
+    } finally {
+      await orm.close();
+    }
   });
 
   it('reads roles from UserInfo for a provider that keeps them out of the ID token, with client_secret_post', async () => {
