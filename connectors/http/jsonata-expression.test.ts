@@ -1,5 +1,6 @@
 // The mapping sandbox: an expression cannot reach or replace its own budget, runaway expressions
-// stop, and a failing mapping reports where it failed, never the values it was given.
+// stop (even a single step that never returns, without blocking the process), and a failing mapping
+// reports where it failed, never the values it was given.
 import { describe, expect, it } from 'vitest';
 import { compileExpression } from './jsonata-expression.js';
 
@@ -29,6 +30,27 @@ describe('JSONata mappings', () => {
   it('stop a loop that never nests: the deadline holds', async () => {
     const err = await failure('$count([1..5000000].($ + 1))');
     expect(err.message).toMatch(/ran longer than 500 ms|nested deeper than/);
+  });
+
+  it('stop a single step that never comes back, while the rest of the process keeps running (a hard wall-clock limit)', async () => {
+    // One call into the regular-expression engine: it backtracks for tens of seconds and calls no hook.
+    const source = `$contains("${'x'.repeat(31)}", /(x+x+)+y/)`;
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 20);
+    const started = Date.now();
+    const err = await failure(source);
+    const took = Date.now() - started;
+    clearInterval(ticking);
+    expect(err.message).toMatch(/ran longer than 500 ms and was stopped/);
+    expect(took).toBeLessThan(3000);
+    // The event loop was never blocked: the timer fired all along (one tick per 20 ms, with slack).
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(took / 20 / 3));
+    // The stopped thread is replaced: the next mapping runs.
+    expect(await compileExpression('$uppercase(name)', 'f', limits).evaluate({ name: 'ok' })).toBe('OK');
+  });
+
+  it('refuse input and results that are not data', async () => {
+    expect((await failure('function($x) { $x }')).message).toMatch(/not data/);
   });
 
   it('report a failure by code and position, never the values it was given', async () => {

@@ -1,20 +1,16 @@
-// JSONata expressions from a connector's configuration, compiled once and evaluated with a time and
-// depth budget: an administrator's mapping must not be able to stall a worker. JSONata calls the
-// `__evaluate_entry`/`__evaluate_exit` hooks around every step. The budget for one evaluation lives
-// in an AsyncLocalStorage the evaluation runs in, not in its bindings: an expression can rebind any
-// name it can see (`$__budget := {}`), so nothing it can see may hold its limits.
+// JSONata expressions from a connector's configuration, compiled once to check them and evaluated in a
+// worker thread with a time and depth budget: an administrator's mapping must not be able to stall a
+// worker or the server. Two limits hold (issue 12, item 5):
+// - JSONata calls entry and exit hooks around every step; the worker thread checks the budget there,
+//   from its own module scope, which an expression cannot see or rebind (`$__budget := {}`).
+// - A single step that never comes back (a regular expression backtracking for minutes) calls no
+//   hook, so the main thread keeps a wall-clock timer per evaluation and terminates the thread when it
+//   passes. The main thread's event loop never runs the expression, so nothing can starve that timer.
 // Failures name the JSONata error code and the character it happened at, never its message: those
 // quote the values being mapped, which can be a newly issued credential.
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { Worker } from 'node:worker_threads';
 import jsonata from 'jsonata';
 import { GatehouseError, invalid } from '../../shared/errors.js';
-
-interface Budget {
-  deadline: number;
-  depth: number;
-}
-
-const budgets = new AsyncLocalStorage<Budget>();
 
 export interface CompiledExpression {
   readonly field: string;
@@ -27,36 +23,118 @@ export interface ExpressionLimits {
 }
 
 const DEFAULT_LIMITS: ExpressionLimits = { timeoutMs: 1000, maxDepth: 300 };
+/** How long past its own deadline an evaluation may take before its thread is terminated. */
+const HARD_STOP_GRACE_MS = 250;
+/** Threads evaluating at once in this process; more evaluations wait their turn. */
+const THREADS = 2;
+
+interface WorkerError {
+  code?: string;
+  position?: number;
+  token?: string;
+  message?: string;
+}
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WorkerError };
+interface Job {
+  source: string;
+  input: unknown;
+  bindings: Record<string, unknown>;
+  limits: ExpressionLimits;
+  resolve(value: unknown): void;
+  reject(error: WorkerError): void;
+}
+
+const workerUrl = new URL('./jsonata-worker.mjs', import.meta.url);
+
+/** A few threads, each running one evaluation at a time; a thread that overruns is terminated and replaced. */
+class MappingThreads {
+  private readonly idle: Worker[] = [];
+  private started = 0;
+  private readonly waiting: Job[] = [];
+  private nextId = 1;
+
+  run(job: Omit<Job, 'resolve' | 'reject'>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ...job, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.waiting.length) {
+      const worker = this.idle.pop() ?? (this.started < THREADS ? this.spawn() : undefined);
+      if (!worker) return;
+      this.dispatch(worker, this.waiting.shift()!);
+    }
+  }
+
+  private spawn(): Worker {
+    this.started++;
+    const worker = new Worker(workerUrl);
+    // Idle threads never keep a process (the CLI, a test) alive.
+    worker.unref();
+    return worker;
+  }
+
+  private dispatch(worker: Worker, job: Job): void {
+    const id = this.nextId++;
+    let settled = false;
+    const finish = (healthy: boolean) => {
+      settled = true;
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('error', onFailure);
+      worker.off('exit', onFailure);
+      if (healthy) this.idle.push(worker);
+      else {
+        this.started--;
+        void worker.terminate();
+      }
+      this.pump();
+    };
+    const onMessage = (reply: Reply) => {
+      if (reply.id !== id || settled) return;
+      finish(true);
+      if (reply.ok) job.resolve(reply.value);
+      else job.reject(reply.error);
+    };
+    const onFailure = () => {
+      if (settled) return;
+      finish(false);
+      job.reject({ code: 'GH04', message: 'stopped: the thread evaluating it failed' });
+    };
+    const timer = setTimeout(() => {
+      if (settled) return;
+      finish(false);
+      job.reject({ code: 'GH02', message: `ran longer than ${job.limits.timeoutMs} ms and was stopped` });
+    }, job.limits.timeoutMs + HARD_STOP_GRACE_MS);
+    worker.on('message', onMessage);
+    worker.once('error', onFailure);
+    worker.once('exit', onFailure);
+    try {
+      worker.postMessage({ id, source: job.source, input: job.input, bindings: job.bindings, timeoutMs: job.limits.timeoutMs, maxDepth: job.limits.maxDepth });
+    } catch {
+      // Input that cannot be sent to a thread (a function) is not data to map.
+      finish(true);
+      job.reject({ code: 'GH03', message: 'was given a value that is not data' });
+    }
+  }
+}
+
+let threads: MappingThreads | undefined;
 
 export function compileExpression(source: string, field: string, limits: ExpressionLimits = DEFAULT_LIMITS): CompiledExpression {
-  let expression: jsonata.Expression;
   try {
-    expression = jsonata(source);
+    jsonata(source);
   } catch (err) {
     throw invalid(field, `is not a valid JSONata expression (${(err as { message?: string }).message ?? String(err)})`);
   }
-  const check = (budget: Budget) => {
-    if (budget.depth > limits.maxDepth) throw { code: 'GH01', message: `nested deeper than ${limits.maxDepth} steps` };
-    if (Date.now() > budget.deadline) throw { code: 'GH02', message: `ran longer than ${limits.timeoutMs} ms` };
-  };
-  const assign = expression.assign as unknown as (name: symbol, value: unknown) => void;
-  assign.call(expression, Symbol.for('jsonata.__evaluate_entry'), () => {
-    const budget = budgets.getStore();
-    if (!budget) throw { code: 'GH00', message: 'evaluated outside its budget' };
-    budget.depth++;
-    check(budget);
-  });
-  assign.call(expression, Symbol.for('jsonata.__evaluate_exit'), () => {
-    const budget = budgets.getStore();
-    if (!budget) throw { code: 'GH00', message: 'evaluated outside its budget' };
-    budget.depth--;
-    check(budget);
-  });
   return {
     field,
     async evaluate(input, bindings = {}) {
+      threads ??= new MappingThreads();
       try {
-        return await budgets.run({ deadline: Date.now() + limits.timeoutMs, depth: 0 }, () => expression.evaluate(input, bindings));
+        return await threads.run({ source, input, bindings, limits });
       } catch (err) {
         throw new GatehouseError('invalid_request', `${field}: the mapping failed (${describeFailure(err, source)})`, { field });
       }

@@ -387,9 +387,18 @@ describe('credential rotation workflow', () => {
       expect((await entry(runId, 'secret.rotation.failed')).details).toMatchObject({ step: 'revoke', errorCode: 'Rejected' });
     });
 
-    it('a mapping that fails on the new token fails the apply step, and the token is nowhere in the ledger, the database or the history', async () => {
+    it('a mapping that fails on the new token fails the apply step, and the token is nowhere in the ledger, the database, the history or the logs', async () => {
       await connectors.update(connectorId, { config: { credentials: { ...tokenCredentials, map: '{ "id": id, "secret": $number(token) }' } } }, admin);
       const tokensBefore = new Set(directory.issued.keys());
+      // Everything this process writes meanwhile (the Temporal worker's log of the failed activity included).
+      const logged: string[] = [];
+      const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+      const tee = (write: typeof writes.out) => ((chunk: unknown, ...rest: unknown[]) => {
+        logged.push(String(chunk));
+        return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof process.stdout.write;
+      process.stdout.write = tee(writes.out);
+      process.stderr.write = tee(writes.err);
       try {
         const { outcome, workflowId, runId } = await rotate(credentialId);
         expect(outcome).toMatchObject({ status: 'failed', step: 'apply' });
@@ -398,7 +407,12 @@ describe('credential rotation workflow', () => {
         const issued = [...directory.issued.values()].filter((t) => !tokensBefore.has(t.id));
         expect(issued).toHaveLength(1); // the target did issue one, and the mapping then failed on it
         await expectNowhereButVault(issued[0]!.token, workflowId, 'rotationApply');
+        const logs = logged.join('');
+        expect(logs).toMatch(/rotationApply/); // the logs are really searched: the worker logged the failed activity
+        expect(logs).not.toContain(issued[0]!.token);
       } finally {
+        process.stdout.write = writes.out;
+        process.stderr.write = writes.err;
         await connectors.update(connectorId, { config: { credentials: tokenCredentials } }, admin);
       }
     });
