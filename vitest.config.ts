@@ -9,6 +9,10 @@ export default defineConfig({
     exclude: ['node_modules/**', 'web/dist/**', '.data/**'],
     globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/setup-temporal-runtime.ts', 'test/setup-shared-services.ts'],
+    // The test systems (PostgreSQL, OpenLDAP, HTTP and SCIM servers) listen on loopback, which the
+    // connector egress policy refuses unless allowed: the tests are the operator who allows it. The
+    // egress tests build their own policies without it.
+    env: { CONNECTOR_EGRESS_ALLOW: '127.0.0.0/8,::1,localhost' },
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -8,6 +8,9 @@ import { startSharedServices } from '../test/helpers/start-services.js';
 import { useSharedServices } from '../test/helpers/services.js';
 
 export async function startBenchServices(): Promise<{ stop: () => Promise<void> }> {
+  // The bench targets listen on loopback, which the connector egress policy refuses unless allowed
+  // (as vitest.config.ts allows it for the tests).
+  process.env.CONNECTOR_EGRESS_ALLOW ??= '127.0.0.0/8,::1,localhost';
   try {
     Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   } catch {

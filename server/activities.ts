@@ -20,6 +20,7 @@ import { createConnectorOperations } from '../connectors/operations/connector-op
 import { createPolicyStore } from '../policies/policy-store.js';
 import { createApprovalActivities } from '../workflows/approval/activities.js';
 import { createDecisionSigner } from '../policies/decision-signer.js';
+import type { EgressGuard } from '../connectors/spi/egress.js';
 import { createChangeActivities } from '../workflows/change/activities.js';
 import { createAssignmentStore } from '../workflows/change/assignment-store.js';
 import { createIdentityResolver } from './access/identity-resolver.js';
@@ -33,12 +34,14 @@ export interface ActivityDeps {
   temporal: { client: Client; taskQueue: string };
   /** Appends; the change activities also read a change's entries back (promise 1). */
   ledger: LedgerAppender & Pick<Ledger, 'query'>;
+  /** Where connectors may connect; default: the policy the environment sets. */
+  egress?: EgressGuard;
 }
 
 export function buildActivities(deps: ActivityDeps): object {
   // Connector activities build connectors here, on the worker, with secrets read at call time.
   const registry = createBuiltinConnectorRegistry();
-  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry });
+  const connectors = createConnectorFactory({ orm: deps.orm, secrets: deps.secrets, registry, ...(deps.egress ? { egress: deps.egress } : {}) });
   const { ledger } = deps;
   const owners = createOwnerDirectory({ orm: deps.orm });
   const rotation = createCredentialRotation({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, ledger, isRunning: workflowIsRunning(deps.temporal.client) });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { oidcIssuersSchema } from './auth/oidc-issuer-config.js';
+import { parseEgressAllow } from '../connectors/spi/egress.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -99,6 +100,20 @@ export const configSchema = z
     SCIM_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(30),
 
     /** Credentials without a max-age policy of their own are reported older than this (no rotation is scheduled for them). */
+    /**
+     * Addresses, CIDR ranges and host names connectors may reach although the egress policy refuses
+     * them (loopback, link-local, unique-local, Gatehouse's own services), comma-separated.
+     */
+    CONNECTOR_EGRESS_ALLOW: z
+      .string()
+      .default('')
+      .superRefine((v, ctx) => {
+        try {
+          parseEgressAllow(v.split(','));
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
     CREDENTIAL_DEFAULT_MAX_AGE_DAYS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(3650, 'must be at most 3650').default(90),
     /** A credential not used for this many days (where the system tells) is reported unused. */
     INVENTORY_UNUSED_DAYS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(3650, 'must be at most 3650').default(90),

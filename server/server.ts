@@ -23,6 +23,7 @@ import { assertKnownAccess } from './auth/authorize.js';
 import { ledgerAuthEvents, type AuthEventSink } from './auth/auth-events.js';
 import { DECISION_KEY_NAME } from '../policies/decision-signature.js';
 import { createIdentityResolver } from './access/identity-resolver.js';
+import { egressPolicyFrom } from '../connectors/spi/egress.js';
 
 export const WEB_DIST = fileURLToPath(new URL('../web/dist', import.meta.url));
 
@@ -41,7 +42,13 @@ export async function startWorker(runtime: Runtime): Promise<{ worker: Worker; d
     connection: await runtime.temporal.nativeConnection(),
     namespace: runtime.config.TEMPORAL_NAMESPACE,
     taskQueue: runtime.config.TEMPORAL_TASK_QUEUE,
-    activities: buildActivities({ orm: runtime.orm, secrets: runtime.secrets, ledger: runtime.ledger, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE } }),
+    activities: buildActivities({
+      orm: runtime.orm,
+      secrets: runtime.secrets,
+      ledger: runtime.ledger,
+      temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE },
+      egress: egressPolicyFrom(runtime.config, [runtime.config.DATABASE_URL, runtime.config.DATABASE_APP_URL, runtime.config.TEMPORAL_ADDRESS, runtime.config.VAULT_ADDR, runtime.database.appUrl, runtime.temporal.address]),
+    }),
     bundlePath: await workflowBundlePath(dataDir(runtime.config, 'cache')),
   });
   const done = worker.run();

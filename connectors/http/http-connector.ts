@@ -4,6 +4,8 @@
 // redirects, carry the idempotency key as an Idempotency-Key header, and read bounded responses.
 // Status codes map to the SPI's named errors (overridable per instance).
 import { GatehouseError } from '../../shared/errors.js';
+import type { ConnectorContext } from '../spi/connector-type.js';
+import { createGuardedFetch, environmentEgress } from '../spi/egress.js';
 import type {
   AccountQuery,
   Capability,
@@ -140,8 +142,10 @@ interface SyncToken {
   cursor: unknown;
 }
 
-export function createHttpConnector(config: HttpConfig, context: { label: string }): HttpConnector {
+export function createHttpConnector(config: HttpConfig, context: ConnectorContext): HttpConnector {
   const label = context.label;
+  // Every request goes through the egress guard: the host judged, the address it judged connected to.
+  const http = createGuardedFetch(context.egress ?? environmentEgress(), label);
   const compiled = compileHttpConfig(config);
   const base = new URL(config.baseUrl);
   const basePath = base.pathname.replace(/\/$/, '');
@@ -212,7 +216,7 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
     };
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await http.fetch(url, {
         method: request.method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -220,6 +224,7 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
         signal: AbortSignal.timeout(config.timeoutMs),
       });
     } catch (err) {
+      if (err instanceof ConnectionFailed) throw err; // the egress policy refused, and says why
       const e = err as { name?: string; cause?: { code?: string } };
       const where = `${request.method} ${url.origin}${url.pathname}`;
       if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new Retryable(`${label}: ${action}: ${where} did not answer within ${config.timeoutMs} ms`);
@@ -346,7 +351,7 @@ export function createHttpConnector(config: HttpConfig, context: { label: string
       }
     },
 
-    close: async () => undefined,
+    close: () => http.close(),
   };
 
   const a = compiled.accounts;

@@ -7,12 +7,15 @@ import { GatehouseError, notFound } from '../../shared/errors.js';
 import type { SecretStore } from '../../shared/secrets/secret-store.js';
 import type { ConnectorRegistry } from '../connector-registry.js';
 import type { Connector } from '../spi/connector.js';
+import type { EgressGuard } from '../spi/egress.js';
 import { ConnectorInstance } from './connector-instance.entity.js';
 
 export interface ConnectorFactoryDeps {
   orm: MikroORM;
   secrets: SecretStore;
   registry: ConnectorRegistry;
+  /** Where the connectors may connect (default: the policy the environment sets). */
+  egress?: EgressGuard;
 }
 
 export interface OpenedConnector {
@@ -45,7 +48,7 @@ export function createConnectorFactory(deps: ConnectorFactoryDeps) {
     const config = type.validate({ ...row.settings, ...secrets, ...options.secretOverrides });
     return {
       instance: { id: row.id, name: row.name, type: row.type, secretVersion: row.secretVersion ?? null },
-      connector: type.create(config, { label: row.name }),
+      connector: type.create(config, { label: row.name, ...(deps.egress ? { egress: deps.egress } : {}) }),
     };
   }
 

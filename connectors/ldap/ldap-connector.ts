@@ -3,6 +3,8 @@
 // is entryUUID, which survives renames. Entitlements are groupOfNames groups under groupsDn.
 // Passwords are set with the Password Modify extended operation so the directory hashes them;
 // an account is disabled by a marker attribute (ppolicy's pwdAccountLockedTime by default).
+import net from 'node:net';
+import tls from 'node:tls';
 import { Attribute, Change, Client, DN, EqualityFilter, AndFilter, GreaterThanEqualsFilter, type Entry, type Filter as LdapFilter, type SearchOptions } from 'ldapts';
 import type {
   AccountQuery,
@@ -25,6 +27,8 @@ import type {
 } from '../spi/connector.js';
 import { CAPABILITIES } from '../spi/connector.js';
 
+import type { ConnectorContext } from '../spi/connector-type.js';
+import { environmentEgress, guardedLookup } from '../spi/egress.js';
 import { Rejected, UnknownUid } from '../spi/errors.js';
 import { accountValues, entitlementValues, matchesFilter, splitFilter } from '../spi/filter.js';
 import type { Account, AttributeValue, Attributes, Entitlement, NewAccount } from '../spi/objects.js';
@@ -105,7 +109,7 @@ function decodeToken(token: string | undefined): SyncToken {
   throw new Rejected('the sync token is not one this LDAP connector issued');
 }
 
-export function createLdapConnector(config: LdapConfig, context: { label: string }): LdapConnector {
+export function createLdapConnector(config: LdapConfig, context: ConnectorContext): LdapConnector {
   const label = context.label;
   const nameAttr = config.accountNameAttribute;
   const memberAttr = config.memberAttribute;
@@ -116,12 +120,31 @@ export function createLdapConnector(config: LdapConfig, context: { label: string
   const tlsOptions = config.tlsCa ? { ca: config.tlsCa } : {};
   const accountAttributes = ['*', 'entryUUID', 'entryCSN', 'createTimestamp', 'modifyTimestamp', 'pwdChangedTime', config.disableAttribute];
 
+  // Every connection resolves its host through the egress guard and connects to the address judged;
+  // a StartTLS upgrade wraps the socket already open.
+  const egress = context.egress ?? environmentEgress();
+  const host = new URL(config.url).hostname.replace(/^\[|\]$/g, '');
+  const lookup = guardedLookup(egress, context.label);
+  const createConnection = ((port: number, h: string) => net.connect({ port, host: h, lookup })) as typeof net.connect;
+  const createSecureConnection = ((...args: unknown[]) =>
+    typeof args[0] === 'object'
+      ? tls.connect(args[0] as tls.ConnectionOptions)
+      : tls.connect({ ...((args[2] as tls.ConnectionOptions | undefined) ?? {}), port: args[0] as number, host: args[1] as string, ...(net.isIP(args[1] as string) ? {} : { servername: args[1] as string }), lookup })) as typeof tls.connect;
   const newClient = () =>
-    new Client({ url: config.url, timeout: config.timeoutMs, connectTimeout: config.connectTimeoutMs, ...(config.url.startsWith('ldaps:') ? { tlsOptions } : {}) });
+    new Client({
+      url: config.url,
+      timeout: config.timeoutMs,
+      connectTimeout: config.connectTimeoutMs,
+      createConnection,
+      createSecureConnection,
+      ...(config.url.startsWith('ldaps:') ? { tlsOptions } : {}),
+    });
 
   let session: Promise<Client> | undefined;
   const connect = (): Promise<Client> => {
     session ??= (async () => {
+      // Judged first, so a refused host is told as such rather than as a failed connection.
+      await egress.resolve(host, label);
       const client = newClient();
       try {
         if (config.startTls) await client.startTLS(tlsOptions);
@@ -522,6 +545,7 @@ export function createLdapConnector(config: LdapConfig, context: { label: string
 
     async verifyCredential(target, secret) {
       const dn = await dnOfTarget(target);
+      await egress.resolve(host, label);
       const client = newClient();
       try {
         if (config.startTls) await client.startTLS(tlsOptions);

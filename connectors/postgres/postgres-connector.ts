@@ -3,6 +3,7 @@
 // transactional in PostgreSQL), so a refused change leaves nothing behind. Passwords reach the
 // server only as SCRAM verifiers. A disabled account keeps LOGIN but has CONNECTION LIMIT 0, so
 // it stays an account (NOLOGIN would make it look like a group role).
+import net from 'node:net';
 import pg from 'pg';
 import type {
   AccountQuery,
@@ -27,6 +28,8 @@ import type {
 } from '../spi/connector.js';
 import { CAPABILITIES } from '../spi/connector.js';
 
+import type { ConnectorContext } from '../spi/connector-type.js';
+import { environmentEgress, guardedLookup } from '../spi/egress.js';
 import { PermissionDenied, Rejected, UnknownUid } from '../spi/errors.js';
 import { accountValues, entitlementValues, isLeaf, matchesFilter, splitFilter, type Filter, type LeafFilter } from '../spi/filter.js';
 import type { Account, AttributeDelta, Attributes, ConnectorSchema, Entitlement, NewAccount } from '../spi/objects.js';
@@ -121,11 +124,30 @@ function decodeToken(token: string | undefined): SyncToken {
   throw new Rejected('the sync token is not one this PostgreSQL connector issued');
 }
 
-export function createPostgresConnector(config: PostgresConfig, context: { label: string }): PostgresConnector {
+export function createPostgresConnector(config: PostgresConfig, context: ConnectorContext): PostgresConnector {
   const label = context.label;
   let pool: pg.Pool | undefined;
+  const egress = context.egress ?? environmentEgress();
+  // The host is judged once, with a clear refusal, before the first connection; every connection then
+  // resolves through the guard again and connects to the address it judged (no DNS rebinding).
+  let judged: Promise<unknown> | undefined;
+  const egressChecked = () => {
+    judged ??= egress.resolve(config.host, label).catch((err: unknown) => {
+      judged = undefined;
+      throw err;
+    });
+    return judged;
+  };
+  const lookup = guardedLookup(egress, label);
+  const guardedSocket = () => {
+    const socket = new net.Socket();
+    const connect = socket.connect.bind(socket) as (options: net.TcpSocketConnectOpts) => net.Socket;
+    socket.connect = ((port: number, host: string) => connect({ port, host, lookup })) as typeof socket.connect;
+    return socket;
+  };
 
   const clientConfig = (user: string, password: string): pg.ClientConfig => ({
+    stream: guardedSocket,
     host: config.host,
     port: config.port,
     database: config.database,
@@ -152,6 +174,7 @@ export function createPostgresConnector(config: PostgresConfig, context: { label
   };
 
   async function query<T extends pg.QueryResultRow>(action: string, text: string, params: unknown[] = []): Promise<T[]> {
+    await egressChecked();
     try {
       return (await getPool().query<T>(text, params)).rows;
     } catch (err) {
@@ -162,6 +185,7 @@ export function createPostgresConnector(config: PostgresConfig, context: { label
   /** One transaction per change: all of it or nothing. The idempotency key is visible to DBAs as application_name. */
   async function inTransaction<T>(action: string, ctx: OperationContext | undefined, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
+    await egressChecked();
     try {
       client = await getPool().connect();
     } catch (err) {
@@ -599,6 +623,7 @@ export function createPostgresConnector(config: PostgresConfig, context: { label
 
     async verifyCredential(target, secret) {
       const role = await roleOfTarget(query, target);
+      await egressChecked();
       const client = new pg.Client(clientConfig(role, secret));
       client.on('error', () => undefined);
       try {

@@ -12,6 +12,7 @@ import {
   UnknownUid,
   type ConnectorError,
 } from '../spi/errors.js';
+import { createGuardedFetch, environmentEgress, type EgressGuard } from '../spi/egress.js';
 import type { ScimConfig } from './scim-config.js';
 
 export interface ScimAnswer {
@@ -41,7 +42,9 @@ function errorClassOf(status: number, scimType: string | undefined): ErrorClass 
   return Rejected;
 }
 
-export function createScimClient(config: ScimConfig, label: string) {
+export function createScimClient(config: ScimConfig, label: string, egress: EgressGuard = environmentEgress()) {
+  // Every request goes through the egress guard: the host judged, the address it judged connected to.
+  const http = createGuardedFetch(egress, label);
   const base = new URL(config.baseUrl);
   const basePath = base.pathname.replace(/\/$/, '');
 
@@ -62,6 +65,7 @@ export function createScimClient(config: ScimConfig, label: string) {
   const redact = (text: string, secrets: string[]) => secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join('[redacted]'), text);
 
   return {
+    close: () => http.close(),
     /** `path` is built by the connector from fixed segments and encoded ids, always under the base URL. */
     async send(action: string, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, request: ScimRequest = {}): Promise<ScimAnswer> {
       const url = new URL(`${base.origin}${basePath}${path}`);
@@ -80,7 +84,7 @@ export function createScimClient(config: ScimConfig, label: string) {
       const where = `${method} ${url.pathname}`;
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = await http.fetch(url, {
           method,
           headers,
           ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
@@ -88,6 +92,7 @@ export function createScimClient(config: ScimConfig, label: string) {
           signal: AbortSignal.timeout(config.timeoutMs),
         });
       } catch (err) {
+        if (err instanceof ConnectionFailed) throw err; // the egress policy refused, and says why
         const e = err as { name?: string; cause?: { code?: string } };
         if (e.name === 'TimeoutError' || e.name === 'AbortError') throw new Retryable(`${label}: ${action}: ${where} did not answer within ${config.timeoutMs} ms`);
         const code = e.cause?.code ?? '';

@@ -23,6 +23,8 @@ import {
   type UpdateAccountOp,
 } from '../spi/connector.js';
 import { Rejected } from '../spi/errors.js';
+import type { ConnectorContext } from '../spi/connector-type.js';
+import { environmentEgress } from '../spi/egress.js';
 import { accountValues, entitlementValues, isLeaf, matchesFilter, type Filter } from '../spi/filter.js';
 import { newAccount as newAccountSchema, newEntitlement as newEntitlementSchema, type Account, type ConnectorSchema, type Entitlement } from '../spi/objects.js';
 import { createScimClient, type ScimAnswer } from './scim-client.js';
@@ -75,9 +77,9 @@ function mentions(filter: Filter | undefined, attribute: string): boolean {
   return filter.op === 'not' ? mentions(filter.filter, attribute) : filter.filters.some((f) => mentions(f, attribute));
 }
 
-export function createScimConnector(config: ScimConfig, context: { label: string }): ScimConnector {
+export function createScimConnector(config: ScimConfig, context: ConnectorContext): ScimConnector {
   const label = context.label;
-  const client = createScimClient(config, label);
+  const client = createScimClient(config, label, context.egress ?? environmentEgress());
   const facts: GroupFacts = { privilegedGroups: new Set(config.privilegedGroups.map((g) => g.toLowerCase())) };
   const enterprise = { enterprise: config.enterpriseExtension };
 
@@ -266,7 +268,7 @@ export function createScimConnector(config: ScimConfig, context: { label: string
       await client.send('deleting a group', 'DELETE', `/Groups${seg(uid)}`, { idempotencyKey: ctx.idempotencyKey });
     },
 
-    close: async () => undefined,
+    close: () => client.close(),
   };
   return connector;
 }

@@ -3,6 +3,15 @@
 // through this erased form, so adding a connector never touches them.
 import type { Capability, Connector } from './connector.js';
 import type { ConnectorConfigSchema, JsonSchema } from './config-schema.js';
+import type { EgressGuard } from './egress.js';
+
+/** What a connector is built with besides its configuration. */
+export interface ConnectorContext {
+  /** Names the instance in messages. */
+  label: string;
+  /** Where it may connect; without one, the policy the environment sets (environmentEgress). */
+  egress?: EgressGuard;
+}
 
 export interface ConnectorTypeDefinition<C> {
   type: string;
@@ -21,7 +30,7 @@ export interface ConnectorTypeDefinition<C> {
    */
   login?(settings: Record<string, unknown>): ConnectorLogin | undefined;
   /** Builds a connector; it connects lazily, on its first call. `label` names the instance in messages. */
-  create(config: C, context: { label: string }): Connector;
+  create(config: C, context: ConnectorContext): Connector;
 }
 
 export interface ConnectorLogin {
@@ -51,7 +60,7 @@ export interface ConnectorType {
   validateSettings(settings: Record<string, unknown>, storedSecretFields: readonly string[], field?: string): void;
   split(config: Record<string, unknown>): { settings: Record<string, unknown>; secrets: Record<string, string> };
   /** Builds from the output of `validate`. */
-  create(validated: unknown, context: { label: string }): Connector;
+  create(validated: unknown, context: ConnectorContext): Connector;
 }
 
 /** Takes the place of a secret that is set in Vault when only settings change; never sent anywhere. */

@@ -7,7 +7,8 @@
 // addresses it checked, and the connector connects to exactly those: a name that resolves to a public
 // address when checked and to 169.254.169.254 a moment later (DNS rebinding) gains nothing.
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { ConnectionFailed } from './errors.js';
 
 export interface ResolvedAddress {
@@ -139,4 +140,61 @@ export function egressPolicyFrom(env: { CONNECTOR_EGRESS_ALLOW?: string | undefi
     }
   });
   return createEgressPolicy({ allow: (env.CONNECTOR_EGRESS_ALLOW ?? '').split(','), ownHosts });
+}
+
+/**
+ * A `lookup` for sockets (net, tls, undici) that resolves through the guard: every new connection
+ * is judged at the moment it resolves, and connects to the address judged.
+ */
+export function guardedLookup(guard: EgressGuard, label: string): LookupFunction {
+  return (hostname, options, callback) => {
+    guard.resolve(hostname, label).then(
+      (addresses) => {
+        const family = options.family === 4 || options.family === 'IPv4' ? 4 : options.family === 6 || options.family === 'IPv6' ? 6 : 0;
+        const fitting = family ? addresses.filter((a) => a.family === family) : addresses;
+        if (!fitting.length) return callback(Object.assign(new Error(`${hostname} has no IPv${family} address`), { code: 'ENOTFOUND' }), '', family || 4);
+        if (options.all) return callback(null, fitting);
+        return callback(null, fitting[0]!.address, fitting[0]!.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 4),
+    );
+  };
+}
+
+let fromEnvironment: EgressGuard | undefined;
+/** The policy for connectors built without one: CONNECTOR_EGRESS_ALLOW and the own services as the environment names them. */
+export function environmentEgress(): EgressGuard {
+  const env = process.env;
+  fromEnvironment ??= egressPolicyFrom(env, [env.DATABASE_URL, env.DATABASE_APP_URL, env.TEMPORAL_ADDRESS, env.VAULT_ADDR]);
+  return fromEnvironment;
+}
+
+/**
+ * fetch for connectors: each host is judged before its first request (so a refusal says why), and
+ * every connection resolves through the guard and connects to the address it judged. An address
+ * literal is judged before use too (sockets do not look addresses up). Close it with the connector.
+ */
+export function createGuardedFetch(guard: EgressGuard, label: string): { fetch(url: URL, init: RequestInit): Promise<Response>; close(): Promise<void> } {
+  const dispatcher = new Agent({ connect: { lookup: guardedLookup(guard, label) } });
+  const judged = new Map<string, Promise<unknown>>();
+  return {
+    async fetch(url, init) {
+      let judging = judged.get(url.hostname);
+      if (!judging) {
+        judging = guard.resolve(url.hostname, label);
+        judged.set(url.hostname, judging);
+        judging.catch(() => judged.delete(url.hostname));
+      }
+      await judging;
+      try {
+        return (await undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher })) as unknown as Response;
+      } catch (err) {
+        // A connection refused by the guard (a name that resolved elsewhere since): say so, not "fetch failed".
+        const cause = (err as { cause?: unknown }).cause;
+        if (cause instanceof ConnectionFailed) throw cause;
+        throw err;
+      }
+    },
+    close: () => dispatcher.close(),
+  };
 }

@@ -171,6 +171,8 @@ export function testConfig(parts: { db: TestDatabase; vault: TestVault; temporal
     VAULT_TOKEN: parts.vault.token,
     VAULT_KV_MOUNT: parts.vault.kvMount,
     VAULT_TRANSIT_MOUNT: parts.vault.transitMount,
+    // The test systems listen on loopback (see vitest.config.ts).
+    CONNECTOR_EGRESS_ALLOW: process.env.CONNECTOR_EGRESS_ALLOW ?? '',
     ...overrides,
   });
 }
