@@ -157,4 +157,13 @@ describe('directories and their tokens', () => {
     expect(list.map((d) => d.name)).toEqual(['Auth', 'Elsewhere', 'Entra', 'Last used', 'Ledgered', 'Okta Production', 'Revocations']);
     expect(list.find((d) => d.name === 'Entra')).toMatchObject({ activeTokenCount: 2, userCount: 0 });
   });
+
+  it('names the directories whose people nobody who signs in is linked to', async () => {
+    const d = await directories.createDirectory(`Unlinked ${Math.random().toString(36).slice(2, 8)}`, TEST_ADMIN);
+    expect((await directories.linkingNobody()).map((x) => x.name)).not.toContain(d.name); // no people yet
+    await sql("INSERT INTO scim_user (id, directory_id, resource, created_at, last_modified) VALUES (gen_random_uuid(), $1, $2::jsonb, now(), now())", [d.id, JSON.stringify({ userName: 'pat' })]);
+    expect(await directories.linkingNobody()).toContainEqual({ name: d.name, userCount: 1 });
+    await directories.setSignInIssuers(d.id, ['https://login.acme.test'], TEST_ADMIN);
+    expect((await directories.linkingNobody()).map((x) => x.name)).not.toContain(d.name);
+  });
 });

@@ -155,6 +155,11 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
 
     listDirectories: () => view(),
 
+    /** Directories with people but no sign-in issuer: nobody who signs in is linked to those people. */
+    async linkingNobody(): Promise<{ name: string; userCount: number }[]> {
+      return (await view()).filter((d) => !d.signInIssuers.length && d.userCount > 0).map((d) => ({ name: d.name, userCount: d.userCount }));
+    },
+
     /** Names the OpenID issuers whose people are linked to this directory's identities (replacing the list), on record. */
     async setSignInIssuers(ref: string, issuers: unknown, actor: Actor): Promise<DirectoryView> {
       const signInIssuers = parseWith(signInIssuersSchema, issuers, 'signInIssuers');

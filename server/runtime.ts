@@ -19,6 +19,7 @@ import { VaultSecretStore, type VaultStoreOptions } from '../shared/secrets/vaul
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import { checkpointLag, createLedger, describeCheckpointLag, type Ledger } from '../audit/index.js';
+import { createDirectoryService } from '../scim/directory-service.js';
 
 export type Mode = 'embedded' | 'external' | 'local-dev';
 
@@ -300,6 +301,10 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
       if (postgres.status === 'up') {
         const lag = await checkpointLag(runtime.ledger, config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000).catch(() => undefined);
         if (lag) warnings.push(describeCheckpointLag(lag));
+        const unlinked = await createDirectoryService({ orm, ledger: runtime.ledger }).linkingNobody().catch(() => []);
+        for (const d of unlinked) {
+          warnings.push(`directory "${d.name}" has ${d.userCount} people but names no sign-in issuer, so nobody who signs in is linked to them (no manager, owner or group approvals there): gatehouse directory sign-in-issuers "${d.name}" <issuer>`);
+        }
       }
       if (!db.value.leastPrivilege) warnings.push('the server connects to PostgreSQL as the owner role; set DATABASE_APP_URL');
       return {
