@@ -71,6 +71,11 @@ export const configSchema = z
     TEMPORAL_NAMESPACE: nonEmpty.default('default'),
     TEMPORAL_TASK_QUEUE: nonEmpty.default('gatehouse'),
     TEMPORAL_TLS: bool.default(false),
+    /** Mutual TLS: the client certificate and key Gatehouse presents (PEM files), and the CA that signed the frontend's. */
+    TEMPORAL_TLS_CERT_FILE: nonEmpty.optional(),
+    TEMPORAL_TLS_KEY_FILE: nonEmpty.optional(),
+    TEMPORAL_TLS_CA_FILE: nonEmpty.optional(),
+    TEMPORAL_TLS_SERVER_NAME: nonEmpty.optional(),
     TEMPORAL_API_KEY: nonEmpty.optional(),
     TEMPORAL_CLI_PATH: nonEmpty.optional(),
     TEMPORAL_DEV_PORT: port.default(7233),
@@ -131,6 +136,9 @@ export const configSchema = z
     LEDGER_CHECKPOINT_INTERVAL_SECONDS: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(86_400, 'must be at most 86400 (a day)').default(60),
   })
   .superRefine((c, ctx) => {
+    if (!!c.TEMPORAL_TLS_CERT_FILE !== !!c.TEMPORAL_TLS_KEY_FILE) {
+      ctx.addIssue({ code: 'custom', path: [c.TEMPORAL_TLS_CERT_FILE ? 'TEMPORAL_TLS_KEY_FILE' : 'TEMPORAL_TLS_CERT_FILE'], message: 'mutual TLS needs both TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE' });
+    }
     if (c.VAULT_ADDR && !c.VAULT_TOKEN && !(c.VAULT_ROLE_ID && c.VAULT_SECRET_ID)) {
       ctx.addIssue({ code: 'custom', path: ['VAULT_TOKEN'], message: 'is required with VAULT_ADDR (or set VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole)' });
     }

@@ -20,6 +20,7 @@ import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import { checkpointLag, createLedger, describeCheckpointLag, type Ledger } from '../audit/index.js';
 import { createDirectoryService } from '../scim/directory-service.js';
+import { temporalConnectOptions } from './temporal-tls.js';
 
 export type Mode = 'embedded' | 'external' | 'local-dev';
 
@@ -154,11 +155,8 @@ async function startTemporal(config: Config, log: Logger, stack: StopStack) {
     mode = 'embedded';
     log.info({ address, ui: uiUrl }, 'Temporal dev server ready');
   }
-  const connectOptions = {
-    address,
-    tls: config.TEMPORAL_TLS,
-    ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}),
-  };
+  // The embedded dev server listens on loopback without TLS; an external frontend as configured.
+  const connectOptions = mode === 'embedded' ? { address } : temporalConnectOptions(config, address);
   let connection: Connection;
   try {
     connection = await Connection.connect({ ...connectOptions, connectTimeout: 5000 });

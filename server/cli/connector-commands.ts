@@ -14,6 +14,7 @@ import { createTemporalProbe } from '../connector-module.js';
 import { cliCaller, withCliContext } from './common.js';
 import type { Caller } from '../../connectors/caller.js';
 import type { CliContext } from '../cli-context.js';
+import { temporalConnectOptions } from '../temporal-tls.js';
 
 export interface ConnectorCliIo {
   out(text: string): void;
@@ -141,12 +142,8 @@ async function runProbe(ref: string, json: boolean | undefined): Promise<void> {
     const instance = await service.get(ref, cliCaller());
     let connection: Connection;
     try {
-      connection = await Connection.connect({
-        address: config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`,
-        tls: config.TEMPORAL_TLS,
-        ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}),
-        connectTimeout: 5000,
-      });
+      const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
+      connection = await Connection.connect({ ...(config.TEMPORAL_ADDRESS ? temporalConnectOptions(config, address) : { address }), connectTimeout: 5000 });
     } catch (err) {
       throw dependencyUnavailable('Temporal', `the probe runs on a worker, and Temporal cannot be reached (${(err as Error).message.split('\n')[0]}); is Gatehouse running?`);
     }
