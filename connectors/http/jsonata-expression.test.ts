@@ -43,8 +43,9 @@ describe('JSONata mappings', () => {
     clearInterval(ticking);
     expect(err.message).toMatch(/ran longer than 500 ms and was stopped/);
     expect(took).toBeLessThan(3000);
-    // The event loop was never blocked: the timer fired all along (one tick per 20 ms, with slack).
-    expect(ticks).toBeGreaterThanOrEqual(Math.floor(took / 20 / 3));
+    // The event loop was never blocked: the timer fired all along (one tick per 20 ms; a sixth of that
+    // leaves room for a loaded machine, and a blocked loop ticks once at most).
+    expect(ticks).toBeGreaterThanOrEqual(Math.max(3, Math.floor(took / 20 / 6)));
     // The stopped thread is replaced: the next mapping runs.
     expect(await compileExpression('$uppercase(name)', 'f', limits).evaluate({ name: 'ok' })).toBe('OK');
   });
