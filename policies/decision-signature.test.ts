@@ -3,7 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestVault, type TestVault } from '../test/helpers/services.js';
 import type { ApproverClaims } from './approval-eligibility.js';
-import { claimsDigest, decisionStatement, verifyDecision, type DecisionKey } from './decision-signature.js';
+import { claimsDigest, decisionStatement, verifyDecision, verifyWithdrawal, type DecisionKey } from './decision-signature.js';
 import { createDecisionSigner, type DecisionSigner } from './decision-signer.js';
 
 const sam: ApproverClaims = { userId: 'u-sam', displayName: 'Sam', identityKeys: ['sam@acme.test', 'scim-sam'], roles: ['security-approver'], groups: ['security'] };
@@ -60,6 +60,16 @@ describe('decision signatures (Vault transit, verified in the sandbox code)', ()
     await vault.store.ensureSigningKey('gatehouse-other');
     const foreign = await vault.store.sign('gatehouse-other', new TextEncoder().encode('x'));
     expect(verifyDecision(statement, { keyVersion: foreign.keyVersion, signatureHex: Buffer.from(foreign.signature, 'base64').toString('hex') }, keys)).toMatchObject({ valid: false });
+  });
+
+  it('signs withdrawals under their own domain: a decision signature never stands in for one', async () => {
+    const withdrawal = { changeId: 'c-1', by: 'u-rob', reason: 'no longer needed' };
+    const signature = await signer.signWithdrawal(withdrawal);
+    expect(verifyWithdrawal(withdrawal, signature, keys)).toEqual({ valid: true });
+    expect(verifyWithdrawal({ ...withdrawal, by: 'u-zed' }, signature, keys)).toMatchObject({ valid: false, reason: expect.stringMatching(/withdrawal signature does not match/) });
+    expect(verifyWithdrawal(withdrawal, undefined, keys)).toMatchObject({ valid: false, reason: expect.stringMatching(/withdrawal carries no Gatehouse signature/) });
+    const decision = await signer.sign(decisionStatement(base));
+    expect(verifyWithdrawal(withdrawal, decision, keys)).toMatchObject({ valid: false });
   });
 
   it('after a key rotation, signs with the version a gate knows when asked to', async () => {

@@ -20,6 +20,7 @@ export const DECISION_KEY_NAME = 'gatehouse-decisions';
 
 /** Separates these signatures from every other use of an ed25519 key. */
 const DOMAIN = 'gatehouse-decision/v1\n';
+const WITHDRAWAL_DOMAIN = 'gatehouse-withdrawal/v1\n';
 
 // Keys and signatures travel as hex: the workflow sandbox has no Buffer and no atob.
 /** A public key of the decision key: its version and the raw 32 bytes, hex. */
@@ -82,19 +83,44 @@ const bytesOf = (text: unknown): Uint8Array | undefined => (typeof text === 'str
 
 export type SignatureCheck = { valid: true } | { valid: false; reason: string };
 
-/** Whether `signature` is Gatehouse's over `statement`, under one of `keys`. Never throws. */
-export function verifyDecision(statement: DecisionStatement, signature: DecisionSignature | undefined, keys: readonly DecisionKey[]): SignatureCheck {
-  if (!signature || typeof signature !== 'object') return { valid: false, reason: 'the decision carries no Gatehouse signature; decide through Gatehouse (the inbox or POST /api/approvals/{id}/decision)' };
+/** Whether `signature` is Gatehouse's over `message`, under one of `keys`. Never throws. */
+function verifyMessage(message: Uint8Array, signature: DecisionSignature | undefined, keys: readonly DecisionKey[], what: { noun: string; how: string; covers: string }): SignatureCheck {
+  if (!signature || typeof signature !== 'object') return { valid: false, reason: `the ${what.noun} carries no Gatehouse signature; ${what.how}` };
   const key = keys.find((k) => k.version === signature.keyVersion);
-  if (!key) return { valid: false, reason: `the decision is signed with key version ${String(signature.keyVersion)} of ${DECISION_KEY_NAME}, which this gate does not know` };
+  if (!key) return { valid: false, reason: `the ${what.noun} is signed with key version ${String(signature.keyVersion)} of ${DECISION_KEY_NAME}, which this gate does not know` };
   const sig = bytesOf(signature.signatureHex);
   const pub = bytesOf(key.publicKeyHex);
-  if (!sig || sig.length !== 64 || !pub || pub.length !== 32) return { valid: false, reason: 'the decision signature is malformed' };
+  if (!sig || sig.length !== 64 || !pub || pub.length !== 32) return { valid: false, reason: `the ${what.noun} signature is malformed` };
   let ok = false;
   try {
-    ok = ed25519.verify(sig, decisionMessage(statement), pub);
+    ok = ed25519.verify(sig, message, pub);
   } catch {
     ok = false;
   }
-  return ok ? { valid: true } : { valid: false, reason: 'the decision signature does not match: it was not issued by Gatehouse for this approver, change, stage, verdict and reason' };
+  return ok ? { valid: true } : { valid: false, reason: `the ${what.noun} signature does not match: it was not issued by Gatehouse for this ${what.covers}` };
+}
+
+/** Whether `signature` is Gatehouse's over `statement`, under one of `keys`. Never throws. */
+export function verifyDecision(statement: DecisionStatement, signature: DecisionSignature | undefined, keys: readonly DecisionKey[]): SignatureCheck {
+  return verifyMessage(decisionMessage(statement), signature, keys, {
+    noun: 'decision',
+    how: 'decide through Gatehouse (the inbox or POST /api/approvals/{id}/decision)',
+    covers: 'approver, change, stage, verdict and reason',
+  });
+}
+
+/** A withdrawal the server accepted: who withdrew which request, and why. */
+export interface WithdrawalStatement {
+  changeId: string;
+  by: string;
+  reason: string;
+}
+
+/** The bytes of a withdrawal's signature: its own domain, so no decision signature can stand in for one. */
+export function withdrawalMessage(statement: WithdrawalStatement): Uint8Array {
+  return utf8ToBytes(WITHDRAWAL_DOMAIN + canonicalize({ changeId: statement.changeId, by: statement.by, reason: statement.reason })!);
+}
+
+export function verifyWithdrawal(statement: WithdrawalStatement, signature: DecisionSignature | undefined, keys: readonly DecisionKey[]): SignatureCheck {
+  return verifyMessage(withdrawalMessage(statement), signature, keys, { noun: 'withdrawal', how: 'withdraw through Gatehouse (POST /api/requests/{id}/withdraw)', covers: 'request, person and reason' });
 }

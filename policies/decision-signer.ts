@@ -1,7 +1,7 @@
 // The Node side of decision signatures: signs a statement with the decision key in the secret store
 // (Vault transit in production) and reads its public keys, in the hex form the gate verifies.
 import type { SecretStore } from '../shared/secrets/secret-store.js';
-import { DECISION_KEY_NAME, decisionMessage, verifyDecision, type DecisionKey, type DecisionSignature, type DecisionStatement } from './decision-signature.js';
+import { DECISION_KEY_NAME, decisionMessage, verifyDecision, withdrawalMessage, type DecisionKey, type DecisionSignature, type DecisionStatement, type WithdrawalStatement } from './decision-signature.js';
 
 const hexOfBase64 = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
@@ -20,6 +20,12 @@ export function createDecisionSigner(store: Pick<SecretStore, 'sign' | 'publicKe
     /** Signs a statement, with `keyVersion` when the gate that will verify it knows only older versions. */
     async sign(statement: DecisionStatement, keyVersion?: number): Promise<DecisionSignature> {
       const sig = await store.sign(DECISION_KEY_NAME, decisionMessage(statement), keyVersion !== undefined ? { keyVersion } : {});
+      return { keyVersion: sig.keyVersion, signatureHex: hexOfBase64(sig.signature) };
+    },
+
+    /** Signs a withdrawal the server accepted, for the gate that will check it. */
+    async signWithdrawal(statement: WithdrawalStatement, keyVersion?: number): Promise<DecisionSignature> {
+      const sig = await store.sign(DECISION_KEY_NAME, withdrawalMessage(statement), keyVersion !== undefined ? { keyVersion } : {});
       return { keyVersion: sig.keyVersion, signatureHex: hexOfBase64(sig.signature) };
     },
 

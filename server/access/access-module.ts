@@ -19,7 +19,8 @@ export function accessModule(runtime: Pick<Runtime, 'orm' | 'temporal' | 'config
   const identities = createIdentityResolver({ orm });
   const store = createPolicyStore({ orm });
   const policies = createPolicyService({ orm, store, ledger, simulation: createSimulationSource({ orm, subjects: identities }) });
-  const approvals = createApprovalService({ orm, temporal: runtime.temporal.client, identities, decisions: createDecisionSigner(runtime.secrets) });
-  const requests = createRequestService({ orm, temporal: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE, identities });
+  const decisions = createDecisionSigner(runtime.secrets);
+  const approvals = createApprovalService({ orm, temporal: runtime.temporal.client, identities, decisions });
+  const requests = createRequestService({ orm, temporal: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE, identities, decisions });
   return { routes: [...policyRoutes({ service: policies }), ...accessRoutes({ approvals, requests })] };
 }

@@ -14,7 +14,8 @@ import type { Decision } from '../../policies/decide.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, invalid, notFound } from '../../shared/errors.js';
 import { accessRequestWorkflow, accessRequestWorkflowId } from '../../workflows/access-request/workflow.js';
-import { approvalWorkflowId, cancelSignal } from '../../workflows/approval/workflow.js';
+import { approvalWorkflowId, cancelSignal, stateQuery } from '../../workflows/approval/workflow.js';
+import type { DecisionSigner } from '../../policies/decision-signer.js';
 import type { IdentityResolver } from './identity-resolver.js';
 import { isoTime } from '../../shared/timestamps.js';
 
@@ -170,6 +171,8 @@ export interface RequestServiceDeps {
   temporal: Client;
   taskQueue: string;
   identities: Pick<IdentityResolver, 'identity' | 'linkOf' | 'ownerKeysOf' | 'claimsFor'>;
+  /** Signs each withdrawal the service accepts; the gate takes no other. */
+  decisions: Pick<DecisionSigner, 'signWithdrawal'>;
   /** How long a new request waits for its decision before answering 202 (the decision then shows in GET /api/requests). */
   decisionWaitMs?: number;
 }
@@ -319,7 +322,11 @@ export function createRequestService(deps: RequestServiceDeps) {
       if (row.r_status !== 'pending') {
         throw conflict(row.r_status ? `request ${id} is no longer waiting for approval (it is ${row.r_status}), so there is nothing to withdraw` : `request ${id} never waited for approval (it was ${row.status}), so there is nothing to withdraw`);
       }
-      await deps.temporal.workflow.getHandle(approvalWorkflowId(id)).signal(cancelSignal, { by: caller.principal.id, reason: input.reason });
+      const gate = deps.temporal.workflow.getHandle(approvalWorkflowId(id));
+      const { decisionKeyVersions } = await gate.query(stateQuery);
+      const withdrawal = { by: caller.principal.id, reason: input.reason };
+      const signature = decisionKeyVersions.length ? await deps.decisions.signWithdrawal({ changeId: id, ...withdrawal }, Math.max(...decisionKeyVersions)) : undefined;
+      await gate.signal(cancelSignal, { ...withdrawal, ...(signature ? { signature } : {}) });
       const deadline = Date.now() + (deps.decisionWaitMs ?? 5000);
       for (;;) {
         const now = (await load())!;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ApproverClaims } from '../../policies/approval-eligibility.js';
-import { approvalWorkflowId, decideUpdate, stateQuery, type DecideArgs } from '../../workflows/approval/workflow.js';
+import { approvalWorkflowId, cancelSignal, decideUpdate, stateQuery, type DecideArgs } from '../../workflows/approval/workflow.js';
 import { LEDGER_ACTIONS } from '../../workflows/change/change-authority.js';
 import { createAccessWorld, outcomeOf, updateRefusal, waitUntil, type AccessWorld, type Person } from '../helpers/access-world.js';
 import { historyText } from '../helpers/temporal-history.js';
@@ -173,6 +173,13 @@ rules:
     const tag = change.id.slice(0, 8);
     const send = async (args: DecideArgs, updateId: string) => gateOf(change.id).executeUpdate(decideUpdate, { args: [args], updateId });
     const miaClaims = await w.claims(mia);
+
+    // Zed reaches the Temporal frontend and withdraws the request in Rob's name: a signal cannot be
+    // refused, but without the server's signature over it, it changes nothing.
+    await gateOf(change.id).signal(cancelSignal, { by: rob.userId, reason: 'forged withdrawal' });
+    const borrowedSignature = (await w.signedDecision(change.id, await w.claims(mia), 'deny', 'forged withdrawal')).signature;
+    await gateOf(change.id).signal(cancelSignal, { by: rob.userId, reason: 'forged withdrawal', ...(borrowedSignature ? { signature: borrowedSignature } : {}) });
+    expect((await gateOf(change.id).query(stateQuery)).status).toBe('pending');
 
     // Zed reaches the Temporal frontend and claims to be Dana's manager: no signature, so refused.
     const forged = { ...(await w.claims(zed)), identityKeys: [...(await w.claims(zed)).identityKeys, ...miaClaims.identityKeys] };

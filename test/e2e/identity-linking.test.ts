@@ -5,6 +5,7 @@
 // All real: PostgreSQL, Temporal, Vault, the PostgreSQL target, the gate's real Update.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createIdentityResolver } from '../../server/access/identity-resolver.js';
 import { createRequestService, type RequestService } from '../../server/access/request-service.js';
 import { GatehouseError } from '../../shared/errors.js';
@@ -70,7 +71,7 @@ rules:
     const shadow = await pushToB({ userName: `shadow-${w.target.tag}`, emails: [{ value: zed.email }, { value: owen.email }, { value: mia.email }] });
     await pushToB({ displayName: 'finance-approvers', members: [{ value: shadow }] }, 'Group');
 
-    requests = createRequestService({ orm: w.orm, temporal: w.temporal.client, taskQueue: w.temporal.taskQueue, identities: createIdentityResolver({ orm: w.orm }) });
+    requests = createRequestService({ orm: w.orm, temporal: w.temporal.client, taskQueue: w.temporal.taskQueue, identities: createIdentityResolver({ orm: w.orm }), decisions: createDecisionSigner(w.vault.store) });
   });
 
   afterAll(async () => {

@@ -18,7 +18,7 @@ import {
 import type { AccessChange } from '../../policies/access-change.js';
 import type { DecisionStage, SodConflict } from '../../policies/decide.js';
 import { checkEligibility, type ApproverClaims, type GateParticipants } from '../../policies/approval-eligibility.js';
-import { decisionStatement, verifyDecision, type DecisionKey, type DecisionSignature } from '../../policies/decision-signature.js';
+import { decisionStatement, verifyDecision, verifyWithdrawal, type DecisionKey, type DecisionSignature } from '../../policies/decision-signature.js';
 import type { ApprovalActivities, GateEvent } from './activities.js';
 
 /** The gate's workflow id for a change: one gate per change, ever. */
@@ -77,8 +77,11 @@ export interface DecideArgs {
 
 /** Approve or deny the current stage. Refused, before anything enters history, for anyone not eligible. */
 export const decideUpdate = defineUpdate<ApprovalState, [DecideArgs]>('decide');
-/** The requester withdraws the request. */
-export const cancelSignal = defineSignal<[{ by: string; reason: string }]>('cancel');
+/**
+ * The requester (or an admin) withdraws the request. A signal cannot be refused, so one without the
+ * server's signature over exactly this request, person and reason changes nothing.
+ */
+export const cancelSignal = defineSignal<[{ by: string; reason: string; signature?: DecisionSignature }]>('cancel');
 export const stateQuery = defineQuery<ApprovalState>('state');
 
 const { recordGateEvent, decisionKeys } = proxyActivities<ApprovalActivities>({
@@ -190,8 +193,10 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
     },
   );
 
-  setHandler(cancelSignal, ({ by, reason }) => {
+  setHandler(cancelSignal, ({ by, reason, signature }) => {
     if (state.status !== 'pending') return;
+    // A gate from before signatures cannot check one; every other gate takes only Gatehouse's word.
+    if (!unsigned && !verifyWithdrawal({ changeId: requestId, by: String(by), reason: String(reason) }, signature, keys).valid) return;
     state.status = 'cancelled';
     closingReason = `withdrawn by ${by}: ${reason}`;
     void record({ kind: 'cancelled', stageIndex: state.stageIndex, stage: state.stageName, actorId: by, reason });
