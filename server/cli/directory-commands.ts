@@ -55,7 +55,12 @@ export function registerDirectoryCommands(program: Command): void {
         const list = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).listDirectories();
         if (opts.json) return json(list);
         if (!list.length) return out('no directories yet: gatehouse directory create <name>');
-        out(table([['ID', 'NAME', 'USERS', 'GROUPS', 'TOKENS', 'CREATED'], ...list.map((d) => [d.id, d.name, String(d.userCount), String(d.groupCount), String(d.activeTokenCount), d.createdAt])]));
+        out(
+          table([
+            ['ID', 'NAME', 'USERS', 'GROUPS', 'TOKENS', 'SIGN-IN ISSUERS', 'CREATED'],
+            ...list.map((d) => [d.id, d.name, String(d.userCount), String(d.groupCount), String(d.activeTokenCount), d.signInIssuers.join(',') || 'none (links nobody)', d.createdAt]),
+          ]),
+        );
       }),
     );
 

@@ -106,6 +106,9 @@ describe('SCIM in the running server, with the directory CLI', () => {
 
     const list = JSON.parse((await cli('directory', 'list', '--json')).stdout) as { name: string; userCount: number; activeTokenCount: number }[];
     expect(list).toEqual([expect.objectContaining({ name: 'Okta production', userCount: 1, activeTokenCount: 2 })]);
+    expect((await cli('directory', 'list')).stdout).toMatch(/Okta production .* none \(links nobody\)/);
+    expect((await cli('directory', 'sign-in-issuers', 'Okta production', 'https://acme.okta.test')).stdout).toContain('links people who sign in through https://acme.okta.test');
+    expect((await cli('directory', 'list')).stdout).toMatch(/Okta production .* https:\/\/acme\.okta\.test /);
     const tokens = await cli('directory', 'token', 'list', 'Okta production');
     expect(tokens.stdout).toContain(issued.token.id);
     expect(tokens.stdout).not.toContain(issued.secret);
