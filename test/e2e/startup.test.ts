@@ -92,8 +92,10 @@ describe('gatehouse start with embedded services', () => {
     expect(existsSync(path.join(dataDir, 'vault', 'vault.pid'))).toBe(false);
 
     // Second start on the same data: Vault unseals and keeps its secrets (the canary is still
-    // version 1), and PostgreSQL keeps the self-check row.
-    const second = start(env);
+    // version 1), and PostgreSQL keeps the self-check row. The Temporal UI gets a port picked now:
+    // a port picked minutes ago lies in the ephemeral range, where another test's outgoing
+    // connection may have taken it meanwhile (seen once in CI as "bind: address already in use").
+    const second = start({ ...env, TEMPORAL_DEV_UI_PORT: String(await freePort()) });
     await second.waitFor(/Gatehouse is ready/, 120_000);
     const again = await runCliToEnd(['selfcheck'], env);
     expect(again.code).toBe(0);
