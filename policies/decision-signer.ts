@@ -1,7 +1,7 @@
 // The Node side of decision signatures: signs a statement with the decision key in the secret store
 // (Vault transit in production) and reads its public keys, in the hex form the gate verifies.
 import type { SecretStore } from '../shared/secrets/secret-store.js';
-import { DECISION_KEY_NAME, decisionMessage, verifyDecision, withdrawalMessage, type DecisionKey, type DecisionSignature, type DecisionStatement, type WithdrawalStatement } from './decision-signature.js';
+import { DECISION_KEY_NAME, decisionMessage, withdrawalMessage, type DecisionKey, type DecisionSignature, type DecisionStatement, type WithdrawalStatement } from './decision-signature.js';
 
 const hexOfBase64 = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
@@ -29,11 +29,6 @@ export function createDecisionSigner(store: Pick<SecretStore, 'sign' | 'publicKe
       return { keyVersion: sig.keyVersion, signatureHex: hexOfBase64(sig.signature) };
     },
 
-    /** Verifies against the store's current public keys (for the apply step, outside the sandbox). */
-    async verifier(): Promise<(statement: DecisionStatement, signature: DecisionSignature | undefined) => ReturnType<typeof verifyDecision>> {
-      const keys = await this.keys();
-      return (statement, signature) => verifyDecision(statement, signature, keys);
-    },
   };
 }
 

@@ -155,9 +155,16 @@ export function createDirectoryService(deps: DirectoryServiceDeps) {
 
     listDirectories: () => view(),
 
-    /** Directories with people but no sign-in issuer: nobody who signs in is linked to those people. */
+    /**
+     * Directories with people but no sign-in issuer: nobody who signs in is linked to those people.
+     * /readyz asks on every probe, so only the directories naming no issuer have their people counted.
+     */
     async linkingNobody(): Promise<{ name: string; userCount: number }[]> {
-      return (await view()).filter((d) => !d.signInIssuers.length && d.userCount > 0).map((d) => ({ name: d.name, userCount: d.userCount }));
+      const rows = await deps.orm.em.getConnection().execute<{ name: string; users: number }[]>(
+        `SELECT d.name, (SELECT count(*)::int FROM scim_user u WHERE u.directory_id = d.id) AS users
+           FROM scim_directory d WHERE cardinality(d.sign_in_issuers) = 0 ORDER BY lower(d.name COLLATE pg_c_utf8)`,
+      );
+      return rows.filter((r) => r.users > 0).map((r) => ({ name: r.name, userCount: r.users }));
     },
 
     /** Names the OpenID issuers whose people are linked to this directory's identities (replacing the list), on record. */

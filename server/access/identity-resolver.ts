@@ -85,6 +85,9 @@ export interface IdentityLink {
   issuer?: string;
 }
 
+/** SQL: user `u` signs in through an issuer that directory `d` names (a trailing slash aside). */
+const ISSUER_NAMED_BY_DIRECTORY = `rtrim(u.issuer, '/') IN (SELECT rtrim(i, '/') FROM unnest(d.sign_in_issuers) i)`;
+
 const keysOf = (i: DirectoryIdentity) => [i.id, i.userName, ...i.emails].filter(Boolean);
 
 export function createIdentityResolver(deps: { orm: MikroORM }) {
@@ -119,7 +122,7 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     if (!UUID.test(userId)) return { directoryIds: [] };
     const [row] = await sql().execute<{ issuer: string; directory_ids: string[] }[]>(
       `SELECT u.issuer, array(SELECT d.id::text FROM scim_directory d
-                                WHERE rtrim(u.issuer, '/') IN (SELECT rtrim(i, '/') FROM unnest(d.sign_in_issuers) i) ORDER BY d.id) AS directory_ids
+                                WHERE ${ISSUER_NAMED_BY_DIRECTORY} ORDER BY d.id) AS directory_ids
          FROM gatehouse_user u WHERE u.id = ?::uuid`,
       [userId],
     );
@@ -155,7 +158,7 @@ export function createIdentityResolver(deps: { orm: MikroORM }) {
     // A list goes in as one JSON parameter: the driver would spread an array into several.
     const rows = await sql().execute<{ id: string }[]>(
       `SELECT u.id FROM gatehouse_user u WHERE lower(u.email) IN (SELECT lower(e) FROM jsonb_array_elements_text(?::jsonb) e)
-        ${linkedTo ? `AND EXISTS (SELECT 1 FROM scim_directory d WHERE d.id = ?::uuid AND rtrim(u.issuer, '/') IN (SELECT rtrim(i, '/') FROM unnest(d.sign_in_issuers) i))` : ''}`,
+        ${linkedTo ? `AND EXISTS (SELECT 1 FROM scim_directory d WHERE d.id = ?::uuid AND ${ISSUER_NAMED_BY_DIRECTORY})` : ''}`,
       linkedTo ? [JSON.stringify(emails), linkedTo] : [JSON.stringify(emails)],
     );
     return rows.map((r) => r.id);
