@@ -301,7 +301,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
         if (lag) warnings.push(describeCheckpointLag(lag));
         const unlinked = await createDirectoryService({ orm, ledger: runtime.ledger }).linkingNobody().catch(() => []);
         for (const d of unlinked) {
-          warnings.push(`directory "${d.name}" has ${d.userCount} people but names no sign-in issuer, so nobody who signs in is linked to them (no manager, owner or group approvals there): gatehouse directory sign-in-issuers "${d.name}" <issuer>`);
+          warnings.push(`directory "${d.name}" has ${d.userCount === 1 ? '1 person' : `${d.userCount} people`} but names no sign-in issuer, so nobody who signs in is linked to them (no manager, owner or group approvals there): gatehouse directory sign-in-issuers "${d.name}" <issuer>`);
         }
       }
       if (!db.value.leastPrivilege) warnings.push('the server connects to PostgreSQL as the owner role; set DATABASE_APP_URL');
