@@ -49,7 +49,7 @@ export interface Decision {
   reasons: string[];
 }
 
-function toStage(spec: StageSpec, fromRule: string): DecisionStage {
+export function toStage(spec: StageSpec, fromRule: string): DecisionStage {
   return {
     name: spec.name,
     fromRule,

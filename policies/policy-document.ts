@@ -130,6 +130,36 @@ export const targetSchema = z.strictObject({
 });
 export type TargetSpec = z.infer<typeof targetSchema>;
 
+/**
+ * What an admin change itself needs before it takes effect (issue 12, item 8): allowed as asked, or
+ * approved through the same gate, stages and eligibility as an access change.
+ */
+export const adminRuleSchema = z
+  .strictObject({
+    effect: z.enum(['allow', 'require-approval']),
+    approval: z.strictObject({ stages: z.array(stageSchema).min(1).max(10) }).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.effect === 'require-approval' && !r.approval) ctx.addIssue({ code: 'custom', path: ['approval'], message: 'is required when effect is require-approval' });
+    if (r.effect !== 'require-approval' && r.approval) ctx.addIssue({ code: 'custom', path: ['approval'], message: `is only allowed when effect is require-approval (this rule's effect is ${r.effect})` });
+  });
+export type AdminRule = z.infer<typeof adminRuleSchema>;
+
+/** The admin changes a policy can govern, by the key it names them with under `administration`. */
+export const ADMIN_ACTIONS = ['publishPolicy'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+
+/**
+ * What an admin change needs when the policy in force says nothing about it: publishing access policy
+ * needs a second admin, because one admin alone must not be able to change what everyone may do.
+ */
+export const DEFAULT_ADMIN_RULES: Record<AdminAction, AdminRule> = {
+  publishPolicy: {
+    effect: 'require-approval',
+    approval: { stages: [{ name: 'second admin', approvers: [{ role: 'admin' }], quorum: 1, deadline: '72h', onExpiry: 'deny' }] },
+  },
+};
+
 export const policyDocumentSchema = z
   .strictObject({
     apiVersion: z.literal('gatehouse.dev/v1', { error: 'must be gatehouse.dev/v1' }),
@@ -149,6 +179,8 @@ export const policyDocumentSchema = z
     targets: z.array(targetSchema).max(1000).default([]),
     /** The access people get for who they are, for the joiner-mover-leaver workflows. */
     birthright: birthrightSchema.optional(),
+    /** Which admin changes need approval; an action not named here gets DEFAULT_ADMIN_RULES. */
+    administration: z.strictObject({ publishPolicy: adminRuleSchema.optional() }).optional(),
   })
   .superRefine((d, ctx) => {
     const connectors = new Map<string, number>();

@@ -1,5 +1,6 @@
 // The access policy API, as data: the version in force and the publication history (read:Policy),
-// a version's document by its hash, publishing a new version (publish:Policy) and simulating a draft
+// a version's document by its hash, publishing a new version (publish:Policy; it waits for approval
+// when the policy in force says so, see server/admin) and simulating a draft
 // against today's access and pending requests (simulate:Policy).
 import { z } from 'zod';
 import { defineRoute, type ApiRoute, errorBody } from '../shared/http/api-route.js';
@@ -76,12 +77,17 @@ export function policyRoutes(deps: { service: PolicyService }): ApiRoute[] {
       responses: {
         201: { description: 'published', schema: z.object({ published: z.literal(true), publication: publicationView }) },
         200: { description: 'this version was already in force; nothing changed', schema: z.object({ published: z.literal(false), publication: publicationView }) },
+        202: {
+          description: 'the policy in force says publishing needs approval (by default, a second admin): nothing is published until the admin change is approved',
+          schema: z.object({ published: z.literal(false), awaitingApproval: z.record(z.string(), z.unknown()) }),
+        },
+        503: { description: 'the approval gate could not be opened (Temporal is unreachable); nothing was changed', schema: errorBody },
         400: { description: 'the document is not a valid policy; the error names the field', schema: errorBody },
         409: { description: 'another version was published since the one named in replaces', schema: errorBody },
       },
       handler: async (req, res) => {
         const result = await service.publish(caller(req), req.body as z.infer<typeof publishBody>);
-        res.status(result.published ? 201 : 200).json(result);
+        res.status('awaitingApproval' in result ? 202 : result.published ? 201 : 200).json(result);
       },
     }),
     defineRoute({

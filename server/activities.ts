@@ -20,6 +20,7 @@ import { createConnectorOperations } from '../connectors/operations/connector-op
 import { createPolicyStore } from '../policies/policy-store.js';
 import { createApprovalActivities } from '../workflows/approval/activities.js';
 import { createDecisionSigner } from '../policies/decision-signer.js';
+import { createAdminGateRecorder } from './admin/admin-changes.js';
 import type { EgressGuard } from '../connectors/spi/egress.js';
 import { createChangeActivities } from '../workflows/change/activities.js';
 import { createAssignmentStore } from '../workflows/change/assignment-store.js';
@@ -54,7 +55,7 @@ export function buildActivities(deps: ActivityDeps): object {
   return {
     ...createSelfCheckActivities({ orm: deps.orm, secrets: deps.secrets }),
     ...createConnectorTestActivities({ factory: connectors }),
-    ...createApprovalActivities({ orm: deps.orm, ledger, decisions }),
+    ...createApprovalActivities({ orm: deps.orm, ledger, decisions, adminChanges: createAdminGateRecorder({ orm: deps.orm, ledger, decisions }) }),
     ...createChangeActivities({
       orm: deps.orm,
       ledger,

@@ -1,6 +1,7 @@
 // Where access decisions plug into the server: the policy API (versions, publication, simulation),
 // the approval inbox and the requests API, over the policy store, the identity resolver and the
-// Temporal client that reaches the approval gates and starts access-request workflows.
+// Temporal client that reaches the approval gates and starts access-request workflows; admin changes
+// that wait for approval (server/admin).
 import type { LedgerAppender } from '../../audit/index.js';
 import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
@@ -8,6 +9,8 @@ import { createPolicyService } from '../../policies/policy-service.js';
 import { policyRoutes } from '../../policies/policy-routes.js';
 import type { ApiRoute } from '../../shared/http/api-route.js';
 import type { Runtime } from '../runtime.js';
+import { adminChangeRoutes } from '../admin/admin-change-routes.js';
+import { createAdminChanges } from '../admin/admin-changes.js';
 import { accessRoutes } from './access-routes.js';
 import { createApprovalService } from './approval-service.js';
 import { createIdentityResolver } from './identity-resolver.js';
@@ -18,9 +21,10 @@ export function accessModule(runtime: Pick<Runtime, 'orm' | 'temporal' | 'config
   const { orm } = runtime;
   const identities = createIdentityResolver({ orm });
   const store = createPolicyStore({ orm });
-  const policies = createPolicyService({ orm, store, ledger, simulation: createSimulationSource({ orm, subjects: identities }) });
   const decisions = createDecisionSigner(runtime.secrets);
+  const adminChanges = createAdminChanges({ orm, ledger, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE }, identities, decisions });
+  const policies = createPolicyService({ orm, store, ledger, simulation: createSimulationSource({ orm, subjects: identities }), proposals: adminChanges.proposals });
   const approvals = createApprovalService({ orm, temporal: runtime.temporal.client, identities, decisions });
   const requests = createRequestService({ orm, temporal: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE, identities, decisions });
-  return { routes: [...policyRoutes({ service: policies }), ...accessRoutes({ approvals, requests })] };
+  return { routes: [...policyRoutes({ service: policies }), ...adminChangeRoutes({ changes: adminChanges }), ...accessRoutes({ approvals, requests })] };
 }

@@ -9,7 +9,7 @@ import type { ApprovalService } from './approval-service.js';
 import { newRequestSchema, requestQuerySchema, withdrawalSchema, type NewRequest, type RequestQuery, type RequestService, type Withdrawal } from './request-service.js';
 
 const idParams = z.object({ id: z.uuid({ message: 'must be a request id (a UUID)' }) });
-const decisionBody = z
+export const decisionBody = z
   .object({
     verdict: z.enum(['approve', 'deny'], { error: 'must be approve or deny' }),
     reason: z.string().trim().min(1, 'is required: say why').max(2000, 'must be at most 2000 characters'),

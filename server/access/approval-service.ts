@@ -6,16 +6,16 @@
 // server accepts is signed (the decision key in Vault transit) for the stage the gate is at, and the
 // gate refuses any decision without that signature: approval power comes only from here.
 import { ForbiddenError, subject as asSubject } from '@casl/ability';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { AccessChange } from '../../policies/access-change.js';
 import { checkEligibility, type ApproverClaims, type GateParticipants } from '../../policies/approval-eligibility.js';
 import type { DecisionStage, SodConflict } from '../../policies/decide.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, notFound } from '../../shared/errors.js';
-import { decisionStatement } from '../../policies/decision-signature.js';
 import type { DecisionSigner } from '../../policies/decision-signer.js';
-import { approvalWorkflowId, decideUpdate, stateQuery, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
+import type { ApprovalDecisionRecord, ApprovalState } from '../../workflows/approval/workflow.js';
+import { openStage, sendGateDecision } from './gate-decision.js';
 import type { IdentityResolver } from './identity-resolver.js';
 import { isoTime } from '../../shared/timestamps.js';
 
@@ -76,16 +76,6 @@ const INBOX_SCAN = 1000;
 export function createApprovalService(deps: { orm: MikroORM; temporal: Client; identities: Pick<IdentityResolver, 'claimsFor'>; decisions: Pick<DecisionSigner, 'sign'> }) {
   const sql = () => deps.orm.em.fork().getConnection();
 
-  /** The stage open now, its approvers (with its escalation targets once escalated), and its deadline. */
-  function openStage(row: RequestRow) {
-    const stage = row.stages[row.current_stage_index];
-    if (!stage) return undefined;
-    const approvers = row.escalated && stage.escalateTo ? [...stage.approvers, ...stage.escalateTo] : stage.approvers;
-    const started = new Date(row.stage_started_at).getTime();
-    const deadline = started + stage.deadlineMs + (row.escalated ? (stage.escalationDeadlineMs ?? stage.deadlineMs) : 0);
-    return { stage, approvers, deadlineAt: new Date(deadline).toISOString() };
-  }
-
   /**
    * Whether this caller may decide this request now: eligible under the policy, and allowed by
    * their ability on this instance (the fields role-permissions.ts conditions on).
@@ -125,15 +115,7 @@ export function createApprovalService(deps: { orm: MikroORM; temporal: Client; i
       reasons: row.reasons,
       sodConflicts: row.sod_conflicts,
       policy: { name: row.policy_name, versionHash: row.policy_version_hash },
-      stage: {
-        index: row.current_stage_index,
-        name: open.stage.name,
-        quorum: open.stage.quorum,
-        approvals: row.decisions.filter((d) => d.stageIndex === row.current_stage_index && d.verdict === 'approve').length,
-        escalated: row.escalated,
-        deadlineAt: open.deadlineAt,
-        of: row.stages.length,
-      },
+      stage: open.view,
       stages: row.stages.map((s) => ({ name: s.name, quorum: s.quorum })),
       decisions: row.decisions,
       eligibleAs: as,
@@ -176,35 +158,15 @@ export function createApprovalService(deps: { orm: MikroORM; temporal: Client; i
       const claims = await deps.identities.claimsFor(caller.principal);
       const verdict = assess(row, caller, claims);
       if (!verdict.allowed) throw new GatehouseError('forbidden', `you may not decide approval request ${id}: ${verdict.reason}`, { details: { action: 'decide', subject: 'ApprovalRequest' } });
-      const gate = deps.temporal.workflow.getHandle(approvalWorkflowId(id));
-      let state: ApprovalState;
-      try {
-        state = await gate.query(stateQuery);
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw conflict(`approval request ${id} is closed`);
-        throw err;
-      }
-      if (state.status !== 'pending') throw conflict(`approval request ${id} is already ${state.status}`);
-      if (state.stageIndex !== row.current_stage_index) throw conflict(`approval request ${id} moved on to stage "${state.stageName ?? state.stageIndex}"; reload it and decide again`);
-      if (!state.decisionKeyVersions.length) throw conflict(`approval request ${id} is still opening; try again in a moment`);
-      // Signed with the newest key version the gate knows, so a key rotated since it opened does not strand it.
-      const statement = decisionStatement({ changeId: id, stageIndex: row.current_stage_index, stage: row.stages[row.current_stage_index]!.name, verdict: input.verdict, reason: input.reason, approver: claims });
-      const signature = await deps.decisions.sign(statement, Math.max(...state.decisionKeyVersions));
-      try {
-        return await gate.executeUpdate(decideUpdate, {
-          args: [{ approver: claims, verdict: input.verdict, reason: input.reason, signature }],
-          // A retried HTTP call finds the decision already made instead of deciding twice.
-          updateId: `decision:${caller.principal.id}:${row.current_stage_index}`,
-        });
-      } catch (err) {
-        // The gate refused (its validator): the request moved on since it was read, or the caller is no longer eligible.
-        if (err instanceof WorkflowUpdateFailedError) {
-          const reason = (err.cause as Error | undefined)?.message ?? err.message;
-          throw new GatehouseError('conflict', `the approval gate refused the decision: ${reason}`);
-        }
-        if (err instanceof WorkflowNotFoundError) throw conflict(`approval request ${id} is closed`);
-        throw err;
-      }
+      return sendGateDecision(deps, {
+        id,
+        stageIndex: row.current_stage_index,
+        stageName: row.stages[row.current_stage_index]!.name,
+        approver: claims,
+        verdict: input.verdict,
+        reason: input.reason,
+        what: 'approval request',
+      });
     },
   };
 }

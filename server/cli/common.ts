@@ -4,7 +4,9 @@ import { Runtime as TemporalRuntime, DefaultLogger, type LogLevel } from '@tempo
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { StartupError } from '../embedded/process.js';
-import { GatehouseError } from '../../shared/errors.js';
+import { Connection } from '@temporalio/client';
+import { GatehouseError, dependencyUnavailable } from '../../shared/errors.js';
+import { temporalConnectOptions } from '../temporal-tls.js';
 import { openCliContext, type CliContext } from '../cli-context.js';
 import os from 'node:os';
 import type { Caller } from '../../connectors/caller.js';
@@ -105,4 +107,14 @@ export function cliCaller(): Caller {
     actor: cliActor(),
     ability: adminAbilityFor({ kind: 'system', id: 'cli', roles: [] }),
   };
+}
+
+/** Connects to Temporal as configured (or to the dev server of a running `npm start`); `why` says what needs it. */
+export async function connectCliTemporal(config: Config, why: string): Promise<Connection> {
+  try {
+    const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
+    return await Connection.connect({ ...(config.TEMPORAL_ADDRESS ? temporalConnectOptions(config, address) : { address }), connectTimeout: 5000 });
+  } catch (err) {
+    throw dependencyUnavailable('Temporal', `${why}, and Temporal cannot be reached (${(err as Error).message.split('\n')[0]}); is Gatehouse running?`);
+  }
 }

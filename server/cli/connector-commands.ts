@@ -3,18 +3,17 @@
 // of the machine can see; Gatehouse stores them in Vault and shows only which are set.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
-import { dependencyUnavailable, invalid } from '../../shared/errors.js';
+import { invalid } from '../../shared/errors.js';
 import { createBuiltinConnectorRegistry } from '../../connectors/builtin-connectors.js';
 import { createConnectorInstanceService, type ConnectorInstanceService } from '../../connectors/instances/connector-instance-service.js';
 import type { ConnectorView } from '../../connectors/instances/connector-instance-types.js';
 import type { ConnectorRegistry } from '../../connectors/connector-registry.js';
 import { createTemporalProbe } from '../connector-module.js';
-import { cliCaller, withCliContext } from './common.js';
+import { cliCaller, connectCliTemporal, withCliContext } from './common.js';
 import type { Caller } from '../../connectors/caller.js';
 import type { CliContext } from '../cli-context.js';
-import { temporalConnectOptions } from '../temporal-tls.js';
 
 export interface ConnectorCliIo {
   out(text: string): void;
@@ -140,13 +139,7 @@ async function runProbe(ref: string, json: boolean | undefined): Promise<void> {
   await withCliContext(async (ctx, { config }) => {
     const service = await cliConnectorService(ctx);
     const instance = await service.get(ref, cliCaller());
-    let connection: Connection;
-    try {
-      const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
-      connection = await Connection.connect({ ...(config.TEMPORAL_ADDRESS ? temporalConnectOptions(config, address) : { address }), connectTimeout: 5000 });
-    } catch (err) {
-      throw dependencyUnavailable('Temporal', `the probe runs on a worker, and Temporal cannot be reached (${(err as Error).message.split('\n')[0]}); is Gatehouse running?`);
-    }
+    const connection = await connectCliTemporal(config, 'the probe runs on a worker');
     try {
       const probe = createTemporalProbe({ client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE, timeout: '1 minute' });
       const { workflowId, outcome } = await probe(instance.id);

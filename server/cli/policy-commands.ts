@@ -7,14 +7,18 @@ import type { Command } from 'commander';
 import { createLedger } from '../../audit/index.js';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { parsePolicyDocument, policyVersionHash } from '../../policies/policy-document.js';
-import { createPolicyService } from '../../policies/policy-service.js';
+import { createPolicyService, type AdminChangeProposals } from '../../policies/policy-service.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import type { Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, invalid } from '../../shared/errors.js';
 import { createIdentityResolver } from '../access/identity-resolver.js';
 import { createSimulationSource } from '../access/simulation-source.js';
 import type { CliContext } from '../cli-context.js';
-import { fail, withCliContext } from './common.js';
+import type { Config } from '../config.js';
+import { Client, type Connection } from '@temporalio/client';
+import { createDecisionSigner } from '../../policies/decision-signer.js';
+import { createAdminChanges } from '../admin/admin-changes.js';
+import { connectCliTemporal, fail, withCliContext } from './common.js';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -34,12 +38,34 @@ function operator(): Principal {
   return { kind: 'system', id: name, displayName: name, roles: [] };
 }
 
-async function service(ctx: CliContext) {
+async function service(ctx: CliContext, config?: Config) {
   const store = createPolicyStore({ orm: ctx.orm });
   const ledger = createLedger({ orm: ctx.orm, signer: await ctx.secrets() });
-  const simulation = createSimulationSource({ orm: ctx.orm, subjects: createIdentityResolver({ orm: ctx.orm }) });
+  const identities = createIdentityResolver({ orm: ctx.orm });
+  const simulation = createSimulationSource({ orm: ctx.orm, subjects: identities });
   const principal = operator();
-  return { policies: createPolicyService({ orm: ctx.orm, store, ledger, simulation }), caller: { principal, ability: adminAbilityFor(principal) } };
+  // A publication the policy in force says needs approval is proposed through a running Gatehouse's
+  // Temporal, reached only then: checking, showing and the bootstrap publication do not need it.
+  const connections: Connection[] = [];
+  const proposals: AdminChangeProposals | undefined = config && {
+    async proposePublication(input) {
+      const connection = await connectCliTemporal(config, `${input.requirement.reason}, so the publication waits at the approval gate`);
+      connections.push(connection);
+      const changes = createAdminChanges({
+        orm: ctx.orm,
+        ledger,
+        temporal: { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE },
+        identities,
+        decisions: createDecisionSigner(await ctx.secrets()),
+      });
+      return changes.proposals.proposePublication(input);
+    },
+  };
+  return {
+    policies: createPolicyService({ orm: ctx.orm, store, ledger, simulation, ...(proposals ? { proposals } : {}) }),
+    caller: { principal, ability: adminAbilityFor(principal) },
+    close: () => Promise.all(connections.map((c) => c.close())),
+  };
 }
 
 export function registerPolicyCommands(program: Command): void {
@@ -65,12 +91,21 @@ export function registerPolicyCommands(program: Command): void {
     .option('--replaces <hash>', 'refuse unless this version is the one in force (guards against a concurrent publication)')
     .option('--json', 'print the publication as JSON')
     .action(async (file: string, opts: { note?: string; replaces?: string; json?: boolean }) => {
-      await withCliContext(async (ctx) => {
-        const { policies, caller } = await service(ctx);
-        const result = await policies.publish(caller, { document: readDocument(file), note: opts.note, replaces: opts.replaces });
-        if (opts.json) return out(JSON.stringify(result, null, 2));
-        const p = result.publication;
-        out(result.published ? `published ${p.name} version ${p.versionHash} (publication ${p.seq})` : `${p.name} version ${p.versionHash} is already in force; nothing published`);
+      await withCliContext(async (ctx, { config }) => {
+        const { policies, caller, close } = await service(ctx, config);
+        try {
+          const result = await policies.publish(caller, { document: readDocument(file), note: opts.note, replaces: opts.replaces });
+          if (opts.json) return out(JSON.stringify(result, null, 2));
+          if ('awaitingApproval' in result) {
+            const c = result.awaitingApproval;
+            out(`nothing published yet: ${c.reasons.join('; ')}.\nadmin change ${c.id} waits for approval: ${c.summary}.\nAn eligible admin approves it with POST /api/admin-changes/${c.id}/decision; it is published then.`);
+            return;
+          }
+          const p = result.publication;
+          out(result.published ? `published ${p.name} version ${p.versionHash} (publication ${p.seq})` : `${p.name} version ${p.versionHash} is already in force; nothing published`);
+        } finally {
+          await close();
+        }
       });
     });
 

@@ -13,6 +13,7 @@ import { Migration20261207090000JmlRuns } from '../../workflows/migrations/Migra
 import { Migration20261207120000FirstStart } from '../auth/migrations/Migration20261207120000FirstStart.js';
 import { Migration20261207130000LedgerBounds } from '../../audit/migrations/Migration20261207130000LedgerBounds.js';
 import { Migration20261207150000DirectorySignIn } from '../../scim/migrations/Migration20261207150000DirectorySignIn.js';
+import { Migration20261207210000AdminChanges } from '../../policies/migrations/Migration20261207210000AdminChanges.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -32,6 +33,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207120000FirstStart,
   Migration20261207130000LedgerBounds,
   Migration20261207150000DirectorySignIn,
+  Migration20261207210000AdminChanges,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -97,6 +97,10 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/policies/versions/:versionHash': POLICY_READERS,
   'POST /api/policies': ADMIN,
   'POST /api/policies/simulate': ADMIN,
+  // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)
+  'GET /api/admin-changes': POLICY_READERS,
+  'GET /api/admin-changes/:id': POLICY_READERS,
+  'POST /api/admin-changes/:id/decision': PEOPLE,
 
   // the approval inbox: people with the approver role (which requests, the policy says); never a token
   'GET /api/approvals': PEOPLE,

@@ -1,13 +1,14 @@
 // The `gatehouse policy` commands as an operator (or a pipeline keeping policies in git) runs them: a
 // real process against the suite's PostgreSQL and Vault. Checking is offline; publishing records the
-// operator in the ledger; publishing the same meaning again changes nothing.
+// operator in the ledger; publishing the same meaning again changes nothing; a later publication waits
+// for a second admin.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../../audit/index.js';
 import { runCliToEnd } from '../helpers/cli.js';
-import { createTestDatabase, createTestVault, openOrm, type MikroORM, type TestDatabase, type TestVault } from '../helpers/services.js';
+import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, type MikroORM, type TestDatabase, type TestVault } from '../helpers/services.js';
 
 describe('gatehouse policy', () => {
   let db: TestDatabase;
@@ -80,6 +81,31 @@ rules:
     const entries = (await ledger.query({ action: 'policy.published' })).entries;
     expect(entries).toHaveLength(1);
     expect(entries[0]).toMatchObject({ actor: { kind: 'system', id: expect.stringMatching(/^cli:/) }, policy: { id: 'acme-access', versionHash: hash } });
+  }, 180_000);
+
+  it('proposes a later publication for a second admin, and publishes nothing until then', async () => {
+    const next = file('next.yaml', POLICY.replace('effect: allow', 'effect: deny'));
+    // Temporal unreachable: the gate cannot open, so nothing is proposed or published, and the operator is told why.
+    const offline = await runCliToEnd(['policy', 'publish', next], { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(offline.code).toBe(1);
+    expect(offline.stderr).toContain("needs a second admin's approval");
+    expect(offline.stderr).toContain('Temporal');
+    const rows = () => orm.em.fork().getConnection().execute<{ id: string; status: string; proposed_by_id: string }[]>('SELECT id, status, proposed_by_id FROM admin_change');
+    expect(await rows()).toEqual([]);
+
+    const temporal = await connectTestTemporal();
+    try {
+      const proposed = await runCliToEnd(['policy', 'publish', next], { ...env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: temporal.taskQueue });
+      expect(proposed.code, proposed.stderr).toBe(0);
+      expect(proposed.stdout).toMatch(/^nothing published yet: .*second admin's approval/);
+      const [row] = await rows();
+      expect(row).toMatchObject({ status: 'pending', proposed_by_id: expect.stringMatching(/^cli:/) });
+      expect(proposed.stdout).toContain(`/api/admin-changes/${row!.id}/decision`);
+      expect((await gatehouse('history')).stdout.trim().split('\n')).toHaveLength(1);
+      await temporal.client.workflow.getHandle(`approval:${row!.id}`).terminate('test over');
+    } finally {
+      await temporal.close();
+    }
   }, 180_000);
 
   it('simulates a draft without publishing it', async () => {

@@ -8,6 +8,7 @@ import { createPostgresTarget, type PostgresTarget } from './postgres-target.js'
 import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal } from './services.js';
 import { TEST_ISSUER, testCallers, type PersonCredentials } from './test-callers.js';
 import { waitUntil } from './access-world.js';
+import { publishPolicy } from './publish-policy.js';
 
 export interface ServerPerson {
   /** The directory identity id. */
@@ -41,6 +42,9 @@ export async function startAccessServer(overrides: Record<string, string> = {}):
   const orm = await openOrm(db.appUrl, 2);
   const callers = testCallers(orm);
   const admin = await callers.person(['admin'], 'Ada Admin');
+  // Approves publications after the first (the policy's default needs a second admin), made when first needed.
+  let second: Promise<PersonCredentials> | undefined;
+  const secondAdmin = () => (second ??= callers.person(['admin'], 'Bea Second-Admin'));
 
   const api = async <T>(as: PersonCredentials | undefined, method: string, path: string, body?: unknown) => {
     const res = await fetch(`${gatehouse.url}${path}`, {
@@ -89,10 +93,8 @@ export async function startAccessServer(overrides: Record<string, string> = {}):
       return { id, email, as: await callers.person(spec.roles ?? [], spec.name, email) };
     },
 
-    async publish(yaml) {
-      const res = await api<{ publication: { versionHash: string } }>(admin, 'POST', '/api/policies', { document: yaml });
-      if (res.status !== 201) throw new Error(`publishing failed: ${JSON.stringify(res.body)}`);
-      return res.body.publication.versionHash;
+    publish(yaml) {
+      return publishPolicy(api, admin, secondAdmin, yaml);
     },
 
     waitForStatus(requestId, statuses) {

@@ -11,7 +11,7 @@ import { createConnectorInstanceService } from '../../connectors/instances/conne
 import { createScimModule, type ScimModule } from '../../scim/index.js';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
 import type { AccessChangeInput } from '../../policies/access-change.js';
-import { createPolicyService } from '../../policies/policy-service.js';
+import { createPolicyService, publishInTransaction } from '../../policies/policy-service.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import type { ApproverClaims } from '../../policies/approval-eligibility.js';
 import type { Principal, Role } from '../../shared/auth/permissions.js';
@@ -181,7 +181,14 @@ export async function createAccessWorld(options: { connectorName?: string } = {}
     },
 
     async publish(yaml) {
-      const result = await policies.publish({ principal: system, ability: adminAbilityFor(system) }, { document: yaml });
+      // The first publication is the bootstrap; later ones are set up here as if their admin change
+      // had been approved (governance of publishing is tested in admin-changes.test.ts).
+      const caller = { principal: system, ability: adminAbilityFor(system) };
+      const inForce = await store.inForce();
+      const result = inForce
+        ? await orm.em.fork().transactional((em) => publishInTransaction(em, ledger, { text: yaml, governedBy: inForce.versionHash, actor: { kind: 'system', id: 'test' }, authority: { test: 'set up by the test world' } }))
+        : await policies.publish(caller, { document: yaml });
+      if (!('publication' in result)) throw new Error('the test world publishes without waiting for approval');
       return result.publication.versionHash;
     },
 

@@ -11,6 +11,7 @@ import { startSlapd, type Slapd } from './slapd.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, sharedTestDataDir, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal, type TestVault } from './services.js';
 import { TEST_ISSUER, testCallers, type PersonCredentials } from './test-callers.js';
 import { waitUntil } from './access-world.js';
+import { publishPolicy } from './publish-policy.js';
 import { runCli, type CliRun } from './cli.js';
 
 const LDAP_SEED = (suffix: string) => `
@@ -107,7 +108,11 @@ export async function startJmlWorld(options: { embeddedWorker?: boolean } = {}):
   const config = { IDENTITY_EVENT_POLL_MS: '100', RECONCILE_INTERVAL_MINUTES: '10080', GATEHOUSE_EMBEDDED_WORKER: options.embeddedWorker === false ? 'false' : 'true' };
   const gatehouse = await startGatehouse(testConfig({ db, vault, temporal }, config), createLogger({ level: 'silent' }), { announce: () => undefined });
   const orm = await openOrm(db.appUrl, 2);
-  const admin = await testCallers(orm).person(['admin'], 'Ada Admin');
+  const callers = testCallers(orm);
+  const admin = await callers.person(['admin'], 'Ada Admin');
+  // Approves publications after the first (the policy's default needs a second admin), made when first needed.
+  let second: Promise<PersonCredentials> | undefined;
+  const secondAdmin = () => (second ??= callers.person(['admin'], 'Bea Second-Admin'));
 
   const api = async <T>(as: PersonCredentials | undefined, method: string, path: string, body?: unknown) => {
     const res = await fetch(`${gatehouse.url}${path}`, {
@@ -200,10 +205,8 @@ export async function startJmlWorld(options: { embeddedWorker?: boolean } = {}):
       if (res.status !== 200 && res.status !== 204) throw new Error(`SCIM patch failed: ${res.status} ${JSON.stringify(res.body)}`);
     },
 
-    async publish(yaml) {
-      const res = await api<{ publication: { versionHash: string } }>(admin, 'POST', '/api/policies', { document: yaml });
-      if (res.status !== 201) throw new Error(`publishing failed: ${JSON.stringify(res.body)}`);
-      return res.body.publication.versionHash;
+    publish(yaml) {
+      return publishPolicy(api, admin, secondAdmin, yaml);
     },
 
     async runsOf(identityId) {

@@ -26,6 +26,13 @@ export interface GateEvent {
   workflowId: string;
   runId: string;
   policy: { name: string; versionHash: string };
+  /** Set for an admin change's gate: its events are recorded with the admin change. */
+  gate?: 'admin-change';
+}
+
+/** Records an admin change's gate events (server/admin), and applies the change when its gate closes approved. */
+export interface AdminGateRecorder {
+  recordGateEvent(event: GateEvent): Promise<{ recorded: boolean }>;
 }
 
 /** What `opened` carries, so the request record can be created. */
@@ -51,7 +58,7 @@ const LEDGER_ACTION: Record<GateEventKind, string> = {
 /** The request's status once the gate closes, and the change's. */
 const CHANGE_STATUS_AFTER: Record<string, string> = { approved: 'approved', denied: 'rejected', expired: 'expired', cancelled: 'cancelled' };
 
-export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAppender; decisions: Pick<DecisionSigner, 'ensureKey' | 'keys'> }) {
+export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAppender; decisions: Pick<DecisionSigner, 'ensureKey' | 'keys'>; adminChanges?: AdminGateRecorder }) {
   return {
     /** The public versions of the decision key, for the gate's validator (the key is created on first use). */
     async decisionKeys(): Promise<DecisionKey[]> {
@@ -60,6 +67,10 @@ export function createApprovalActivities(deps: { orm: MikroORM; ledger: LedgerAp
     },
 
     async recordGateEvent(event: GateEvent): Promise<{ recorded: boolean }> {
+      if (event.gate === 'admin-change') {
+        if (!deps.adminChanges) throw new Error(`approval gate ${event.workflowId} is for an admin change, and this worker cannot record admin changes`);
+        return deps.adminChanges.recordGateEvent(event);
+      }
       return deps.orm.em.fork().transactional(async (em) => {
         const conn = em.getConnection();
         const ctx = em.getTransactionContext();

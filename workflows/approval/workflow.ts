@@ -25,7 +25,10 @@ import type { ApprovalActivities, GateEvent } from './activities.js';
 export const approvalWorkflowId = (changeId: string) => `approval:${changeId}`;
 
 export interface ApprovalInput {
-  change: AccessChange;
+  /** What waits at the gate: an access change, or an admin change (then `gate` says so). */
+  change: Pick<AccessChange, 'id'>;
+  /** Where the gate's events are recorded: with the access change (the default), or with an admin change. */
+  gate?: 'admin-change';
   policy: { name: string; versionHash: string };
   reasons: string[];
   sodConflicts: SodConflict[];
@@ -112,13 +115,18 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
   const passedByExpiry: string[] = [];
   let closingReason = '';
   let cancelledFromOutside = false;
+  /**
+   * Whether the first stage is open. Until it is, decisions are refused: one accepted earlier was
+   * counted and then reset when the stage opened, so the approval was lost and the stage waited on.
+   */
+  let accepting = false;
 
   // Gate events are recorded one after another, in the order they happened, each exactly once
   // (the activity is idempotent by request id and sequence number).
   let seq = 0;
   let tail: Promise<unknown> = Promise.resolve();
   const record = (event: Omit<GateEvent, 'requestId' | 'seq' | 'workflowId' | 'runId' | 'policy'>): Promise<unknown> => {
-    const e: GateEvent = { ...event, requestId, seq: ++seq, workflowId, runId, policy: input.policy };
+    const e: GateEvent = { ...event, requestId, seq: ++seq, workflowId, runId, policy: input.policy, ...(input.gate ? { gate: input.gate } : {}) };
     // Not cancellable: an event that happened is recorded even when the gate is being cancelled.
     const written = tail.then(() => CancellationScope.nonCancellable(() => recordGateEvent(e)));
     tail = written.catch(() => undefined);
@@ -186,7 +194,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
         const eligibility = eligibilityOf(approver);
         if (!eligibility.eligible) throw new Error(eligibility.reason);
         if (unsigned) throw new Error('this request was opened by an earlier version of Gatehouse, which did not sign decisions: withdraw it and ask again');
-        if (!keys.length) throw new Error('the gate is still opening; try again in a moment');
+        if (!keys.length || !accepting) throw new Error('the gate is still opening; try again in a moment');
         const signed = verifyDecision(decisionStatement({ changeId: requestId, stageIndex: state.stageIndex, stage: s.name, verdict, reason, approver }), signature, keys);
         if (!signed.valid) throw new Error(signed.reason);
       },
@@ -222,6 +230,7 @@ export async function approvalWorkflow(input: ApprovalInput): Promise<ApprovalOu
       state.quorum = s.quorum;
       state.approvalsInStage = 0;
       state.escalated = false;
+      accepting = true;
       if (state.stageIndex > 0) await record({ kind: 'stage-started', stageIndex: state.stageIndex, stage: s.name });
 
       const stageDone = () => state.status !== 'pending' || state.approvalsInStage >= s.quorum;

@@ -33,6 +33,15 @@ export const LEDGER_ACTIONS = {
   requestClosed: 'access.request.closed',
 } as const;
 
+/** The ledger actions an authority check reads: an access change's, or an admin change's (server/admin). */
+export interface AuthorityActions {
+  decided: string;
+  approved: string;
+  denied: string;
+  expired: string;
+  requestClosed: string;
+}
+
 export type Authority =
   | { allowed: true; policy: { id: string; versionHash: string }; effect: 'allow' | 'require-approval'; decidedSeq: number }
   | { allowed: false; reason: string };
@@ -75,11 +84,12 @@ function approvalFault(e: LedgerEntry, changeId: string, exclusions: RecordedExc
 }
 
 /** Whether the entries hold a person's approval, and so the decision key's public versions are needed to check them. */
-export const holdsApprovals = (entries: readonly LedgerEntry[]): boolean => entries.some((e) => e.action === LEDGER_ACTIONS.approved && e.actor.kind === 'human');
+export const holdsApprovals = (entries: readonly LedgerEntry[], actions: AuthorityActions = LEDGER_ACTIONS): boolean =>
+  entries.some((e) => e.action === actions.approved && e.actor.kind === 'human');
 
-export function checkAuthority(entries: readonly LedgerEntry[], change: { id: string; hash: string }, decisionKeys: readonly DecisionKey[]): Authority {
+export function checkAuthority(entries: readonly LedgerEntry[], change: { id: string; hash: string }, decisionKeys: readonly DecisionKey[], actions: AuthorityActions = LEDGER_ACTIONS): Authority {
   const mine = entries.filter((e) => e.correlation?.changeId === change.id);
-  const decisions = mine.filter((e) => e.action === LEDGER_ACTIONS.decided);
+  const decisions = mine.filter((e) => e.action === actions.decided);
   if (!decisions.length) return refuse(`the ledger holds no decision for change ${change.id}`);
   if (decisions.length > 1) return refuse(`the ledger holds ${decisions.length} decisions for change ${change.id}; one change is decided once`);
   const decided = decisions[0]!;
@@ -92,21 +102,21 @@ export function checkAuthority(entries: readonly LedgerEntry[], change: { id: st
 
   // From here on, only gate entries recorded after the decision and under the same policy version count.
   const gate = mine.filter((e) => e.seq > decided.seq && e.policy?.versionHash === policy.versionHash && e.policy.id === policy.id);
-  const denial = gate.find((e) => e.action === LEDGER_ACTIONS.denied || e.action === LEDGER_ACTIONS.expired);
-  if (denial) return refuse(`change ${change.id} was ${denial.action === LEDGER_ACTIONS.denied ? 'denied' : 'left to expire'} at the approval gate (ledger entry ${denial.seq})`);
-  const closed = gate.filter((e) => e.action === LEDGER_ACTIONS.requestClosed);
+  const denial = gate.find((e) => e.action === actions.denied || e.action === actions.expired);
+  if (denial) return refuse(`change ${change.id} was ${denial.action === actions.denied ? 'denied' : 'left to expire'} at the approval gate (ledger entry ${denial.seq})`);
+  const closed = gate.filter((e) => e.action === actions.requestClosed);
   if (!closed.some((e) => (e.details as { status?: string } | undefined)?.status === 'approved')) {
     return refuse(`the ledger holds no approved outcome of the approval gate for change ${change.id}`);
   }
   // Every person's approval must be one Gatehouse signed, by someone who may approve: one that is not
   // means the gate or the ledger was reached around Gatehouse, and nothing is applied.
   for (const e of gate) {
-    if (e.action !== LEDGER_ACTIONS.approved || (e.details as { byExpiry?: boolean } | undefined)?.byExpiry === true) continue;
+    if (e.action !== actions.approved || (e.details as { byExpiry?: boolean } | undefined)?.byExpiry === true) continue;
     const fault = e.actor.kind === 'human' ? approvalFault(e, change.id, details.exclusions, decisionKeys) : undefined;
     if (fault) return refuse(fault);
   }
   for (const stage of details.stages ?? []) {
-    const approvals = gate.filter((e) => e.action === LEDGER_ACTIONS.approved && (e.details as { stageIndex?: number } | undefined)?.stageIndex === stage.index);
+    const approvals = gate.filter((e) => e.action === actions.approved && (e.details as { stageIndex?: number } | undefined)?.stageIndex === stage.index);
     const byExpiry = approvals.some((e) => (e.details as { byExpiry?: boolean }).byExpiry === true);
     if (byExpiry && stage.onExpiry === 'allow') continue;
     const people = new Set(approvals.filter((e) => e.actor.kind === 'human' && !(e.details as { byExpiry?: boolean }).byExpiry).map((e) => e.actor.id));

@@ -1,0 +1,386 @@
+// Admin changes that wait for approval (issue 12, item 8): one admin alone does not change what
+// everyone may do. When the policy in force says an admin change needs approval (publishing access
+// policy needs a second admin by default), the change is stored as proposed, recorded in the ledger,
+// and sent through the same approval gate as access changes: the same stages, eligibility (never the
+// proposer), signed decisions and records. It takes effect in the transaction that records the gate's
+// approved outcome, and only after the approvals on the ledger verify again (change-authority.ts), so
+// nothing is applied twice or without its approvals.
+import { createHash, randomUUID } from 'node:crypto';
+import { ForbiddenError, subject as asSubject } from '@casl/ability';
+import { WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { Actor, Ledger, LedgerAppender, LedgerEntry } from '../../audit/index.js';
+import { actorOfPrincipal } from '../../audit/ledger-routes.js';
+import { checkEligibility, type ApproverClaims, type GateParticipants } from '../../policies/approval-eligibility.js';
+import type { DecisionStage } from '../../policies/decide.js';
+import type { DecisionSigner } from '../../policies/decision-signer.js';
+import { publishInTransaction, type AdminChangeProposals, type AdminChangeView, type PolicyCaller, type PublishPayload } from '../../policies/policy-service.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
+import { GatehouseError, conflict, dependencyUnavailable, notFound } from '../../shared/errors.js';
+import { isoTime } from '../../shared/timestamps.js';
+import type { GateEvent, GateEventKind } from '../../workflows/approval/activities.js';
+import { approvalWorkflowId, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
+import { checkAuthority, holdsApprovals, type AuthorityActions, type RecordedStage } from '../../workflows/change/change-authority.js';
+import { ledgerEntriesOfChange } from '../../workflows/change/access-change-record.js';
+import { openStage, sendGateDecision } from '../access/gate-decision.js';
+import type { IdentityResolver } from '../access/identity-resolver.js';
+
+export const ADMIN_LEDGER_ACTIONS = {
+  proposed: 'admin.change.proposed',
+  stageStarted: 'admin.change.stage_started',
+  approved: 'admin.change.approved',
+  denied: 'admin.change.denied',
+  escalated: 'admin.change.escalated',
+  expired: 'admin.change.expired',
+  cancelled: 'admin.change.cancelled',
+  closed: 'admin.change.closed',
+  applied: 'admin.change.applied',
+  failed: 'admin.change.failed',
+  refused: 'admin.change.refused',
+} as const;
+
+/** What the authority check reads for an admin change: the proposal stands where an access change's decision does. */
+const AUTHORITY_ACTIONS: AuthorityActions = {
+  decided: ADMIN_LEDGER_ACTIONS.proposed,
+  approved: ADMIN_LEDGER_ACTIONS.approved,
+  denied: ADMIN_LEDGER_ACTIONS.denied,
+  expired: ADMIN_LEDGER_ACTIONS.expired,
+  requestClosed: ADMIN_LEDGER_ACTIONS.closed,
+};
+
+const GATE_ACTION: Record<GateEventKind, string> = {
+  opened: 'admin.change.gate_opened',
+  'stage-started': ADMIN_LEDGER_ACTIONS.stageStarted,
+  approved: ADMIN_LEDGER_ACTIONS.approved,
+  denied: ADMIN_LEDGER_ACTIONS.denied,
+  escalated: ADMIN_LEDGER_ACTIONS.escalated,
+  expired: ADMIN_LEDGER_ACTIONS.expired,
+  'passed-by-expiry': ADMIN_LEDGER_ACTIONS.approved,
+  cancelled: ADMIN_LEDGER_ACTIONS.cancelled,
+  closed: ADMIN_LEDGER_ACTIONS.closed,
+};
+
+export const ADMIN_CHANGE_STATUSES = ['pending', 'applied', 'denied', 'expired', 'cancelled', 'failed'] as const;
+export type AdminChangeStatus = (typeof ADMIN_CHANGE_STATUSES)[number];
+
+interface AdminChangeRow {
+  id: string;
+  action: 'publish-policy';
+  status: AdminChangeStatus;
+  payload: PublishPayload;
+  payload_hash: string;
+  summary: string;
+  proposed_by_kind: string;
+  proposed_by_id: string;
+  proposed_by_name: string | null;
+  policy_name: string;
+  policy_version_hash: string;
+  reasons: string[];
+  stages: DecisionStage[];
+  participants: GateParticipants;
+  current_stage_index: number;
+  stage_started_at: Date | string;
+  escalated: boolean;
+  decisions: (ApprovalDecisionRecord & { at?: string })[];
+  closing_reason: string | null;
+  result: Record<string, unknown> | null;
+  created_at: Date | string;
+  closed_at: Date | string | null;
+}
+
+/** An admin change with how it stands: its stage, decisions and outcome. */
+export interface AdminChangeDetail extends AdminChangeView {
+  stage?: NonNullable<ReturnType<typeof openStage>>['view'];
+  decisions: (ApprovalDecisionRecord & { at?: string })[];
+  closingReason?: string;
+  result?: Record<string, unknown>;
+  closedAt?: string;
+  /** Whether the caller may decide its open stage now, and how (or why not). */
+  youMayDecide?: { allowed: true; as: string } | { allowed: false; reason: string };
+}
+
+const COLUMNS = `id, action, status, payload, payload_hash, summary, proposed_by_kind, proposed_by_id, proposed_by_name, policy_name, policy_version_hash,
+  reasons, stages, participants, current_stage_index, stage_started_at, escalated, decisions, closing_reason, result, created_at, closed_at`;
+
+const payloadHash = (payload: PublishPayload) => createHash('sha256').update(canonicalJson(payload)).digest('hex');
+
+const recordedStages = (stages: DecisionStage[]): RecordedStage[] => stages.map((s, index) => ({ index, name: s.name, quorum: s.quorum, onExpiry: s.onExpiry }));
+
+function proposerActor(row: AdminChangeRow): Actor {
+  const kind = row.proposed_by_kind === 'nhi' || row.proposed_by_kind === 'system' ? row.proposed_by_kind : 'human';
+  return { kind, id: row.proposed_by_id, ...(row.proposed_by_name ? { display: row.proposed_by_name } : {}) };
+}
+
+function toView(row: AdminChangeRow): AdminChangeView {
+  return {
+    id: row.id,
+    action: row.action,
+    status: row.status,
+    summary: row.summary,
+    reasons: row.reasons,
+    stages: row.stages.map((s) => ({ name: s.name, quorum: s.quorum })),
+    policy: { name: row.policy_name, versionHash: row.policy_version_hash },
+    proposedBy: { kind: row.proposed_by_kind, id: row.proposed_by_id, ...(row.proposed_by_name ? { name: row.proposed_by_name } : {}) },
+    createdAt: isoTime(row.created_at),
+  };
+}
+
+/** The server's side: propose, read, and decide admin changes. */
+export function createAdminChanges(deps: {
+  orm: MikroORM;
+  ledger: LedgerAppender;
+  temporal: { client: Client; taskQueue: string };
+  identities: Pick<IdentityResolver, 'claimsFor'>;
+  decisions: Pick<DecisionSigner, 'sign'>;
+}) {
+  const sql = () => deps.orm.em.fork().getConnection();
+
+  async function load(id: string): Promise<AdminChangeRow | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+    const [row] = await sql().execute<AdminChangeRow[]>(`SELECT ${COLUMNS} FROM admin_change WHERE id = ?`, [id]);
+    return row;
+  }
+
+  /** Whether this caller may decide the open stage now: eligible under the stage, never the proposer, and allowed by their ability. */
+  function assess(row: AdminChangeRow, caller: PolicyCaller, claims: ApproverClaims): { allowed: true; as: string } | { allowed: false; reason: string } {
+    const open = openStage(row);
+    if (!open) return { allowed: false, reason: `this admin change is ${row.status}` };
+    const eligibility = checkEligibility({ stageName: open.stage.name, approvers: open.approvers, participants: row.participants, decidedBy: row.decisions.map((d) => d.userId), approver: claims });
+    if (!eligibility.eligible) return { allowed: false, reason: eligibility.reason === 'you requested this change, so someone else must decide it' ? 'you proposed this admin change, so someone else must approve it' : eligibility.reason };
+    const instance = { eligibleApproverIds: [caller.principal.id], requesterId: row.proposed_by_kind === 'human' ? row.proposed_by_id : null, subjectUserIds: [] };
+    const refusal = ForbiddenError.from(caller.ability).unlessCan('decide', asSubject('ApprovalRequest', instance));
+    if (refusal) return { allowed: false, reason: refusal.message };
+    return { allowed: true, as: eligibility.as };
+  }
+
+  function detail(row: AdminChangeRow, mayDecide?: AdminChangeDetail['youMayDecide']): AdminChangeDetail {
+    const open = openStage(row);
+    return {
+      ...toView(row),
+      ...(open ? { stage: open.view } : {}),
+      decisions: row.decisions,
+      ...(row.closing_reason ? { closingReason: row.closing_reason } : {}),
+      ...(row.result ? { result: row.result } : {}),
+      ...(row.closed_at ? { closedAt: isoTime(row.closed_at) } : {}),
+      ...(mayDecide ? { youMayDecide: mayDecide } : {}),
+    };
+  }
+
+  const proposals: AdminChangeProposals = {
+    async proposePublication({ caller, payload, summary, requirement, policy }) {
+      const id = randomUUID();
+      const workflowId = approvalWorkflowId(id);
+      const claims = await deps.identities.claimsFor(caller.principal);
+      // Nobody approves what they proposed: every key that denotes the proposer is excluded.
+      const participants: GateParticipants = { subjectKeys: [], requesterKeys: [...new Set([caller.principal.id, ...claims.identityKeys])], managerKeys: [], entitlementOwnerKeys: [] };
+      const actor = actorOfPrincipal(caller.principal);
+      const hash = payloadHash(payload);
+      const reasons = [requirement.reason];
+      const now = new Date();
+      const row = await deps.orm.em.fork().transactional(async (em) => {
+        const conn = em.getConnection();
+        const [inserted] = await conn.execute<AdminChangeRow[]>(
+          `INSERT INTO admin_change (id, action, status, payload, payload_hash, summary, proposed_by_kind, proposed_by_id, proposed_by_name, policy_name, policy_version_hash,
+             reasons, stages, participants, workflow_id, current_stage_index, current_stage, stage_started_at, created_at, updated_at)
+           VALUES (?, 'publish-policy', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+          [id, JSON.stringify(payload), hash, summary, actor.kind, actor.id, actor.display ?? null, policy.name, policy.versionHash, JSON.stringify(reasons), JSON.stringify(requirement.stages), JSON.stringify(participants), workflowId, requirement.stages[0]?.name ?? null, now, now, now],
+          'all',
+          em.getTransactionContext(),
+        );
+        await deps.ledger.append(
+          {
+            action: ADMIN_LEDGER_ACTIONS.proposed,
+            actor,
+            subject: { type: 'adminChange', id },
+            target: { type: 'policy', id: policy.name },
+            details: {
+              action: 'publish-policy',
+              summary,
+              // What the apply step checks the approvals against, from the ledger alone.
+              changeHash: hash,
+              effect: 'require-approval',
+              rule: requirement.rule,
+              reasons,
+              stages: recordedStages(requirement.stages),
+              exclusions: { subjectKeys: [], requesterKeys: participants.requesterKeys },
+              ...(payload.note ? { note: payload.note } : {}),
+            },
+            correlation: { workflowId, requestId: id, changeId: id },
+            policy: { id: policy.name, versionHash: policy.versionHash },
+          },
+          { em },
+        );
+        return inserted!;
+      });
+      try {
+        await deps.temporal.client.workflow.start('approvalWorkflow', {
+          taskQueue: deps.temporal.taskQueue,
+          workflowId,
+          args: [{ change: { id }, gate: 'admin-change', policy, reasons, sodConflicts: [], stages: requirement.stages, participants }],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          searchAttributes: { GatehouseKind: ['approval'], GatehouseSubject: [`admin-change:${id}`] },
+        });
+      } catch (err) {
+        const reason = `the approval gate could not be opened: ${(err as Error).message.split('\n')[0]}`;
+        await deps.orm.em.fork().transactional(async (em) => {
+          await em.getConnection().execute("UPDATE admin_change SET status = 'failed', closing_reason = ?, closed_at = now(), updated_at = now() WHERE id = ?", [reason, id], 'run', em.getTransactionContext());
+          await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.failed, actor: { kind: 'system', id: 'gatehouse' }, subject: { type: 'adminChange', id }, details: { reason }, correlation: { requestId: id, changeId: id } }, { em });
+        });
+        throw dependencyUnavailable('Temporal', `${reason}; nothing was changed, propose it again`, err);
+      }
+      return toView(row);
+    },
+  };
+
+  return {
+    proposals,
+
+    /** Admin changes, newest first: for whoever may read what they change. */
+    async list(caller: PolicyCaller, options: { status?: AdminChangeStatus; limit: number }): Promise<AdminChangeDetail[]> {
+      ForbiddenError.from(caller.ability).throwUnlessCan('read', asSubject('Policy', {}));
+      const rows = await sql().execute<AdminChangeRow[]>(
+        `SELECT ${COLUMNS} FROM admin_change ${options.status ? 'WHERE status = ?' : ''} ORDER BY created_at DESC, id LIMIT ${options.limit}`,
+        options.status ? [options.status] : [],
+      );
+      const claims = caller.principal.kind === 'human' ? await deps.identities.claimsFor(caller.principal) : undefined;
+      return rows.map((row) => detail(row, claims && row.status === 'pending' ? assess(row, caller, claims) : undefined));
+    },
+
+    async get(caller: PolicyCaller, id: string): Promise<AdminChangeDetail> {
+      ForbiddenError.from(caller.ability).throwUnlessCan('read', asSubject('Policy', {}));
+      const row = await load(id);
+      if (!row) throw notFound('admin change', id);
+      const claims = caller.principal.kind === 'human' && row.status === 'pending' ? await deps.identities.claimsFor(caller.principal) : undefined;
+      return detail(row, claims ? assess(row, caller, claims) : undefined);
+    },
+
+    /** Approves or denies the open stage of an admin change, as the caller. */
+    async decide(caller: PolicyCaller, id: string, input: { verdict: 'approve' | 'deny'; reason: string }): Promise<ApprovalState> {
+      ForbiddenError.from(caller.ability).throwUnlessCan('decide', 'ApprovalRequest');
+      const row = await load(id);
+      if (!row) throw notFound('admin change', id);
+      if (row.status !== 'pending') throw conflict(`admin change ${id} is already ${row.status}`);
+      if (caller.principal.kind !== 'human') throw new GatehouseError('forbidden', `you may not decide admin change ${id}: approvals come from people, not tokens`, { details: { action: 'decide', subject: 'ApprovalRequest' } });
+      const claims = await deps.identities.claimsFor(caller.principal);
+      const verdict = assess(row, caller, claims);
+      if (!verdict.allowed) throw new GatehouseError('forbidden', `you may not decide admin change ${id}: ${verdict.reason}`, { details: { action: 'decide', subject: 'ApprovalRequest' } });
+      return sendGateDecision({ temporal: deps.temporal.client, decisions: deps.decisions }, { id, stageIndex: row.current_stage_index, stageName: row.stages[row.current_stage_index]!.name, approver: claims, verdict: input.verdict, reason: input.reason, what: 'admin change' });
+    },
+  };
+}
+
+export type AdminChanges = ReturnType<typeof createAdminChanges>;
+
+const STATUS_AFTER: Record<string, AdminChangeStatus> = { denied: 'denied', expired: 'expired', cancelled: 'cancelled' };
+
+/**
+ * The worker's side: each gate event of an admin change is written to its record and the ledger in
+ * one transaction, exactly once; the approved outcome applies the change in that same transaction.
+ */
+export function createAdminGateRecorder(deps: { orm: MikroORM; ledger: LedgerAppender & Pick<Ledger, 'query'>; decisions: Pick<DecisionSigner, 'keys'> }) {
+  async function apply(em: EntityManager, row: AdminChangeRow, closed: LedgerEntry, event: GateEvent): Promise<{ status: AdminChangeStatus; reason: string; result?: Record<string, unknown> }> {
+    // The approvals are verified again from the ledger (the entry just appended is not committed yet).
+    const entries = [...(await ledgerEntriesOfChange(deps.ledger, row.id)), closed];
+    const authority = checkAuthority(entries, { id: row.id, hash: row.payload_hash }, holdsApprovals(entries, AUTHORITY_ACTIONS) ? await deps.decisions.keys() : [], AUTHORITY_ACTIONS);
+    const correlation = { workflowId: event.workflowId, runId: event.runId, requestId: row.id, changeId: row.id };
+    if (!authority.allowed) {
+      await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.refused, actor: { kind: 'workflow', id: event.workflowId }, subject: { type: 'adminChange', id: row.id }, details: { reason: authority.reason }, correlation }, { em });
+      return { status: 'failed', reason: `refused: ${authority.reason}` };
+    }
+    const approvedBy = row.decisions.filter((d) => d.verdict === 'approve').map((d) => ({ userId: d.userId, ...(d.displayName ? { name: d.displayName } : {}), stage: d.stage }));
+    try {
+      const published = await publishInTransaction(em, deps.ledger, {
+        text: row.payload.document,
+        note: row.payload.note,
+        replaces: row.payload.replaces,
+        governedBy: row.policy_version_hash,
+        actor: proposerActor(row),
+        authority: { adminChange: row.id, approvedBy, authority: row.reasons[0] },
+      });
+      if (!('publication' in published)) throw new Error('an approved publication cannot wait for approval again');
+      const result = { publication: published.publication, published: published.published };
+      await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.applied, actor: { kind: 'workflow', id: event.workflowId }, subject: { type: 'adminChange', id: row.id }, target: { type: 'policy', id: published.publication.name }, details: { action: row.action, versionHash: published.publication.versionHash, published: published.published }, correlation }, { em });
+      return { status: 'applied', reason: published.published ? `approved and published (publication ${published.publication.seq})` : 'approved; this version was already in force, so nothing changed', result };
+    } catch (err) {
+      // A refusal of the publication itself (another version was published since it was proposed)
+      // writes nothing before it is thrown; it closes the admin change as failed, on record.
+      if (!(err instanceof GatehouseError)) throw err;
+      await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.failed, actor: { kind: 'workflow', id: event.workflowId }, subject: { type: 'adminChange', id: row.id }, details: { reason: err.message }, correlation }, { em });
+      return { status: 'failed', reason: `approved, but not applied: ${err.message}` };
+    }
+  }
+
+  return {
+    async recordGateEvent(event: GateEvent): Promise<{ recorded: boolean }> {
+      return deps.orm.em.fork().transactional(async (em) => {
+        const conn = em.getConnection();
+        const ctx = em.getTransactionContext();
+        const now = new Date();
+        const run = (text: string, params: unknown[]) => conn.execute(text, params, 'run', ctx);
+        const inserted = await conn.execute<{ seq: number }[]>(
+          `INSERT INTO admin_change_event (change_id, seq, kind, stage, actor_id, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (change_id, seq) DO NOTHING RETURNING seq`,
+          [event.requestId, event.seq, event.kind, event.stage ?? null, event.actorId ?? null, event.reason ?? null, now],
+          'all',
+          ctx,
+        );
+        if (!inserted.length) return { recorded: false }; // a retry of an event already on record
+        const [row] = await conn.execute<AdminChangeRow[]>(`SELECT ${COLUMNS} FROM admin_change WHERE id = ? FOR UPDATE`, [event.requestId], 'all', ctx);
+        if (!row) throw new Error(`approval gate ${event.workflowId}: admin change ${event.requestId} was never proposed`);
+
+        switch (event.kind) {
+          case 'stage-started':
+            await run('UPDATE admin_change SET current_stage_index = ?, current_stage = ?, stage_started_at = ?, escalated = false, updated_at = ? WHERE id = ?', [event.stageIndex, event.stage ?? null, now, now, row.id]);
+            break;
+          case 'escalated':
+            await run('UPDATE admin_change SET escalated = true, updated_at = ? WHERE id = ?', [now, row.id]);
+            break;
+          case 'approved':
+          case 'denied': {
+            const decision = { stageIndex: event.stageIndex, stage: event.stage, userId: event.actorId, ...(event.actorName ? { displayName: event.actorName } : {}), verdict: event.kind === 'approved' ? 'approve' : 'deny', reason: event.reason, at: now.toISOString(), as: event.detail?.as };
+            await run('UPDATE admin_change SET decisions = decisions || ?::jsonb, updated_at = ? WHERE id = ?', [JSON.stringify([decision]), now, row.id]);
+            row.decisions = [...row.decisions, decision as ApprovalDecisionRecord];
+            break;
+          }
+          default:
+            break;
+        }
+
+        const human = (event.kind === 'approved' || event.kind === 'denied' || event.kind === 'cancelled') && event.actorId;
+        const entry = await deps.ledger.append(
+          {
+            action: GATE_ACTION[event.kind],
+            actor: human ? { kind: 'human', id: event.actorId!, ...(event.actorName ? { display: event.actorName.slice(0, 256) } : {}) } : { kind: 'workflow', id: event.workflowId },
+            subject: { type: 'adminChange', id: row.id },
+            details: {
+              gateEvent: event.kind,
+              action: row.action,
+              stageIndex: event.stageIndex,
+              ...(event.stage ? { stage: event.stage } : {}),
+              ...(event.reason ? { reason: event.reason } : {}),
+              ...(event.kind === 'passed-by-expiry' ? { byExpiry: true } : {}),
+              ...(event.kind === 'opened' ? {} : (event.detail ?? {})),
+            },
+            correlation: { workflowId: event.workflowId, runId: event.runId, requestId: row.id, changeId: row.id },
+            policy: { id: event.policy.name, versionHash: event.policy.versionHash },
+          },
+          { em },
+        );
+
+        if (event.kind === 'closed') {
+          const gateStatus = String(event.detail?.status);
+          const outcome = gateStatus === 'approved' ? await apply(em, row, entry, event) : { status: STATUS_AFTER[gateStatus] ?? 'cancelled', reason: event.reason ?? gateStatus };
+          await run('UPDATE admin_change SET status = ?, closing_reason = ?, result = ?, closed_at = ?, updated_at = ? WHERE id = ?', [
+            outcome.status,
+            outcome.reason,
+            'result' in outcome && outcome.result ? JSON.stringify(outcome.result) : null,
+            now,
+            now,
+            row.id,
+          ]);
+        }
+        return { recorded: true };
+      });
+    },
+  };
+}

@@ -1,0 +1,151 @@
+// Governance of the governance (issue 12, item 8), in a running Gatehouse (its embedded worker, real
+// PostgreSQL, Vault and Temporal): the first policy is the recorded bootstrap; after it, one admin
+// alone cannot publish access policy. The publication waits as an admin change at the same approval
+// gate as access changes, the proposer cannot approve it, a second admin can, and only then is it in
+// force, with the approvals on the ledger. A policy can relax or tighten that rule for itself.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLedger } from '../../audit/index.js';
+import { waitUntil } from '../helpers/access-world.js';
+import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
+import { testCallers, type PersonCredentials } from '../helpers/test-callers.js';
+
+interface ErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+interface AdminChange {
+  id: string;
+  status: string;
+  summary: string;
+  reasons: string[];
+  stage?: { name: string };
+  decisions: { userId: string; verdict: string }[];
+  closingReason?: string;
+  youMayDecide?: { allowed: boolean; reason?: string; as?: string };
+}
+
+const policy = (name: string, extra = '') => `
+apiVersion: gatehouse.dev/v1
+kind: AccessPolicy
+name: ${name}
+rules:
+  - { id: accounts, match: { kinds: [create-account] }, effect: allow }
+${extra}`;
+
+describe('admin changes: publishing access policy needs a second admin', () => {
+  let s: AccessServer;
+  let bea: PersonCredentials; // a second admin
+  let zed: PersonCredentials; // signed in, no role
+  const ledger = () => createLedger({ orm: s.orm, signer: { sign: () => Promise.reject(new Error('unused')), publicKeys: () => Promise.resolve([]) } });
+  const inForce = async () => (await s.api<{ inForce: { versionHash: string; name: string } | null }>(s.admin, 'GET', '/api/policies')).body.inForce;
+  const closed = (id: string) =>
+    waitUntil(`admin change ${id} to close`, async () => {
+      const c = await s.api<AdminChange>(s.admin, 'GET', `/api/admin-changes/${id}`);
+      return c.body.status === 'pending' ? undefined : c.body;
+    });
+  /** Decides once the gate has opened (until then the server answers 409 "still opening"). */
+  const decide = (as: PersonCredentials, id: string, verdict: 'approve' | 'deny', reason: string) =>
+    waitUntil(`a decision on ${id}`, async () => {
+      const r = await s.api<ErrorBody>(as, 'POST', `/api/admin-changes/${id}/decision`, { verdict, reason });
+      return r.status === 409 && r.body.error.message.includes('still opening') ? undefined : r;
+    });
+
+  beforeAll(async () => {
+    s = await startAccessServer();
+    const callers = testCallers(s.orm);
+    bea = await callers.person(['admin'], 'Bea Admin');
+    zed = await callers.person([], 'Zed Bystander');
+  });
+
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('publishes the first policy at once and records it as the bootstrap', async () => {
+    const first = await s.api<{ published: boolean; publication: { versionHash: string } }>(s.admin, 'POST', '/api/policies', { document: policy('acme-v1') });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const [entry] = (await ledger().query({ action: 'policy.published' })).entries;
+    expect(entry?.details).toMatchObject({ versionHash: first.body.publication.versionHash, bootstrap: true });
+  });
+
+  it('holds a later publication until a second admin approves it; the proposer and people without the role cannot', async () => {
+    const before = await inForce();
+    const proposed = await s.api<{ published: boolean; awaitingApproval: AdminChange }>(s.admin, 'POST', '/api/policies', { document: policy('acme-v2'), note: 'tighten accounts' });
+    expect(proposed.status, JSON.stringify(proposed.body)).toBe(202);
+    expect(proposed.body.published).toBe(false);
+    const change = proposed.body.awaitingApproval;
+    expect(change.status).toBe('pending');
+    expect(change.reasons[0]).toContain("second admin's approval");
+    expect(await inForce()).toEqual(before);
+
+    // The proposer is told why not, and so is someone the stage does not name.
+    const own = await decide(s.admin, change.id, 'approve', 'looks fine to me');
+    expect(own.status).toBe(403);
+    expect(own.body.error.message).toContain('you proposed this admin change');
+    const bystander = await decide(zed, change.id, 'approve', 'sure');
+    expect(bystander.status).toBe(403);
+    expect(bystander.body.error.message).toContain('role admin');
+    const asProposer = await s.api<AdminChange>(s.admin, 'GET', `/api/admin-changes/${change.id}`);
+    expect(asProposer.body.youMayDecide).toMatchObject({ allowed: false });
+    const asBea = await s.api<AdminChange>(bea, 'GET', `/api/admin-changes/${change.id}`);
+    expect(asBea.body.youMayDecide).toMatchObject({ allowed: true, as: 'role admin' });
+
+    const approved = await decide(bea, change.id, 'approve', 'reviewed the diff');
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    const done = await closed(change.id);
+    expect(done.status, done.closingReason).toBe('applied');
+    expect((await inForce())?.name).toBe('acme-v2');
+
+    // The ledger holds the proposal, the approval and the publication that names both.
+    const entries = (await ledger().query({ changeId: change.id, order: 'oldest' })).entries.map((e) => e.action);
+    expect(entries).toEqual(expect.arrayContaining(['admin.change.proposed', 'admin.change.approved', 'admin.change.closed', 'admin.change.applied']));
+    const published = (await ledger().query({ action: 'policy.published' })).entries.find((e) => (e.details as { adminChange?: string }).adminChange === change.id);
+    expect(published?.actor.id).toBe(s.admin.userId);
+    expect((published?.details as { approvedBy: { userId: string }[] }).approvedBy.map((a) => a.userId)).toEqual([bea.userId]);
+  });
+
+  it('publishes nothing when the second admin denies', async () => {
+    const before = await inForce();
+    const proposed = await s.api<{ awaitingApproval: AdminChange }>(s.admin, 'POST', '/api/policies', { document: policy('acme-v3') });
+    expect(proposed.status).toBe(202);
+    expect((await decide(bea, proposed.body.awaitingApproval.id, 'deny', 'not this quarter')).status).toBe(200);
+    const done = await closed(proposed.body.awaitingApproval.id);
+    expect(done.status).toBe('denied');
+    expect(await inForce()).toEqual(before);
+  });
+
+  it('refuses an approved proposal when another version was published since it was proposed', async () => {
+    const a = await s.api<{ awaitingApproval: AdminChange }>(s.admin, 'POST', '/api/policies', { document: policy('acme-v4a') });
+    const b = await s.api<{ awaitingApproval: AdminChange }>(s.admin, 'POST', '/api/policies', { document: policy('acme-v4b') });
+    expect((await decide(bea, a.body.awaitingApproval.id, 'approve', 'ok')).status).toBe(200);
+    expect((await closed(a.body.awaitingApproval.id)).status).toBe('applied');
+    expect((await decide(bea, b.body.awaitingApproval.id, 'approve', 'ok too')).status).toBe(200);
+    const late = await closed(b.body.awaitingApproval.id);
+    expect(late.status).toBe('failed');
+    expect(late.closingReason).toContain('not applied');
+    expect((await inForce())?.name).toBe('acme-v4a');
+  });
+
+  it('follows what the policy in force says about publishing: allow, once that rule was itself approved', async () => {
+    const relaxed = policy('acme-v5', 'administration:\n  publishPolicy: { effect: allow }\n');
+    const proposed = await s.api<{ awaitingApproval: AdminChange }>(s.admin, 'POST', '/api/policies', { document: relaxed });
+    expect(proposed.status).toBe(202);
+    await decide(bea, proposed.body.awaitingApproval.id, 'approve', 'we accept single-admin publication in the lab');
+    expect((await closed(proposed.body.awaitingApproval.id)).status).toBe('applied');
+
+    const direct = await s.api<{ published: boolean }>(s.admin, 'POST', '/api/policies', { document: policy('acme-v6') });
+    expect(direct.status, JSON.stringify(direct.body)).toBe(201);
+    const [entry] = (await ledger().query({ action: 'policy.published' })).entries;
+    expect(String((entry?.details as { authority?: string }).authority)).toContain('allows publishing access policy without approval (administration.publishPolicy)');
+  });
+
+  it('lists admin changes for policy readers, and refuses bad input with the field named', async () => {
+    const list = await s.api<{ adminChanges: AdminChange[] }>(s.admin, 'GET', '/api/admin-changes?status=applied');
+    expect(list.body.adminChanges.length).toBeGreaterThanOrEqual(3);
+    expect(list.body.adminChanges.every((c) => c.status === 'applied')).toBe(true);
+    expect((await s.api(zed, 'GET', '/api/admin-changes')).status).toBe(403);
+    const bad = await s.api<ErrorBody>(s.admin, 'GET', '/api/admin-changes?status=maybe');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('status');
+    expect((await s.api(bea, 'POST', `/api/admin-changes/${crypto.randomUUID()}/decision`, { verdict: 'approve', reason: 'x' })).status).toBe(404);
+  });
+});
