@@ -13,14 +13,19 @@ export interface AdminRequirement {
   reason: string;
 }
 
-const WHAT: Record<AdminAction, string> = { publishPolicy: 'publishing access policy' };
+const WHAT: Record<AdminAction, string> = { publishPolicy: 'publishing access policy', createApiTokens: 'creating API tokens', createScimTokens: 'creating SCIM tokens for identity providers' };
 
 export function adminRequirement(policy: Pick<PolicyDocument, 'name' | 'administration'>, action: AdminAction): AdminRequirement {
   const named = policy.administration?.[action];
   const rule = named ? `administration.${action}` : `default:${action}`;
   const spec = named ?? DEFAULT_ADMIN_RULES[action];
-  if (spec.effect === 'allow') return { effect: 'allow', rule, stages: [], reason: `policy ${policy.name} allows ${WHAT[action]} without approval (${rule})` };
+  if (spec.effect === 'allow') {
+    const why = named ? `policy ${policy.name} allows ${WHAT[action]} without approval (${rule})` : `${WHAT[action]} needs no approval: policy ${policy.name} says nothing under administration.${action}`;
+    return { effect: 'allow', rule, stages: [], reason: why };
+  }
   const stages = (spec.approval?.stages ?? []).map((s) => toStage(s, rule));
-  const source = named ? `policy ${policy.name} requires approval for ${WHAT[action]} (${rule})` : `${WHAT[action]} needs a second admin's approval (policy ${policy.name} says nothing under administration.${action}, so Gatehouse's default applies)`;
+  const source = named
+    ? `policy ${policy.name} requires approval for ${WHAT[action]} (${rule})`
+    : `${WHAT[action]} needs a second admin's approval (policy ${policy.name} says nothing under administration.${action}, so Gatehouse's default applies)`;
   return { effect: 'require-approval', rule, stages, reason: `${source}: ${stages.map((s) => `"${s.name}"`).join(', then ')}` };
 }

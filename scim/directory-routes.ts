@@ -84,9 +84,12 @@ export function directoryRoutes(deps: { directories: DirectoryService; scimBaseU
       summary: "Issue a bearer token for the directory's identity provider; the value is in this response only",
       tags: ['directories'],
       access: manage,
+      governedAs: 'createScimTokens',
       request: { params: directoryParams, body: z.object({ label: tokenLabelSchema.optional() }) },
       responses: {
         201: { description: 'the token, with its value shown once', schema: z.object({ token: tokenViewSchema, secret: z.string(), scimBaseUrl: z.string() }) },
+        202: { description: 'the policy in force says creating SCIM tokens needs approval: held as an admin change; once approved, send this same call again with the header gatehouse-admin-change', schema: z.record(z.string(), z.unknown()) },
+        409: errorResponse('the admin change named in gatehouse-admin-change is not approved, was already made, or is for another call'),
         404: errorResponse('no such directory'),
       },
       handler: async (req, res) => {

@@ -10,7 +10,7 @@ import type { ApiRoute, RouteRateLimit } from '../shared/http/api-route.js';
 import { GatehouseError } from '../shared/errors.js';
 import type { Logger } from './logger.js';
 import { errorMiddleware, type ErrorMiddlewareOptions } from './http/error-middleware.js';
-import { mountRoutes, type Authorize } from './http/mount-routes.js';
+import { mountRoutes, type Authorize, type Govern } from './http/mount-routes.js';
 import { requestLog } from './http/request-log.js';
 
 export interface AppDeps {
@@ -25,6 +25,8 @@ export interface AppDeps {
   rateLimits?: Partial<Record<RouteRateLimit, express.RequestHandler>>;
   /** Told of every refusal (403), to record it. */
   onRefused?: ErrorMiddlewareOptions['onRefused'];
+  /** Holds calls that are admin changes for approval where policy says so (server/admin). */
+  govern?: Govern;
 }
 
 /** A protocol mounted at `path`; it is given the rest of the request's path (still percent-encoded). */
@@ -47,7 +49,7 @@ export function createApp(deps: AppDeps): RequestListener {
 
   app.use('/api', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   const api = express.Router();
-  mountRoutes(api, deps.routes, deps.authorize, deps.rateLimits);
+  mountRoutes(api, deps.routes, deps.authorize, deps.rateLimits, deps.govern);
   app.use(api);
   app.use('/api', (req: Request) => {
     throw new GatehouseError('not_found', `no API route ${req.method} ${req.baseUrl}${req.path}`);

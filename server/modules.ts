@@ -2,6 +2,7 @@
 // protocol (SCIM), and background services (dispatchers, checkpointers). Modules build these
 // from the runtime's clients; this file only lists them.
 import type { ProtocolHandler } from './app.js';
+import type { Govern } from './http/mount-routes.js';
 import type { ApiRoute } from '../shared/http/api-route.js';
 import type { Runtime } from './runtime.js';
 import { connectorModule } from './connector-module.js';
@@ -28,6 +29,8 @@ export interface BackgroundService {
 
 export interface ServerModules {
   routes: ApiRoute[];
+  /** Holds the API calls that are admin changes for approval where policy says so. */
+  govern: Govern;
   protocols: ProtocolHandler[];
   services: BackgroundService[];
 }
@@ -38,12 +41,14 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   const credentials = credentialModule(ctx.runtime, ledger);
   // The identity-event dispatcher hands SCIM's outbox to the joiner-mover-leaver workflows.
   const jml = jmlModule(ctx.runtime, ledger, scim);
+  const access = accessModule(ctx.runtime, ledger);
   return {
+    govern: access.govern,
     routes: [
       ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
       ...connectorModule(ctx.runtime, ledger).routes,
       ...scim.routes,
-      ...accessModule(ctx.runtime, ledger).routes,
+      ...access.routes,
       ...credentials.routes,
       ...jml.routes,
     ],

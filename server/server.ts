@@ -132,6 +132,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       authorize: auth.authorize,
       rateLimits: auth.rateLimits,
       onRefused: auth.onRefused,
+      govern: modules.govern,
     });
     server.on('request', app);
     log.info({ url, ms: Date.now() - started, temporalUi: runtime.temporal.uiUrl }, `Gatehouse is ready at ${url}`);

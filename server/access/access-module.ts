@@ -2,7 +2,8 @@
 // the approval inbox and the requests API, over the policy store, the identity resolver and the
 // Temporal client that reaches the approval gates and starts access-request workflows; admin changes
 // that wait for approval (server/admin).
-import type { LedgerAppender } from '../../audit/index.js';
+import type { Ledger, LedgerAppender } from '../../audit/index.js';
+import type { Govern } from '../http/mount-routes.js';
 import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
 import { createPolicyService } from '../../policies/policy-service.js';
@@ -17,14 +18,14 @@ import { createIdentityResolver } from './identity-resolver.js';
 import { createRequestService } from './request-service.js';
 import { createSimulationSource } from './simulation-source.js';
 
-export function accessModule(runtime: Pick<Runtime, 'orm' | 'temporal' | 'config' | 'secrets'>, ledger: LedgerAppender): { routes: ApiRoute[] } {
+export function accessModule(runtime: Pick<Runtime, 'orm' | 'temporal' | 'config' | 'secrets'>, ledger: LedgerAppender & Pick<Ledger, 'query'>): { routes: ApiRoute[]; govern: Govern } {
   const { orm } = runtime;
   const identities = createIdentityResolver({ orm });
   const store = createPolicyStore({ orm });
   const decisions = createDecisionSigner(runtime.secrets);
-  const adminChanges = createAdminChanges({ orm, ledger, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE }, identities, decisions });
+  const adminChanges = createAdminChanges({ orm, ledger, temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE }, policies: store, identities, decisions });
   const policies = createPolicyService({ orm, store, ledger, simulation: createSimulationSource({ orm, subjects: identities }), proposals: adminChanges.proposals });
   const approvals = createApprovalService({ orm, temporal: runtime.temporal.client, identities, decisions });
   const requests = createRequestService({ orm, temporal: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE, identities, decisions });
-  return { routes: [...policyRoutes({ service: policies }), ...adminChangeRoutes({ changes: adminChanges }), ...accessRoutes({ approvals, requests })] };
+  return { govern: adminChanges.govern, routes: [...policyRoutes({ service: policies }), ...adminChangeRoutes({ changes: adminChanges }), ...accessRoutes({ approvals, requests })] };
 }

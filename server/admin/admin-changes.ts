@@ -16,7 +16,12 @@ import type { DecisionStage } from '../../policies/decide.js';
 import type { DecisionSigner } from '../../policies/decision-signer.js';
 import { publishInTransaction, type AdminChangeProposals, type AdminChangeView, type PolicyCaller, type PublishPayload } from '../../policies/policy-service.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
-import { GatehouseError, conflict, dependencyUnavailable, notFound } from '../../shared/errors.js';
+import { GatehouseError, conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
+import { abilityOf, principalOf } from '../../shared/http/request-auth.js';
+import type { Govern } from '../http/mount-routes.js';
+import { adminRequirement, type AdminRequirement } from '../../policies/admin-rules.js';
+import type { AdminAction } from '../../policies/policy-document.js';
+import type { PolicyStore } from '../../policies/policy-store.js';
 import { isoTime } from '../../shared/timestamps.js';
 import type { GateEvent, GateEventKind } from '../../workflows/approval/activities.js';
 import { approvalWorkflowId, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
@@ -60,14 +65,31 @@ const GATE_ACTION: Record<GateEventKind, string> = {
   closed: ADMIN_LEDGER_ACTIONS.closed,
 };
 
-export const ADMIN_CHANGE_STATUSES = ['pending', 'applied', 'denied', 'expired', 'cancelled', 'failed'] as const;
+export const ADMIN_CHANGE_STATUSES = ['pending', 'approved', 'applied', 'denied', 'expired', 'cancelled', 'failed'] as const;
 export type AdminChangeStatus = (typeof ADMIN_CHANGE_STATUSES)[number];
+
+/** An admin change that is an API call: made by its proposer once approved, exactly as proposed. */
+export interface CallPayload {
+  method: string;
+  /** The request path, with its parameters filled in. */
+  path: string;
+  /** The validated body. Calls that carry secrets are not governed this way (nothing secret is stored). */
+  body: unknown;
+}
+
+/** The admin changes Gatehouse stores, and the policy key that governs each. */
+export const CHANGE_ACTIONS = { 'publish-policy': 'publishPolicy', 'create-api-token': 'createApiTokens', 'create-scim-token': 'createScimTokens' } as const satisfies Record<string, AdminAction>;
+export type ChangeAction = keyof typeof CHANGE_ACTIONS;
+const actionOf = (key: AdminAction): ChangeAction => (Object.keys(CHANGE_ACTIONS) as ChangeAction[]).find((a) => CHANGE_ACTIONS[a] === key)!;
+
+/** The header a proposer sends, with the admin change's id, to make an approved call. */
+export const ADMIN_CHANGE_HEADER = 'gatehouse-admin-change';
 
 interface AdminChangeRow {
   id: string;
-  action: 'publish-policy';
+  action: ChangeAction;
   status: AdminChangeStatus;
-  payload: PublishPayload;
+  payload: PublishPayload | CallPayload;
   payload_hash: string;
   summary: string;
   proposed_by_kind: string;
@@ -102,7 +124,7 @@ export interface AdminChangeDetail extends AdminChangeView {
 const COLUMNS = `id, action, status, payload, payload_hash, summary, proposed_by_kind, proposed_by_id, proposed_by_name, policy_name, policy_version_hash,
   reasons, stages, participants, current_stage_index, stage_started_at, escalated, decisions, closing_reason, result, created_at, closed_at`;
 
-const payloadHash = (payload: PublishPayload) => createHash('sha256').update(canonicalJson(payload)).digest('hex');
+const payloadHash = (payload: PublishPayload | CallPayload) => createHash('sha256').update(canonicalJson(payload)).digest('hex');
 
 const recordedStages = (stages: DecisionStage[]): RecordedStage[] => stages.map((s, index) => ({ index, name: s.name, quorum: s.quorum, onExpiry: s.onExpiry }));
 
@@ -128,10 +150,11 @@ function toView(row: AdminChangeRow): AdminChangeView {
 /** The server's side: propose, read, and decide admin changes. */
 export function createAdminChanges(deps: {
   orm: MikroORM;
-  ledger: LedgerAppender;
+  ledger: LedgerAppender & Pick<Ledger, 'query'>;
+  policies: Pick<PolicyStore, 'inForce'>;
   temporal: { client: Client; taskQueue: string };
   identities: Pick<IdentityResolver, 'claimsFor'>;
-  decisions: Pick<DecisionSigner, 'sign'>;
+  decisions: Pick<DecisionSigner, 'sign' | 'keys'>;
 }) {
   const sql = () => deps.orm.em.fork().getConnection();
 
@@ -166,74 +189,148 @@ export function createAdminChanges(deps: {
     };
   }
 
-  const proposals: AdminChangeProposals = {
-    async proposePublication({ caller, payload, summary, requirement, policy }) {
-      const id = randomUUID();
-      const workflowId = approvalWorkflowId(id);
-      const claims = await deps.identities.claimsFor(caller.principal);
-      // Nobody approves what they proposed: every key that denotes the proposer is excluded.
-      const participants: GateParticipants = { subjectKeys: [], requesterKeys: [...new Set([caller.principal.id, ...claims.identityKeys])], managerKeys: [], entitlementOwnerKeys: [] };
-      const actor = actorOfPrincipal(caller.principal);
-      const hash = payloadHash(payload);
-      const reasons = [requirement.reason];
-      const now = new Date();
-      const row = await deps.orm.em.fork().transactional(async (em) => {
-        const conn = em.getConnection();
-        const [inserted] = await conn.execute<AdminChangeRow[]>(
-          `INSERT INTO admin_change (id, action, status, payload, payload_hash, summary, proposed_by_kind, proposed_by_id, proposed_by_name, policy_name, policy_version_hash,
-             reasons, stages, participants, workflow_id, current_stage_index, current_stage, stage_started_at, created_at, updated_at)
-           VALUES (?, 'publish-policy', 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
-          [id, JSON.stringify(payload), hash, summary, actor.kind, actor.id, actor.display ?? null, policy.name, policy.versionHash, JSON.stringify(reasons), JSON.stringify(requirement.stages), JSON.stringify(participants), workflowId, requirement.stages[0]?.name ?? null, now, now, now],
-          'all',
-          em.getTransactionContext(),
-        );
-        await deps.ledger.append(
-          {
-            action: ADMIN_LEDGER_ACTIONS.proposed,
-            actor,
-            subject: { type: 'adminChange', id },
-            target: { type: 'policy', id: policy.name },
-            details: {
-              action: 'publish-policy',
-              summary,
-              // What the apply step checks the approvals against, from the ledger alone.
-              changeHash: hash,
-              effect: 'require-approval',
-              rule: requirement.rule,
-              reasons,
-              stages: recordedStages(requirement.stages),
-              exclusions: { subjectKeys: [], requesterKeys: participants.requesterKeys },
-              ...(payload.note ? { note: payload.note } : {}),
-            },
-            correlation: { workflowId, requestId: id, changeId: id },
-            policy: { id: policy.name, versionHash: policy.versionHash },
+  /** Stores the proposal, records it, and opens its approval gate. */
+  async function propose(input: { caller: PolicyCaller; action: ChangeAction; payload: PublishPayload | CallPayload; summary: string; requirement: AdminRequirement; policy: { name: string; versionHash: string }; target: { type: string; id: string } }): Promise<AdminChangeView> {
+    const { caller, payload, summary, requirement, policy } = input;
+    const id = randomUUID();
+    const workflowId = approvalWorkflowId(id);
+    const claims = await deps.identities.claimsFor(caller.principal);
+    // Nobody approves what they proposed: every key that denotes the proposer is excluded.
+    const participants: GateParticipants = { subjectKeys: [], requesterKeys: [...new Set([caller.principal.id, ...claims.identityKeys])], managerKeys: [], entitlementOwnerKeys: [] };
+    const actor = actorOfPrincipal(caller.principal);
+    const hash = payloadHash(payload);
+    const reasons = [requirement.reason];
+    const now = new Date();
+    const row = await deps.orm.em.fork().transactional(async (em) => {
+      const conn = em.getConnection();
+      const [inserted] = await conn.execute<AdminChangeRow[]>(
+        `INSERT INTO admin_change (id, action, status, payload, payload_hash, summary, proposed_by_kind, proposed_by_id, proposed_by_name, policy_name, policy_version_hash,
+           reasons, stages, participants, workflow_id, current_stage_index, current_stage, stage_started_at, created_at, updated_at)
+         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+        [id, input.action, JSON.stringify(payload), hash, summary, actor.kind, actor.id, actor.display ?? null, policy.name, policy.versionHash, JSON.stringify(reasons), JSON.stringify(requirement.stages), JSON.stringify(participants), workflowId, requirement.stages[0]?.name ?? null, now, now, now],
+        'all',
+        em.getTransactionContext(),
+      );
+      await deps.ledger.append(
+        {
+          action: ADMIN_LEDGER_ACTIONS.proposed,
+          actor,
+          subject: { type: 'adminChange', id },
+          target: input.target,
+          details: {
+            action: input.action,
+            summary,
+            // What the apply step checks the approvals against, from the ledger alone.
+            changeHash: hash,
+            effect: 'require-approval',
+            rule: requirement.rule,
+            reasons,
+            stages: recordedStages(requirement.stages),
+            exclusions: { subjectKeys: [], requesterKeys: participants.requesterKeys },
+            ...('note' in payload && payload.note ? { note: payload.note } : {}),
           },
-          { em },
-        );
-        return inserted!;
+          correlation: { workflowId, requestId: id, changeId: id },
+          policy: { id: policy.name, versionHash: policy.versionHash },
+        },
+        { em },
+      );
+      return inserted!;
+    });
+    try {
+      await deps.temporal.client.workflow.start('approvalWorkflow', {
+        taskQueue: deps.temporal.taskQueue,
+        workflowId,
+        args: [{ change: { id }, gate: 'admin-change', policy, reasons, sodConflicts: [], stages: requirement.stages, participants }],
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        searchAttributes: { GatehouseKind: ['approval'], GatehouseSubject: [`admin-change:${id}`] },
       });
-      try {
-        await deps.temporal.client.workflow.start('approvalWorkflow', {
-          taskQueue: deps.temporal.taskQueue,
-          workflowId,
-          args: [{ change: { id }, gate: 'admin-change', policy, reasons, sodConflicts: [], stages: requirement.stages, participants }],
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          searchAttributes: { GatehouseKind: ['approval'], GatehouseSubject: [`admin-change:${id}`] },
-        });
-      } catch (err) {
-        const reason = `the approval gate could not be opened: ${(err as Error).message.split('\n')[0]}`;
-        await deps.orm.em.fork().transactional(async (em) => {
-          await em.getConnection().execute("UPDATE admin_change SET status = 'failed', closing_reason = ?, closed_at = now(), updated_at = now() WHERE id = ?", [reason, id], 'run', em.getTransactionContext());
-          await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.failed, actor: { kind: 'system', id: 'gatehouse' }, subject: { type: 'adminChange', id }, details: { reason }, correlation: { requestId: id, changeId: id } }, { em });
-        });
-        throw dependencyUnavailable('Temporal', `${reason}; nothing was changed, propose it again`, err);
-      }
-      return toView(row);
-    },
+    } catch (err) {
+      const reason = `the approval gate could not be opened: ${(err as Error).message.split('\n')[0]}`;
+      await deps.orm.em.fork().transactional(async (em) => {
+        await em.getConnection().execute("UPDATE admin_change SET status = 'failed', closing_reason = ?, closed_at = now(), updated_at = now() WHERE id = ?", [reason, id], 'run', em.getTransactionContext());
+        await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.failed, actor: { kind: 'system', id: 'gatehouse' }, subject: { type: 'adminChange', id }, details: { reason }, correlation: { requestId: id, changeId: id } }, { em });
+      });
+      throw dependencyUnavailable('Temporal', `${reason}; nothing was changed, propose it again`, err);
+    }
+    return toView(row);
+  }
+
+  const proposals: AdminChangeProposals = {
+    proposePublication: ({ caller, payload, summary, requirement, policy }) =>
+      propose({ caller, action: 'publish-policy', payload, summary, requirement, policy, target: { type: 'policy', id: policy.name } }),
+  };
+
+  /** Makes an approved call, once, for its proposer: the very call approved, verified again from the ledger. */
+  async function claimApprovedCall(caller: PolicyCaller, id: string, action: ChangeAction, call: CallPayload): Promise<(error?: unknown) => Promise<void>> {
+    const row = await load(id);
+    const header = `the ${ADMIN_CHANGE_HEADER} header`;
+    if (!row) throw notFound('admin change', id);
+    if (row.action !== action) throw invalid(ADMIN_CHANGE_HEADER, `admin change ${id} is a ${row.action}, not a ${action}`);
+    if (row.proposed_by_id !== caller.principal.id) throw new GatehouseError('forbidden', `admin change ${id} was proposed by someone else; only its proposer makes the approved call`, { field: ADMIN_CHANGE_HEADER });
+    if (row.status !== 'approved') throw conflict(`admin change ${id} is ${row.status}${row.status === 'applied' ? ': its call was already made' : ', not approved'}`, ADMIN_CHANGE_HEADER);
+    if (payloadHash(call) !== row.payload_hash) throw conflict(`this call is not the one approved in admin change ${id} (${row.summary}); send exactly that call, or propose this one`, ADMIN_CHANGE_HEADER);
+    const entries = await ledgerEntriesOfChange(deps.ledger, id);
+    const authority = checkAuthority(entries, { id, hash: row.payload_hash }, holdsApprovals(entries, AUTHORITY_ACTIONS) ? await deps.decisions.keys() : [], AUTHORITY_ACTIONS);
+    if (!authority.allowed) throw new GatehouseError('forbidden', `admin change ${id} cannot be made: ${authority.reason}`, { field: header });
+    const actor = actorOfPrincipal(caller.principal);
+    // Claimed in one statement, so two calls at once make it once.
+    const claimed = await deps.orm.em.fork().transactional(async (em) => {
+      const [hit] = await em.getConnection().execute<{ id: string }[]>("UPDATE admin_change SET status = 'applied', closed_at = now(), updated_at = now() WHERE id = ? AND status = 'approved' RETURNING id", [id], 'all', em.getTransactionContext());
+      if (!hit) return false;
+      await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.applied, actor, subject: { type: 'adminChange', id }, details: { action, call: `${call.method} ${call.path}` }, correlation: { requestId: id, changeId: id } }, { em });
+      return true;
+    });
+    if (!claimed) throw conflict(`admin change ${id} was just made by another call`, ADMIN_CHANGE_HEADER);
+    return async (error?: unknown) => {
+      if (error === undefined) return;
+      // The call failed: the approval stands, and the proposer may send it again.
+      const reason = error instanceof Error ? error.message : String(error);
+      await deps.orm.em.fork().transactional(async (em) => {
+        await em.getConnection().execute("UPDATE admin_change SET status = 'approved', closed_at = NULL, updated_at = now() WHERE id = ? AND status = 'applied'", [id], 'run', em.getTransactionContext());
+        await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.failed, actor, subject: { type: 'adminChange', id }, details: { action, reason: reason.slice(0, 1000), approvalStands: true }, correlation: { requestId: id, changeId: id } }, { em });
+      });
+    };
+  }
+
+  /**
+   * The server's hook for routes that are admin changes: made at once when the policy in force allows
+   * it (or none is in force yet), held as a proposal (202) when it needs approval, and made once
+   * approved when its proposer sends the same call naming the admin change.
+   */
+  const govern: Govern = async (req, route) => {
+    const key = route.governedAs as AdminAction;
+    const action = actionOf(key);
+    if (!action) throw new Error(`${route.method.toUpperCase()} ${route.path} names an unknown admin change ${route.governedAs}`);
+    const caller = { principal: principalOf(req), ability: abilityOf(req) };
+    const call: CallPayload = { method: req.method, path: req.path, body: req.body ?? null };
+    const named = req.get(ADMIN_CHANGE_HEADER);
+    if (named !== undefined) {
+      if (!/^[0-9a-f-]{36}$/i.test(named)) throw invalid(ADMIN_CHANGE_HEADER, 'must be an admin change id (a UUID)');
+      return { proceed: true, finished: await claimApprovedCall(caller, named, action, call) };
+    }
+    const inForce = await deps.policies.inForce();
+    if (!inForce) return { proceed: true };
+    const requirement = adminRequirement(inForce.version.document, key);
+    if (requirement.effect === 'allow') return { proceed: true };
+    const view = await propose({
+      caller,
+      action,
+      payload: call,
+      summary: `${route.summary.replace(/[;:].*$/, '')}: ${call.method} ${call.path}`,
+      requirement,
+      policy: { name: inForce.name, versionHash: inForce.versionHash },
+      target: { type: 'api', id: `${call.method} ${route.path}` },
+    });
+    return {
+      proceed: false,
+      status: 202,
+      body: { awaitingApproval: view, next: `once approved, send this same call again with the header ${ADMIN_CHANGE_HEADER}: ${view.id}` },
+    };
   };
 
   return {
     proposals,
+    govern,
 
     /** Admin changes, newest first: for whoever may read what they change. */
     async list(caller: PolicyCaller, options: { status?: AdminChangeStatus; limit: number }): Promise<AdminChangeDetail[]> {
@@ -288,11 +385,12 @@ export function createAdminGateRecorder(deps: { orm: MikroORM; ledger: LedgerApp
       return { status: 'failed', reason: `refused: ${authority.reason}` };
     }
     const approvedBy = row.decisions.filter((d) => d.verdict === 'approve').map((d) => ({ userId: d.userId, ...(d.displayName ? { name: d.displayName } : {}), stage: d.stage }));
+    const payload = row.payload as PublishPayload;
     try {
       const published = await publishInTransaction(em, deps.ledger, {
-        text: row.payload.document,
-        note: row.payload.note,
-        replaces: row.payload.replaces,
+        text: payload.document,
+        note: payload.note,
+        replaces: payload.replaces,
         governedBy: row.policy_version_hash,
         actor: proposerActor(row),
         authority: { adminChange: row.id, approvedBy, authority: row.reasons[0] },
@@ -369,7 +467,12 @@ export function createAdminGateRecorder(deps: { orm: MikroORM; ledger: LedgerApp
 
         if (event.kind === 'closed') {
           const gateStatus = String(event.detail?.status);
-          const outcome = gateStatus === 'approved' ? await apply(em, row, entry, event) : { status: STATUS_AFTER[gateStatus] ?? 'cancelled', reason: event.reason ?? gateStatus };
+          const outcome =
+            gateStatus !== 'approved'
+              ? { status: STATUS_AFTER[gateStatus] ?? 'cancelled', reason: event.reason ?? gateStatus }
+              : row.action === 'publish-policy'
+                ? await apply(em, row, entry, event)
+                : { status: 'approved' as const, reason: `approved: its proposer now sends the same call with the header ${ADMIN_CHANGE_HEADER}: ${row.id}` };
           await run('UPDATE admin_change SET status = ?, closing_reason = ?, result = ?, closed_at = ?, updated_at = ? WHERE id = ?', [
             outcome.status,
             outcome.reason,

@@ -30,9 +30,12 @@ export function apiTokenRoutes(deps: { apiTokens: ApiTokenService }): ApiRoute[]
       tags: ['api-tokens'],
       access: { action: 'create', subject: 'ApiToken' },
       rateLimit: 'api-token',
+      governedAs: 'createApiTokens',
       request: { body: createApiTokenSchema },
       responses: {
         201: { description: 'created; store the token now, it is not shown again', schema: createdApiTokenSchema },
+        202: { description: 'the policy in force says creating API tokens needs approval: held as an admin change; once approved, send this same call again with the header gatehouse-admin-change', schema: z.record(z.string(), z.unknown()) },
+        409: { description: 'the admin change named in gatehouse-admin-change is not approved, was already made, or is for another call' },
         403: { description: 'a scope the caller does not hold themselves' },
       },
       handler: async (req, res) => {

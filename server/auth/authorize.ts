@@ -5,6 +5,7 @@ import type { Request } from 'express';
 import { ForbiddenError } from '@casl/ability';
 import type { AdminAbility, Action, Principal, Subject } from '../../shared/auth/permissions.js';
 import { ACTIONS, SUBJECTS } from '../../shared/auth/permissions.js';
+import { ADMIN_ACTIONS } from '../../policies/policy-document.js';
 import { GatehouseError } from '../../shared/errors.js';
 import type { ApiRoute, RouteAccess } from '../../shared/http/api-route.js';
 import type { Authorize } from '../http/mount-routes.js';
@@ -65,9 +66,12 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
   };
 }
 
-/** Every route's access rule must use the vocabulary, so a typo fails the start rather than every call. */
+/** Every route's access rule (and admin change) must use the vocabulary, so a typo fails the start rather than every call. */
 export function assertKnownAccess(routes: ApiRoute[]): void {
   for (const route of routes) {
+    if (route.governedAs !== undefined && !(ADMIN_ACTIONS as readonly string[]).includes(route.governedAs)) {
+      throw new Error(`${route.method.toUpperCase()} ${route.path}: governedAs ${route.governedAs} is not an admin change a policy can name (${ADMIN_ACTIONS.join(', ')})`);
+    }
     const access: RouteAccess = route.access;
     if (access === 'public' || access === 'authenticated') continue;
     if (!(ACTIONS as readonly string[]).includes(access.action) || !(SUBJECTS as readonly string[]).includes(access.subject)) {

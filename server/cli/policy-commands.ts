@@ -54,6 +54,7 @@ async function service(ctx: CliContext, config?: Config) {
       const changes = createAdminChanges({
         orm: ctx.orm,
         ledger,
+        policies: store,
         temporal: { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE },
         identities,
         decisions: createDecisionSigner(await ctx.secrets()),

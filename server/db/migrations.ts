@@ -14,6 +14,7 @@ import { Migration20261207120000FirstStart } from '../auth/migrations/Migration2
 import { Migration20261207130000LedgerBounds } from '../../audit/migrations/Migration20261207130000LedgerBounds.js';
 import { Migration20261207150000DirectorySignIn } from '../../scim/migrations/Migration20261207150000DirectorySignIn.js';
 import { Migration20261207210000AdminChanges } from '../../policies/migrations/Migration20261207210000AdminChanges.js';
+import { Migration20261207220000AdminChangeCalls } from '../../policies/migrations/Migration20261207220000AdminChangeCalls.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -34,6 +35,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207130000LedgerBounds,
   Migration20261207150000DirectorySignIn,
   Migration20261207210000AdminChanges,
+  Migration20261207220000AdminChangeCalls,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -20,6 +20,12 @@ export interface ApiRoute {
   tags: string[];
   access: RouteAccess;
   rateLimit?: RouteRateLimit;
+  /**
+   * The admin change this call is (a key under a policy's `administration`, e.g. createApiTokens):
+   * when the policy in force says it needs approval, the call is held as a proposal (202) and made
+   * only when its proposer sends it again, approved, naming the admin change.
+   */
+  governedAs?: string;
   request?: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType };
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   handler: (req: Request, res: Response) => Promise<void> | void;

@@ -138,9 +138,61 @@ describe('admin changes: publishing access policy needs a second admin', () => {
     expect(String((entry?.details as { authority?: string }).authority)).toContain('allows publishing access policy without approval (administration.publishPolicy)');
   });
 
+  it('holds token creation for approval when the policy says so, and then makes exactly the approved call once, for its proposer', async () => {
+    await s.publish(
+      policy(
+        'acme-tokens',
+        `administration:
+  createApiTokens: { effect: require-approval, approval: { stages: [{ name: Second admin, approvers: [{ role: admin }] }] } }
+  createScimTokens: { effect: require-approval, approval: { stages: [{ name: Second admin, approvers: [{ role: admin }] }] } }
+`,
+      ),
+    );
+    const call = async (as: PersonCredentials, path: string, body: unknown, change?: string) => {
+      const res = await fetch(`${s.gatehouse.url}${path}`, {
+        method: 'POST',
+        headers: { ...as.headers(), 'content-type': 'application/json', ...(change ? { 'gatehouse-admin-change': change } : {}) },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> & ErrorBody };
+    };
+    const tokenBody = { name: 'ci-monitoring', scopes: ['read:System'], expiresInDays: 7 };
+    const held = await call(s.admin, '/api/tokens', tokenBody);
+    expect(held.status, JSON.stringify(held.body)).toBe(202);
+    const id = (held.body.awaitingApproval as AdminChange).id;
+    expect(String(held.body.next)).toContain(`gatehouse-admin-change: ${id}`);
+    const names = async () => (await s.api<{ tokens: { name: string }[] }>(s.admin, 'GET', '/api/tokens')).body.tokens.map((t) => t.name);
+    expect(await names()).not.toContain('ci-monitoring');
+    expect((await call(s.admin, '/api/tokens', tokenBody, id)).body.error.message).toContain('is pending, not approved');
+
+    expect((await decide(bea, id, 'approve', 'monitoring needs it')).status).toBe(200);
+    await waitUntil('the approval', async () => ((await s.api<AdminChange>(s.admin, 'GET', `/api/admin-changes/${id}`)).body.status === 'approved' ? true : undefined));
+    const byOther = await call(bea, '/api/tokens', tokenBody, id);
+    expect(byOther.status).toBe(403);
+    expect(byOther.body.error.message).toContain('only its proposer makes the approved call');
+    const other = await call(s.admin, '/api/tokens', { ...tokenBody, scopes: ['read:System', 'read:Run'] }, id);
+    expect(other.status).toBe(409);
+    expect(other.body.error.message).toContain('is not the one approved');
+
+    const made = await call(s.admin, '/api/tokens', tokenBody, id);
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    expect(String(made.body.token)).toMatch(/^gatehouse_/);
+    expect(await names()).toContain('ci-monitoring');
+    const again = await call(s.admin, '/api/tokens', tokenBody, id);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toContain('already made');
+    const entries = (await ledger().query({ changeId: id, order: 'oldest' })).entries.map((e) => e.action);
+    expect(entries).toEqual(expect.arrayContaining(['admin.change.proposed', 'admin.change.approved', 'admin.change.closed', 'admin.change.applied']));
+
+    // SCIM tokens for an identity provider, the same way.
+    const scim = await call(s.admin, `/api/directories/${s.directoryId}/tokens`, { label: 'second IdP' });
+    expect(scim.status, JSON.stringify(scim.body)).toBe(202);
+    expect((scim.body.awaitingApproval as AdminChange).summary).toContain(`POST /api/directories/${s.directoryId}/tokens`);
+  });
+
   it('lists admin changes for policy readers, and refuses bad input with the field named', async () => {
     const list = await s.api<{ adminChanges: AdminChange[] }>(s.admin, 'GET', '/api/admin-changes?status=applied');
-    expect(list.body.adminChanges.length).toBeGreaterThanOrEqual(3);
+    expect(list.body.adminChanges.length).toBeGreaterThanOrEqual(4);
     expect(list.body.adminChanges.every((c) => c.status === 'applied')).toBe(true);
     expect((await s.api(zed, 'GET', '/api/admin-changes')).status).toBe(403);
     const bad = await s.api<ErrorBody>(s.admin, 'GET', '/api/admin-changes?status=maybe');

@@ -53,7 +53,8 @@ export async function startScimTestServer(options: { authorize?: Authorize; modu
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const log = createLogger({ level: 'silent' });
   const scim = await createScimModule({ orm, ledger: await ledgerFor(orm), publicUrl: origin, log, ...options.module });
-  const app = createApp({ log, routes: scim.routes, authorize: options.authorize ?? refuseApi, protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }] });
+  // No policy is published in these tests, so no admin change needs approval: governed calls go on.
+  const app = createApp({ log, routes: scim.routes, authorize: options.authorize ?? refuseApi, protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }], govern: async () => ({ proceed: true }) });
   server.on('request', app);
   const base = `${origin}${SCIM_MOUNT_PATH}`;
 
