@@ -13,7 +13,12 @@ export interface AdminRequirement {
   reason: string;
 }
 
-const WHAT: Record<AdminAction, string> = { publishPolicy: 'publishing access policy', createApiTokens: 'creating API tokens', createScimTokens: 'creating SCIM tokens for identity providers' };
+const WHAT: Record<AdminAction, string> = {
+  publishPolicy: 'publishing access policy',
+  createApiTokens: 'creating API tokens',
+  createScimTokens: 'creating SCIM tokens for identity providers',
+  changeConnectors: 'creating, changing and deleting connectors',
+};
 
 export function adminRequirement(policy: Pick<PolicyDocument, 'name' | 'administration'>, action: AdminAction): AdminRequirement {
   const named = policy.administration?.[action];

@@ -146,7 +146,7 @@ export const adminRuleSchema = z
 export type AdminRule = z.infer<typeof adminRuleSchema>;
 
 /** The admin changes a policy can govern, by the key it names them with under `administration`. */
-export const ADMIN_ACTIONS = ['publishPolicy', 'createApiTokens', 'createScimTokens'] as const;
+export const ADMIN_ACTIONS = ['publishPolicy', 'createApiTokens', 'createScimTokens', 'changeConnectors'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 /**
@@ -158,9 +158,10 @@ export const DEFAULT_ADMIN_RULES: Record<AdminAction, AdminRule> = {
     effect: 'require-approval',
     approval: { stages: [{ name: 'second admin', approvers: [{ role: 'admin' }], quorum: 1, deadline: '72h', onExpiry: 'deny' }] },
   },
-  // Creating tokens is allowed to whoever holds the permission unless the policy says otherwise.
+  // Creating tokens and changing connectors are allowed to whoever holds the permission unless the policy says otherwise.
   createApiTokens: { effect: 'allow' },
   createScimTokens: { effect: 'allow' },
+  changeConnectors: { effect: 'allow' },
 };
 
 export const policyDocumentSchema = z
@@ -184,7 +185,13 @@ export const policyDocumentSchema = z
     birthright: birthrightSchema.optional(),
     /** Which admin changes need approval; an action not named here gets DEFAULT_ADMIN_RULES. */
     administration: z
-      .strictObject({ publishPolicy: adminRuleSchema.optional(), createApiTokens: adminRuleSchema.optional(), createScimTokens: adminRuleSchema.optional() })
+      .strictObject({
+        publishPolicy: adminRuleSchema.optional(),
+        createApiTokens: adminRuleSchema.optional(),
+        createScimTokens: adminRuleSchema.optional(),
+        /** Creating, changing and deleting connector instances. */
+        changeConnectors: adminRuleSchema.optional(),
+      })
       .optional(),
   })
   .superRefine((d, ctx) => {

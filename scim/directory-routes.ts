@@ -1,7 +1,7 @@
 // The admin API for directories and their SCIM tokens, as route declarations. Reading needs
 // read:Directory; creating and revoking need manage:Directory. A new token is in one response only.
 import { z } from 'zod';
-import { defineRoute, type ApiRoute } from '../shared/http/api-route.js';
+import { defineRoute, heldForApproval, type ApiRoute } from '../shared/http/api-route.js';
 import { principalOf } from '../shared/http/request-auth.js';
 import { actorOfPrincipal } from '../audit/ledger-routes.js';
 import { directoryNameSchema, directoryViewSchema, signInIssuersSchema, tokenLabelSchema, tokenViewSchema, type DirectoryService } from './directory-service.js';
@@ -88,7 +88,7 @@ export function directoryRoutes(deps: { directories: DirectoryService; scimBaseU
       request: { params: directoryParams, body: z.object({ label: tokenLabelSchema.optional() }) },
       responses: {
         201: { description: 'the token, with its value shown once', schema: z.object({ token: tokenViewSchema, secret: z.string(), scimBaseUrl: z.string() }) },
-        202: { description: 'the policy in force says creating SCIM tokens needs approval: held as an admin change; once approved, send this same call again with the header gatehouse-admin-change', schema: z.record(z.string(), z.unknown()) },
+        202: heldForApproval('creating SCIM tokens'),
         409: errorResponse('the admin change named in gatehouse-admin-change is not approved, was already made, or is for another call'),
         404: errorResponse('no such directory'),
       },

@@ -38,6 +38,9 @@ function loginEntries(caller: Caller, instance: { id: string; name: string }, ch
   return entries;
 }
 
+/** Stands for a secret value in what an admin change records; the value is given again with the approved call. */
+export const SECRET_GIVEN = '(secret given; sent again with the approved call)';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Vault failures as Gatehouse errors: unreachable is 503, a lost check-and-set race is 409. */
@@ -101,6 +104,16 @@ export function createConnectorInstanceService(deps: ConnectorInstanceServiceDep
       ForbiddenError.from(caller.ability).throwUnlessCan('read', 'Connector');
       const rows = await deps.orm.em.fork().find(ConnectorInstance, {}, { orderBy: { name: 'asc' } });
       return rows.filter((r) => caller.ability.can('read', subject('Connector', { id: r.id, name: r.name, type: r.type }))).map(view);
+    },
+
+    /**
+     * A configuration as an admin change records it (issue 12, item 8): each secret value given is
+     * left out, marked as given, so no secret is stored with the proposal; the rest is as sent.
+     */
+    async withoutSecretValues(of: { type: string } | { ref: string }, config: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined> {
+      if (!config) return config;
+      const type = registry.get('type' in of ? of.type : (await find(deps.orm.em.fork(), of.ref)).type);
+      return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, type.secretFields.includes(k) && typeof v === 'string' ? SECRET_GIVEN : v]));
     },
 
     async get(ref: string, caller: Caller): Promise<ConnectorView> {

@@ -70,7 +70,8 @@ describe('connector API', () => {
         },
       }),
     });
-    const app = createApp({ log, routes: connectorRoutes({ service, probe: createTemporalProbe({ client: temporal.client, taskQueue: temporal.taskQueue }), ledger }), authorize: asAdmin });
+    // No policy is published here, so no admin change needs approval: governed calls go on.
+    const app = createApp({ log, routes: connectorRoutes({ service, probe: createTemporalProbe({ client: temporal.client, taskQueue: temporal.taskQueue }), ledger }), authorize: asAdmin, govern: async () => ({ proceed: true }) });
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;

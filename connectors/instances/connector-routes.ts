@@ -1,10 +1,11 @@
 // The connector API, as data: connector types and their configuration schemas, offline validation,
 // and instances (list, show, create, change, delete, probe). Reading needs read:Connector;
 // anything that changes an instance or reaches its target needs manage:Connector. Responses say
-// which secret fields are set and never carry a secret value.
+// which secret fields are set and never carry a secret value. Creating, changing and deleting an
+// instance are admin changes (changeConnectors): held for approval where the policy in force says so.
 import { z } from 'zod';
 import type { LedgerAppender } from '../../audit/index.js';
-import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
+import { defineRoute, heldForApproval, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
 import { callerOf } from '../caller.js';
 import { CAPABILITIES } from '../spi/connector.js';
 import type { ConnectorInstanceService } from './connector-instance-service.js';
@@ -72,9 +73,15 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       summary: 'Configure a connector instance; its secret fields go to Vault',
       tags: TAGS,
       access: MANAGE,
+      governedAs: 'changeConnectors',
+      governedView: async (req) => {
+        const body = req.body as z.infer<typeof createConnectorInput>;
+        return { ...body, config: await service.withoutSecretValues({ type: body.type }, body.config) };
+      },
       request: { body: createConnectorInput },
       responses: {
         201: { description: 'created', schema: connectorView },
+        202: heldForApproval('creating connectors'),
         400: { description: 'the configuration fails its schema; the error names the field', schema: errorBody },
         409: { description: 'the name is taken', schema: errorBody },
         503: { description: 'Vault is unavailable; nothing was stored', schema: errorBody },
@@ -102,9 +109,15 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       summary: 'Change settings (a merge patch) or replace the secrets (as a set)',
       tags: TAGS,
       access: MANAGE,
+      governedAs: 'changeConnectors',
+      governedView: async (req) => {
+        const body = req.body as z.infer<typeof updateConnectorInput>;
+        return { ...body, config: await service.withoutSecretValues({ ref: (req.params as z.infer<typeof refParams>).ref }, body.config) };
+      },
       request: { params: refParams, body: updateConnectorInput },
       responses: {
         200: { description: 'changed', schema: connectorView },
+        202: heldForApproval('changing connectors'),
         400: { description: 'invalid; the error names the field', schema: errorBody },
         404: { description: 'no such connector', schema: errorBody },
         409: { description: 'changed concurrently (revision or Vault version)', schema: errorBody },
@@ -119,8 +132,14 @@ export function connectorRoutes(deps: ConnectorRouteDeps): ApiRoute[] {
       summary: 'Delete a connector instance and destroy its secrets in Vault',
       tags: TAGS,
       access: MANAGE,
+      governedAs: 'changeConnectors',
       request: { params: refParams },
-      responses: { 204: { description: 'deleted' }, 404: { description: 'no such connector', schema: errorBody } },
+      responses: {
+        204: { description: 'deleted' },
+        202: heldForApproval('deleting connectors'),
+        404: { description: 'no such connector', schema: errorBody },
+        409: { description: 'the admin change named in gatehouse-admin-change is not approved, was already made, or is for another call', schema: errorBody },
+      },
       handler: async (req, res) => {
         await service.remove((req.params as z.infer<typeof refParams>).ref, callerOf(req));
         res.status(204).end();

@@ -73,12 +73,17 @@ export interface CallPayload {
   method: string;
   /** The request path, with its parameters filled in. */
   path: string;
-  /** The validated body. Calls that carry secrets are not governed this way (nothing secret is stored). */
+  /** The validated body; for a call that carries secrets, without their values (the route's governedView). */
   body: unknown;
 }
 
 /** The admin changes Gatehouse stores, and the policy key that governs each. */
-export const CHANGE_ACTIONS = { 'publish-policy': 'publishPolicy', 'create-api-token': 'createApiTokens', 'create-scim-token': 'createScimTokens' } as const satisfies Record<string, AdminAction>;
+export const CHANGE_ACTIONS = {
+  'publish-policy': 'publishPolicy',
+  'create-api-token': 'createApiTokens',
+  'create-scim-token': 'createScimTokens',
+  'change-connector': 'changeConnectors',
+} as const satisfies Record<string, AdminAction>;
 export type ChangeAction = keyof typeof CHANGE_ACTIONS;
 const actionOf = (key: AdminAction): ChangeAction => (Object.keys(CHANGE_ACTIONS) as ChangeAction[]).find((a) => CHANGE_ACTIONS[a] === key)!;
 
@@ -302,7 +307,7 @@ export function createAdminChanges(deps: {
     const action = actionOf(key);
     if (!action) throw new Error(`${route.method.toUpperCase()} ${route.path} names an unknown admin change ${route.governedAs}`);
     const caller = { principal: principalOf(req), ability: abilityOf(req) };
-    const call: CallPayload = { method: req.method, path: req.path, body: req.body ?? null };
+    const call: CallPayload = { method: req.method, path: req.path, body: (route.governedView ? await route.governedView(req) : req.body) ?? null };
     const named = req.get(ADMIN_CHANGE_HEADER);
     if (named !== undefined) {
       if (!/^[0-9a-f-]{36}$/i.test(named)) throw invalid(ADMIN_CHANGE_HEADER, 'must be an admin change id (a UUID)');

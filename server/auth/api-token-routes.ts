@@ -2,7 +2,7 @@
 // itself), and revoke them.
 import { z } from 'zod';
 import type { Permission } from '../../shared/auth/permissions.js';
-import { defineRoute, type ApiRoute } from '../../shared/http/api-route.js';
+import { defineRoute, heldForApproval, type ApiRoute } from '../../shared/http/api-route.js';
 import { abilityOf, principalOf } from '../../shared/http/request-auth.js';
 import type { ApiTokenService } from './api-token-service.js';
 import { apiTokenSchema, createApiTokenSchema, createdApiTokenSchema } from './api-token-types.js';
@@ -34,7 +34,7 @@ export function apiTokenRoutes(deps: { apiTokens: ApiTokenService }): ApiRoute[]
       request: { body: createApiTokenSchema },
       responses: {
         201: { description: 'created; store the token now, it is not shown again', schema: createdApiTokenSchema },
-        202: { description: 'the policy in force says creating API tokens needs approval: held as an admin change; once approved, send this same call again with the header gatehouse-admin-change', schema: z.record(z.string(), z.unknown()) },
+        202: heldForApproval('creating API tokens'),
         409: { description: 'the admin change named in gatehouse-admin-change is not approved, was already made, or is for another call' },
         403: { description: 'a scope the caller does not hold themselves' },
       },

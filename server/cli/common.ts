@@ -7,6 +7,10 @@ import { StartupError } from '../embedded/process.js';
 import { Connection } from '@temporalio/client';
 import { GatehouseError, dependencyUnavailable } from '../../shared/errors.js';
 import { temporalConnectOptions } from '../temporal-tls.js';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { adminRequirement } from '../../policies/admin-rules.js';
+import type { AdminAction } from '../../policies/policy-document.js';
+import { createPolicyStore } from '../../policies/policy-store.js';
 import { openCliContext, type CliContext } from '../cli-context.js';
 import os from 'node:os';
 import type { Caller } from '../../connectors/caller.js';
@@ -117,4 +121,16 @@ export async function connectCliTemporal(config: Config, why: string): Promise<C
   } catch (err) {
     throw dependencyUnavailable('Temporal', `${why}, and Temporal cannot be reached (${(err as Error).message.split('\n')[0]}); is Gatehouse running?`);
   }
+}
+
+/**
+ * The CLI makes changes at once. Where the policy in force holds one for approval (issue 12, item 8),
+ * it refuses, says why, and names the API call that proposes the change instead.
+ */
+export async function refuseHeldChange(orm: MikroORM, action: AdminAction, viaApi: string): Promise<void> {
+  const inForce = await createPolicyStore({ orm }).inForce();
+  if (!inForce) return;
+  const requirement = adminRequirement(inForce.version.document, action);
+  if (requirement.effect === 'allow') return;
+  throw new GatehouseError('forbidden', `${requirement.reason}. The CLI cannot hold a change for approval: propose it through the API (${viaApi}), where an eligible approver decides it`);
 }

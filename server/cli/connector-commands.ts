@@ -11,7 +11,7 @@ import { createConnectorInstanceService, type ConnectorInstanceService } from '.
 import type { ConnectorView } from '../../connectors/instances/connector-instance-types.js';
 import type { ConnectorRegistry } from '../../connectors/connector-registry.js';
 import { createTemporalProbe } from '../connector-module.js';
-import { cliCaller, connectCliTemporal, withCliContext } from './common.js';
+import { cliCaller, connectCliTemporal, refuseHeldChange, withCliContext } from './common.js';
 import type { Caller } from '../../connectors/caller.js';
 import type { CliContext } from '../cli-context.js';
 
@@ -159,8 +159,9 @@ async function runProbe(ref: string, json: boolean | undefined): Promise<void> {
 
 export function registerConnectorCommands(program: Command): void {
   const group = program.command('connector').description('configure connector instances; their secrets go to Vault');
-  const withActions = (fn: (actions: ReturnType<typeof connectorCommandActions>) => Promise<void> | void) =>
+  const withActions = (fn: (actions: ReturnType<typeof connectorCommandActions>) => Promise<void> | void, held?: string) =>
     withCliContext(async (ctx) => {
+      if (held) await refuseHeldChange(ctx.orm, 'changeConnectors', held);
       await fn(connectorCommandActions(await cliConnectorService(ctx), createBuiltinConnectorRegistry()));
     });
 
@@ -188,7 +189,7 @@ export function registerConnectorCommands(program: Command): void {
     .option('--set <key=value>', 'one setting (repeatable); JSON values are parsed', collect)
     .option('--secrets-file <path>', 'the secret fields as JSON or YAML; - reads stdin')
     .option('--json', 'print JSON')
-    .action((name: string, opts: ConfigOptions & { type: string; description?: string; json?: boolean }) => withActions((a) => a.create(name, opts)));
+    .action((name: string, opts: ConfigOptions & { type: string; description?: string; json?: boolean }) => withActions((a) => a.create(name, opts), 'POST /api/connectors'));
   group
     .command('update <connector>')
     .description('change settings, or replace the secrets (all of them together)')
@@ -199,12 +200,12 @@ export function registerConnectorCommands(program: Command): void {
     .option('--secrets-file <path>', 'every secret field, as JSON or YAML; - reads stdin')
     .option('--expected-revision <n>', 'refuse if the connector changed since revision n')
     .option('--json', 'print JSON')
-    .action((ref: string, opts: ConfigOptions & { description?: string; expectedRevision?: string; json?: boolean }) => withActions((a) => a.update(ref, opts)));
+    .action((ref: string, opts: ConfigOptions & { description?: string; expectedRevision?: string; json?: boolean }) => withActions((a) => a.update(ref, opts), `PATCH /api/connectors/${ref}`));
   group
     .command('delete <connector>')
     .description('delete a connector and destroy its secrets in Vault')
     .option('--yes', 'confirm')
-    .action((ref: string, opts: { yes?: boolean }) => withActions((a) => a.remove(ref, opts)));
+    .action((ref: string, opts: { yes?: boolean }) => withActions((a) => a.remove(ref, opts), `DELETE /api/connectors/${ref}`));
   group
     .command('test <connector>')
     .description("probe the target live, on the running Gatehouse's worker (secrets are read there)")

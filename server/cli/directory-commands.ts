@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { createDirectoryService } from '../../scim/directory-service.js';
 import { SCIM_MOUNT_PATH } from '../../scim/index.js';
 import { publicUrl } from '../config.js';
-import { cliActor, withCliContext } from './common.js';
+import { cliActor, refuseHeldChange, withCliContext } from './common.js';
 
 function out(text: string): void {
   process.stdout.write(`${text}\n`);
@@ -73,6 +73,7 @@ export function registerDirectoryCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action((directoryRef: string, opts: { label?: string; json?: boolean }) =>
       withCliContext(async (ctx, { config }) => {
+        await refuseHeldChange(ctx.orm, 'createScimTokens', 'POST /api/directories/{directory id}/tokens');
         const { token: t, secret, directory: d } = await createDirectoryService({ orm: ctx.orm, ledger: ctx.ledger }).createToken(directoryRef, cliActor(), opts.label === undefined ? {} : { label: opts.label });
         const scimBaseUrl = `${publicUrl(config)}${SCIM_MOUNT_PATH}`;
         if (opts.json) return json({ token: t, secret, scimBaseUrl });

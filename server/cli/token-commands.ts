@@ -8,7 +8,7 @@ import { tokenScopesSchema } from '../../policies/token-scopes.js';
 import { invalid } from '../../shared/errors.js';
 import { createApiTokenService } from '../auth/api-token-service.js';
 import { ledgerAuthEvents, type Actor } from '../auth/auth-events.js';
-import { withCliContext } from './common.js';
+import { refuseHeldChange, withCliContext } from './common.js';
 
 const operator = (): Actor => ({ kind: 'system', id: `cli:${os.userInfo().username}` });
 
@@ -24,6 +24,7 @@ export function registerTokenCommands(program: Command): void {
     .option('--json', 'print the token and its record as JSON')
     .action(async (options: { name: string; scope: string[]; expiresInDays?: string; json?: boolean }) => {
       await withCliContext(async (ctx, { config, log }) => {
+        await refuseHeldChange(ctx.orm, 'createApiTokens', 'POST /api/tokens');
         const scopes = tokenScopesSchema.safeParse(options.scope);
         if (!scopes.success) throw invalid('--scope', scopes.error.issues[0]!.message);
         const days = options.expiresInDays === undefined ? undefined : Number(options.expiresInDays);

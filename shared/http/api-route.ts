@@ -26,6 +26,12 @@ export interface ApiRoute {
    * only when its proposer sends it again, approved, naming the admin change.
    */
   governedAs?: string;
+  /**
+   * What an admin change records of this call, and compares when the approved call is made: by
+   * default the validated body. A call that carries secrets leaves their values out; they are given
+   * again with the approved call, and are never stored with the admin change.
+   */
+  governedView?: (req: Request) => Promise<unknown> | unknown;
   request?: { params?: z.ZodType; query?: z.ZodType; body?: z.ZodType };
   responses: Record<number, { description: string; schema?: z.ZodType; contentType?: string }>;
   handler: (req: Request, res: Response) => Promise<void> | void;
@@ -35,3 +41,9 @@ export const defineRoute = (route: ApiRoute): ApiRoute => route;
 
 /** The body of every API error response, as the error middleware writes it (for the OpenAPI document). */
 export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
+
+/** The 202 a route that is an admin change answers when the policy in force holds it for approval. */
+export const heldForApproval = (what: string) => ({
+  description: `the policy in force says ${what} needs approval: held as an admin change; once approved, send this same call again with the header gatehouse-admin-change`,
+  schema: z.object({ awaitingApproval: z.record(z.string(), z.unknown()), next: z.string() }),
+});

@@ -49,6 +49,19 @@ describe('admin changes: publishing access policy needs a second admin', () => {
       return r.status === 409 && r.body.error.message.includes('still opening') ? undefined : r;
     });
 
+  /** An API call, naming an approved admin change when `change` is given. */
+  const call = async (as: PersonCredentials, path: string, body: unknown, change?: string, method = 'POST') => {
+    const res = await fetch(`${s.gatehouse.url}${path}`, {
+      method,
+      headers: { ...as.headers(), 'content-type': 'application/json', ...(change ? { 'gatehouse-admin-change': change } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> & ErrorBody };
+  };
+  const approved = (id: string) =>
+    waitUntil(`admin change ${id} to be approved`, async () => ((await s.api<AdminChange>(s.admin, 'GET', `/api/admin-changes/${id}`)).body.status === 'approved' ? true : undefined));
+
   beforeAll(async () => {
     s = await startAccessServer();
     const callers = testCallers(s.orm);
@@ -148,14 +161,6 @@ describe('admin changes: publishing access policy needs a second admin', () => {
 `,
       ),
     );
-    const call = async (as: PersonCredentials, path: string, body: unknown, change?: string) => {
-      const res = await fetch(`${s.gatehouse.url}${path}`, {
-        method: 'POST',
-        headers: { ...as.headers(), 'content-type': 'application/json', ...(change ? { 'gatehouse-admin-change': change } : {}) },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as Record<string, unknown> & ErrorBody };
-    };
     const tokenBody = { name: 'ci-monitoring', scopes: ['read:System'], expiresInDays: 7 };
     const held = await call(s.admin, '/api/tokens', tokenBody);
     expect(held.status, JSON.stringify(held.body)).toBe(202);
@@ -166,7 +171,7 @@ describe('admin changes: publishing access policy needs a second admin', () => {
     expect((await call(s.admin, '/api/tokens', tokenBody, id)).body.error.message).toContain('is pending, not approved');
 
     expect((await decide(bea, id, 'approve', 'monitoring needs it')).status).toBe(200);
-    await waitUntil('the approval', async () => ((await s.api<AdminChange>(s.admin, 'GET', `/api/admin-changes/${id}`)).body.status === 'approved' ? true : undefined));
+    await approved(id);
     const byOther = await call(bea, '/api/tokens', tokenBody, id);
     expect(byOther.status).toBe(403);
     expect(byOther.body.error.message).toContain('only its proposer makes the approved call');
@@ -188,6 +193,33 @@ describe('admin changes: publishing access policy needs a second admin', () => {
     const scim = await call(s.admin, `/api/directories/${s.directoryId}/tokens`, { label: 'second IdP' });
     expect(scim.status, JSON.stringify(scim.body)).toBe(202);
     expect((scim.body.awaitingApproval as AdminChange).summary).toContain(`POST /api/directories/${s.directoryId}/tokens`);
+  });
+
+  it('holds connector changes for approval without storing their secrets; the proposer gives them again with the approved call', async () => {
+    await s.publish(policy('acme-connectors', 'administration:\n  changeConnectors: { effect: require-approval, approval: { stages: [{ name: Second admin, approvers: [{ role: admin }] }] } }\n'));
+    const config = s.target.config();
+    const body = { name: 'crm-db', type: 'postgresql', config };
+    const held = await call(s.admin, '/api/connectors', body);
+    expect(held.status, JSON.stringify(held.body)).toBe(202);
+    const id = (held.body.awaitingApproval as AdminChange).id;
+    // The password is nowhere in what the proposal stored or recorded.
+    const stored = await s.orm.em.fork().getConnection().execute<{ payload: string }[]>('SELECT payload::text AS payload FROM admin_change WHERE id = ?', [id]);
+    expect(stored[0]!.payload).toContain('"host"');
+    expect(stored[0]!.payload).not.toContain(String(config.password));
+    const recorded = await s.orm.em.fork().getConnection().execute<{ n: number }[]>("SELECT count(*)::int AS n FROM ledger_entry WHERE entry LIKE ?", [`%${String(config.password)}%`]);
+    expect(recorded[0]!.n).toBe(0);
+    expect((await s.api<{ connectors: { name: string }[] }>(s.admin, 'GET', '/api/connectors')).body.connectors.map((c) => c.name)).not.toContain('crm-db');
+
+    await decide(bea, id, 'approve', 'new CRM database');
+    await approved(id);
+    // Another host than the one approved is another call.
+    expect((await call(s.admin, '/api/connectors', { ...body, config: { ...config, host: 'db.elsewhere.test' } }, id)).status).toBe(409);
+    const made = await call(s.admin, '/api/connectors', body, id);
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    expect(made.body.secrets).toEqual({ password: { set: true } });
+
+    const removal = await call(s.admin, `/api/connectors/${String(made.body.id)}`, undefined, undefined, 'DELETE');
+    expect(removal.status).toBe(202);
   });
 
   it('lists admin changes for policy readers, and refuses bad input with the field named', async () => {

@@ -51,6 +51,8 @@ kind: AccessPolicy
 name: acme-access
 rules:
   - { id: readers, match: { kinds: [grant], entitlements: ["crm:readers"] }, effect: allow }
+administration:
+  createApiTokens: { effect: require-approval, approval: { stages: [{ name: Second admin, approvers: [{ role: admin }] }] } }
 `;
 
   it('checks a document offline, naming the problem', async () => {
@@ -106,6 +108,15 @@ rules:
     } finally {
       await temporal.close();
     }
+  }, 180_000);
+
+  it('refuses a change the policy holds for approval, and names the API call that proposes it', async () => {
+    const refused = await runCliToEnd(['token', 'create', '--name', 'terraform', '--scope', 'read:System'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('policy acme-access requires approval for creating API tokens (administration.createApiTokens)');
+    expect(refused.stderr).toContain('propose it through the API (POST /api/tokens)');
+    const tokens = await orm.em.fork().getConnection().execute<{ n: number }[]>('SELECT count(*)::int AS n FROM api_token');
+    expect(tokens[0]!.n).toBe(0);
   }, 180_000);
 
   it('simulates a draft without publishing it', async () => {
