@@ -37,6 +37,17 @@ export function adminChangeRoutes(deps: { changes: AdminChanges }): ApiRoute[] {
     }),
     defineRoute({
       method: 'get',
+      path: '/api/admin-changes/inbox',
+      summary: 'The admin changes you may decide now, oldest first (the approval inbox shows them beside access requests)',
+      tags: TAGS,
+      access: { action: 'decide', subject: 'ApprovalRequest' },
+      responses: { 200: { description: 'the admin changes', schema: z.object({ adminChanges: z.array(changeView) }) } },
+      handler: async (req, res) => {
+        res.json({ adminChanges: await deps.changes.inbox(caller(req)) });
+      },
+    }),
+    defineRoute({
+      method: 'get',
       path: '/api/admin-changes/:id',
       summary: 'One admin change',
       tags: TAGS,

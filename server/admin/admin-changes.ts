@@ -126,6 +126,9 @@ export interface AdminChangeDetail extends AdminChangeView {
   youMayDecide?: { allowed: true; as: string } | { allowed: false; reason: string };
 }
 
+/** How many pending admin changes the inbox looks at per call (oldest first). */
+const INBOX_SCAN = 1000;
+
 const COLUMNS = `id, action, status, payload, payload_hash, summary, proposed_by_kind, proposed_by_id, proposed_by_name, policy_name, policy_version_hash,
   reasons, stages, participants, current_stage_index, stage_started_at, escalated, decisions, closing_reason, result, created_at, closed_at`;
 
@@ -346,6 +349,18 @@ export function createAdminChanges(deps: {
       );
       const claims = caller.principal.kind === 'human' ? await deps.identities.claimsFor(caller.principal) : undefined;
       return rows.map((row) => detail(row, claims && row.status === 'pending' ? assess(row, caller, claims) : undefined));
+    },
+
+    /** The pending admin changes the caller may decide now, oldest first. */
+    async inbox(caller: PolicyCaller): Promise<AdminChangeDetail[]> {
+      ForbiddenError.from(caller.ability).throwUnlessCan('decide', 'ApprovalRequest');
+      if (caller.principal.kind !== 'human') return [];
+      const claims = await deps.identities.claimsFor(caller.principal);
+      const rows = await sql().execute<AdminChangeRow[]>(`SELECT ${COLUMNS} FROM admin_change WHERE status = 'pending' ORDER BY created_at, id LIMIT ${INBOX_SCAN}`);
+      return rows.flatMap((row) => {
+        const verdict = assess(row, caller, claims);
+        return verdict.allowed ? [detail(row, verdict)] : [];
+      });
     },
 
     async get(caller: PolicyCaller, id: string): Promise<AdminChangeDetail> {

@@ -99,6 +99,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'POST /api/policies/simulate': ADMIN,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)
   'GET /api/admin-changes': POLICY_READERS,
+  'GET /api/admin-changes/inbox': PEOPLE,
   'GET /api/admin-changes/:id': POLICY_READERS,
   'POST /api/admin-changes/:id/decision': PEOPLE,
 

@@ -97,6 +97,37 @@ separationOfDuties:
     await context.close();
   });
 
+  it("shows a second admin the policy publication another admin proposed, and publishes it on their approval", async () => {
+    const proposed = await s.api<{ awaitingApproval: { id: string } }>(s.admin, 'POST', '/api/policies', {
+      document: 'apiVersion: gatehouse.dev/v1\nkind: AccessPolicy\nname: acme-access-v2\nrules:\n  - { id: accounts, match: { kinds: [create-account] }, effect: allow }\n',
+    });
+    expect(proposed.status).toBe(202);
+    const id = proposed.body.awaitingApproval.id;
+    // The proposer is not shown it to decide.
+    const own = await signedIn(s.admin);
+    const ownPage = await own.newPage();
+    await ownPage.goto(`${s.gatehouse.url}/inbox`);
+    await expect.poll(() => ownPage.getByTestId('inbox-empty').isVisible()).toBe(true);
+    await own.close();
+
+    const { testCallers } = await import('../helpers/test-callers.js');
+    const bea = await testCallers(s.orm).person(['admin'], 'Bea Admin');
+    const context = await signedIn(bea);
+    const page = await context.newPage();
+    await page.goto(`${s.gatehouse.url}/inbox`);
+    const card = page.getByTestId(`admin-change-${id}`);
+    await expect.poll(() => card.isVisible(), { timeout: 20_000 }).toBe(true);
+    expect(await card.getByTestId('admin-change-what').textContent()).toContain('publish policy acme-access-v2');
+    expect(await card.textContent()).toContain("needs a second admin's approval");
+    expect(await card.textContent()).toMatch(/Proposed by\s*Ada Admin/);
+    await page.getByTestId(`reason-${id}`).fill('read the diff');
+    await page.getByTestId(`approve-${id}`).click();
+    await expect.poll(() => page.getByTestId('decision-result').textContent()).toContain('Approved: publish policy acme-access-v2');
+    const { waitUntil } = await import('../helpers/access-world.js');
+    await waitUntil('the publication', async () => ((await s.api<{ inForce: { name: string } }>(s.admin, 'GET', '/api/policies')).body.inForce.name === 'acme-access-v2' ? true : undefined));
+    await context.close();
+  });
+
   it('shows the subject, and a person no policy names, that nothing waits for them', async () => {
     const context = await signedIn(dana.as!);
     const page = await context.newPage();

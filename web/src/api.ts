@@ -115,6 +115,37 @@ export async function fetchInbox(signal?: AbortSignal): Promise<InboxItem[] | un
   return ((await res.json()) as { approvals: InboxItem[] }).approvals;
 }
 
+/** An admin change waiting for the caller's decision, as GET /api/admin-changes/inbox lists it. */
+export interface AdminChangeItem {
+  id: string;
+  action: string;
+  summary: string;
+  reasons: string[];
+  policy: { name: string; versionHash: string };
+  proposedBy: { kind: string; id: string; name?: string };
+  stage: { index: number; name: string; quorum: number; approvals: number; escalated: boolean; deadlineAt: string; of: number };
+  youMayDecide: { allowed: true; as: string };
+  createdAt: string;
+}
+
+/** The admin changes the caller may decide now; undefined when the caller may not decide at all. */
+export async function fetchAdminChangeInbox(signal?: AbortSignal): Promise<AdminChangeItem[] | undefined> {
+  const res = await fetch('/api/admin-changes/inbox', { headers: { Accept: 'application/json' }, signal });
+  if (res.status === 403) return undefined;
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return ((await res.json()) as { adminChanges: AdminChangeItem[] }).adminChanges;
+}
+
+/** Approves or denies the open stage of an admin change; the reason goes on record. */
+export async function decideAdminChange(csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string): Promise<void> {
+  const res = await fetch(`/api/admin-changes/${encodeURIComponent(id)}/decision`, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
+    body: JSON.stringify({ verdict, reason }),
+  });
+  if (!res.ok) throw new Error(await errorMessage(res));
+}
+
 /** Approves or denies the open stage of a request; the reason goes on record. */
 export async function decideApproval(csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string): Promise<void> {
   const res = await fetch(`/api/approvals/${encodeURIComponent(id)}/decision`, {
