@@ -87,6 +87,9 @@ export const CHANGE_ACTIONS = {
 export type ChangeAction = keyof typeof CHANGE_ACTIONS;
 const actionOf = (key: AdminAction): ChangeAction => (Object.keys(CHANGE_ACTIONS) as ChangeAction[]).find((a) => CHANGE_ACTIONS[a] === key)!;
 
+/** How long an approved call may wait for its proposer to make it; after that it expires, on record. */
+export const APPROVED_CALL_TTL_MS = 7 * 86_400_000;
+
 /** The header a proposer sends, with the admin change's id, to make an approved call. */
 export const ADMIN_CHANGE_HEADER = 'gatehouse-admin-change';
 
@@ -276,6 +279,15 @@ export function createAdminChanges(deps: {
     if (row.action !== action) throw invalid(ADMIN_CHANGE_HEADER, `admin change ${id} is a ${row.action}, not a ${action}`);
     if (row.proposed_by_id !== caller.principal.id) throw new GatehouseError('forbidden', `admin change ${id} was proposed by someone else; only its proposer makes the approved call`, { field: ADMIN_CHANGE_HEADER });
     if (row.status !== 'approved') throw conflict(`admin change ${id} is ${row.status}${row.status === 'applied' ? ': its call was already made' : ', not approved'}`, ADMIN_CHANGE_HEADER);
+    const approvedAt = new Date(row.closed_at ?? 0);
+    if (Date.now() - approvedAt.getTime() > APPROVED_CALL_TTL_MS) {
+      const reason = `its approval of ${approvedAt.toISOString()} was not used within ${APPROVED_CALL_TTL_MS / 86_400_000} days`;
+      await deps.orm.em.fork().transactional(async (em) => {
+        const [hit] = await em.getConnection().execute<{ id: string }[]>("UPDATE admin_change SET status = 'expired', closing_reason = ?, updated_at = now() WHERE id = ? AND status = 'approved' RETURNING id", [reason, id], 'all', em.getTransactionContext());
+        if (hit) await deps.ledger.append({ action: ADMIN_LEDGER_ACTIONS.expired, actor: { kind: 'system', id: 'gatehouse' }, subject: { type: 'adminChange', id }, details: { reason, unusedApproval: true }, correlation: { requestId: id, changeId: id } }, { em });
+      });
+      throw conflict(`admin change ${id} expired: ${reason}; propose it again`, ADMIN_CHANGE_HEADER);
+    }
     if (payloadHash(call) !== row.payload_hash) throw conflict(`this call is not the one approved in admin change ${id} (${row.summary}); send exactly that call, or propose this one`, ADMIN_CHANGE_HEADER);
     const entries = await ledgerEntriesOfChange(deps.ledger, id);
     const authority = checkAuthority(entries, { id, hash: row.payload_hash }, holdsApprovals(entries, AUTHORITY_ACTIONS) ? await deps.decisions.keys() : [], AUTHORITY_ACTIONS);

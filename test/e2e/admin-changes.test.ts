@@ -222,6 +222,23 @@ describe('admin changes: publishing access policy needs a second admin', () => {
     expect(removal.status).toBe(202);
   });
 
+  it('expires an approved call its proposer did not make within seven days, on record', async () => {
+    const removal = await call(s.admin, '/api/connectors/crm-db', undefined, undefined, 'DELETE');
+    expect(removal.status).toBe(202);
+    const id = (removal.body.awaitingApproval as AdminChange).id;
+    await decide(bea, id, 'approve', 'decommissioned');
+    await approved(id);
+    // Stand-in for eight days passing: the approval's time is moved back in the database.
+    await s.orm.em.fork().getConnection().execute("UPDATE admin_change SET closed_at = now() - interval '8 days' WHERE id = ?", [id]);
+    const late = await call(s.admin, '/api/connectors/crm-db', undefined, id, 'DELETE');
+    expect(late.status).toBe(409);
+    expect(late.body.error.message).toContain('was not used within 7 days; propose it again');
+    expect((await s.api<AdminChange>(s.admin, 'GET', `/api/admin-changes/${id}`)).body.status).toBe('expired');
+    expect((await s.api(s.admin, 'GET', '/api/connectors/crm-db')).status).toBe(200);
+    const expired = (await ledger().query({ changeId: id, action: 'admin.change.expired' })).entries;
+    expect(expired).toHaveLength(1);
+  });
+
   it('lists admin changes for policy readers, and refuses bad input with the field named', async () => {
     const list = await s.api<{ adminChanges: AdminChange[] }>(s.admin, 'GET', '/api/admin-changes?status=applied');
     expect(list.body.adminChanges.length).toBeGreaterThanOrEqual(4);
