@@ -169,5 +169,39 @@ describe('the triggers', () => {
       }
       expect((await t.ledger.verify()).problems).toEqual([]);
     });
+
+    it('refuses a checkpoint whose root is not the ledger\'s, and a stored subtree whose hash is not its entries\' root', async () => {
+      const head = (await t.ledger.head()).size;
+      await appendSamples(t.ledger, 512, head);
+      const latest = (await t.ledger.latestCheckpoint())!;
+      // Within the bounds, but the root is made up.
+      const size = latest.treeSize + 1;
+      const forged = await failureOf(
+        t.db.appUrl,
+        `INSERT INTO ledger_checkpoint (tree_size, root_hash, signed_at, key_name, key_version, body, signature) VALUES (${size}, decode(repeat('ab', 32), 'hex'), now(), 'gatehouse-ledger', 1, 'forged', '\\x00')`,
+      );
+      expect(forged).toMatchObject({ code: '23514', message: `a ledger checkpoint's root hash must be the root of the ledger's first ${size} entries: refused` });
+      // A subtree the ledger has entries for, but not yet stored (the next block), with a made-up hash.
+      const [{ blocks }] = (await withPg(t.db.superuserUrl, (c) => c.query<{ blocks: string }>('SELECT coalesce(max(idx) + 1, 0) AS blocks FROM ledger_tree_node WHERE level = 8'))).rows as { blocks: string }[];
+      const node = await failureOf(t.db.appUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${blocks}, decode(repeat('cd', 32), 'hex'))`);
+      expect(node).toMatchObject({ code: '23514', message: `a stored ledger subtree's hash must be the root of the entries it covers: level 8, index ${blocks} refused` });
+      // The real ones go in: signing goes on, and verification finds nothing wrong.
+      const signed = await t.ledger.checkpoint();
+      expect(signed?.treeSize).toBe(head + 512);
+      expect((await t.ledger.verify()).problems).toEqual([]);
+    });
+
+    it('make verification report a replaced root function', async () => {
+      const original = await withPg(t.db.superuserUrl, async (c) => (await c.query("SELECT pg_get_functiondef('ledger_subtree_hash'::regproc) AS def")).rows[0].def as string);
+      await withPg(t.db.superuserUrl, (c) => c.query('CREATE OR REPLACE FUNCTION ledger_subtree_hash(lo bigint, hi bigint) RETURNS bytea LANGUAGE plpgsql STABLE STRICT AS $$ BEGIN RETURN NULL; END $$'));
+      try {
+        expect((await t.ledger.verify()).problems).toEqual([
+          { kind: 'protection-missing', message: "the function ledger_subtree_hash() that guards the ledger's tables was replaced: they are no longer protected as created" },
+        ]);
+      } finally {
+        await withPg(t.db.superuserUrl, (c) => c.query(original));
+      }
+      expect((await t.ledger.verify()).problems).toEqual([]);
+    });
   });
 });

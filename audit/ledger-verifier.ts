@@ -1,7 +1,7 @@
 // `gatehouse audit verify`: walks the whole chain, recomputes every entry hash and the Merkle tree,
 // compares the tree heads with the signed checkpoints, checks their signatures offline, and checks
 // that the database still enforces append-only. Any tampering is named, with the first bad entry.
-import { LEDGER_BOUNDS_BODY } from './migrations/Migration20261207130000LedgerBounds.js';
+import { LEDGER_CHECKS_BODY, LEDGER_LEAVES_ROOT_BODY, LEDGER_SUBTREE_HASH_BODY } from './migrations/Migration20261207230000LedgerHashes.js';
 import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
 import { readHead, type RawEntryRow } from './ledger-store.js';
@@ -104,7 +104,15 @@ async function checkProtections(sql: Sql): Promise<{ problems: VerificationProbl
     if (!trigger) problems.push({ kind: 'protection-missing', message: `trigger ${name} is gone: ${table} takes rows beyond the ledger` });
     else if (trigger.enabled !== 'A') problems.push({ kind: 'protection-missing', message: `trigger ${name} is ${trigger.enabled === 'D' ? 'disabled' : 'not ENABLE ALWAYS'}: ${table} takes rows beyond the ledger` });
     else if (!expected.test(trigger.definition)) problems.push({ kind: 'protection-missing', message: `trigger ${name} is not as created (${trigger.definition.slice(0, 200)}): ${table} takes rows beyond the ledger` });
-    else if (trigger.language !== 'plpgsql' || squeeze(trigger.body) !== squeeze(LEDGER_BOUNDS_BODY)) badFunctions.add(trigger.fn);
+    else if (trigger.language !== 'plpgsql' || squeeze(trigger.body) !== squeeze(LEDGER_CHECKS_BODY)) badFunctions.add(trigger.fn);
+  }
+  // The functions the checks compute roots with (Migration20261207230000LedgerHashes).
+  const helpers = await sql.query<{ fn: string; language: string; body: string }>(
+    "SELECT p.proname AS fn, l.lanname AS language, p.prosrc AS body FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname IN ('ledger_subtree_hash', 'ledger_leaves_root')",
+  );
+  for (const [fn, body] of [['ledger_subtree_hash', LEDGER_SUBTREE_HASH_BODY], ['ledger_leaves_root', LEDGER_LEAVES_ROOT_BODY]] as const) {
+    const found = helpers.filter((h) => h.fn === fn);
+    if (found.length !== 1 || found[0]!.language !== 'plpgsql' || squeeze(found[0]!.body) !== squeeze(body)) badFunctions.add(fn);
   }
   for (const fn of badFunctions) {
     problems.push({ kind: 'protection-missing', message: `the function ${fn}() that guards the ledger's tables was replaced: they are no longer protected as created` });

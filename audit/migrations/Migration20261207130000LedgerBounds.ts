@@ -5,7 +5,7 @@
 // smaller, and a size is signed once); a subtree stored ahead of its entries would be taken as theirs.
 import { Migration } from '@mikro-orm/migrations';
 
-/** The function's body, frozen with this migration; `audit verify` checks the database still runs exactly it. */
+/** The function's body as this migration made it (Migration20261207230000LedgerHashes replaced it with LEDGER_CHECKS_BODY, which `audit verify` checks). */
 export const LEDGER_BOUNDS_BODY = `
     DECLARE
       head bigint := (SELECT coalesce(max(seq) + 1, 0) FROM ledger_entry);

@@ -15,6 +15,7 @@ import { Migration20261207130000LedgerBounds } from '../../audit/migrations/Migr
 import { Migration20261207150000DirectorySignIn } from '../../scim/migrations/Migration20261207150000DirectorySignIn.js';
 import { Migration20261207210000AdminChanges } from '../../policies/migrations/Migration20261207210000AdminChanges.js';
 import { Migration20261207220000AdminChangeCalls } from '../../policies/migrations/Migration20261207220000AdminChangeCalls.js';
+import { Migration20261207230000LedgerHashes } from '../../audit/migrations/Migration20261207230000LedgerHashes.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -36,6 +37,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207150000DirectorySignIn,
   Migration20261207210000AdminChanges,
   Migration20261207220000AdminChangeCalls,
+  Migration20261207230000LedgerHashes,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));
