@@ -182,7 +182,8 @@ describe('the triggers', () => {
       );
       expect(forged).toMatchObject({ code: '23514', message: `a ledger checkpoint's root hash must be the root of the ledger's first ${size} entries: refused` });
       // A subtree the ledger has entries for, but not yet stored (the next block), with a made-up hash.
-      const [{ blocks }] = (await withPg(t.db.superuserUrl, (c) => c.query<{ blocks: string }>('SELECT coalesce(max(idx) + 1, 0) AS blocks FROM ledger_tree_node WHERE level = 8'))).rows as { blocks: string }[];
+      const stored = await withPg(t.db.superuserUrl, (c) => c.query<{ blocks: string }>('SELECT coalesce(max(idx) + 1, 0) AS blocks FROM ledger_tree_node WHERE level = 8'));
+      const blocks = stored.rows[0]!.blocks;
       const node = await failureOf(t.db.appUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${blocks}, decode(repeat('cd', 32), 'hex'))`);
       expect(node).toMatchObject({ code: '23514', message: `a stored ledger subtree's hash must be the root of the entries it covers: level 8, index ${blocks} refused` });
       // The real ones go in: signing goes on, and verification finds nothing wrong.
