@@ -11,6 +11,7 @@ import { accessModule } from './access/access-module.js';
 import { jmlModule } from './jml/jml-module.js';
 import { auditRoutes } from '../audit/ledger-routes.js';
 import { createCheckpointer } from '../audit/checkpointer.js';
+import { createMetrics } from './metrics.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 import { createScimLedgerRecorder } from '../scim/scim-ledger-recorder.js';
 
@@ -46,6 +47,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
     govern: access.govern,
     routes: [
       ...auditRoutes({ ledger, exporter: { ledger, signer: secrets } }),
+      ...createMetrics({ ledger, checkpointIntervalMs: config.LEDGER_CHECKPOINT_INTERVAL_SECONDS * 1000 }).routes,
       ...connectorModule(ctx.runtime, ledger).routes,
       ...scim.routes,
       ...access.routes,

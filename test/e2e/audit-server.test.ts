@@ -1,6 +1,6 @@
 // The ledger inside a running Gatehouse: the checkpointer runs beside the server, the public keys
 // are served without sign-in, the rest of the audit API waits for sign-in (401 until it lands), and
-// every audit route is in the OpenAPI document.
+// every audit route is in the OpenAPI document; its health is in /metrics for a monitoring token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger.js';
 import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
@@ -8,6 +8,7 @@ import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, test
 import { sampleEntry } from '../helpers/ledger.js';
 import { createLedger, type Ledger } from '../../audit/ledger-service.js';
 import { checkCheckpoint } from '../../audit/checkpoint-note.js';
+import { testCallers } from '../helpers/test-callers.js';
 
 let db: TestDatabase;
 let vault: TestVault;
@@ -43,6 +44,22 @@ describe('the ledger in a running Gatehouse', () => {
     expect(latest).toMatchObject({ treeSize: 6, keyName: 'gatehouse-ledger' });
     // The server ensured the signing key at start, and the checkpoint verifies with its public key.
     expect(checkCheckpoint(latest!, await ledger.publicKeys(), await ledger.origin())).toBeUndefined();
+  });
+
+  it("exports the ledger's health as Prometheus metrics to a monitoring token, and to nobody signed out", async () => {
+    expect((await fetch(`${gatehouse.url}/metrics`)).status).toBe(401);
+    const monitoring = await testCallers(orm).token(['read:System'], 'prometheus');
+    const res = await fetch(`${gatehouse.url}/metrics`, { headers: monitoring.headers() });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    const head = (await ledger.head()).size;
+    expect(value('gatehouse_ledger_entries')).toBe(head);
+    expect(value('gatehouse_ledger_checkpoint_entries')).toBe((await ledger.latestCheckpoint())!.treeSize);
+    expect(value('gatehouse_ledger_checkpoint_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('gatehouse_ledger_checkpoint_late')).toBe(0);
+    expect(text).toMatch(/^gatehouse_process_cpu_seconds_total /m);
   });
 
   it('serves the public keys to anyone', async () => {

@@ -49,6 +49,8 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   // system
   'GET /healthz': EVERYONE,
   'GET /readyz': EVERYONE,
+  // metrics: for whoever holds read:System (an operator's monitoring token; admins)
+  'GET /metrics': ['admin', 'token:monitoring'],
   'GET /api/openapi.json': EVERYONE,
 
   // sign-in
