@@ -277,7 +277,8 @@ export function createAdminChanges(deps: {
     const header = `the ${ADMIN_CHANGE_HEADER} header`;
     if (!row) throw notFound('admin change', id);
     if (row.action !== action) throw invalid(ADMIN_CHANGE_HEADER, `admin change ${id} is a ${row.action}, not a ${action}`);
-    if (row.proposed_by_id !== caller.principal.id) throw new GatehouseError('forbidden', `admin change ${id} was proposed by someone else; only its proposer makes the approved call`, { field: ADMIN_CHANGE_HEADER });
+    const proposer = actorOfPrincipal(caller.principal);
+    if (row.proposed_by_id !== proposer.id || row.proposed_by_kind !== proposer.kind) throw new GatehouseError('forbidden', `admin change ${id} was proposed by someone else; only its proposer makes the approved call`, { field: ADMIN_CHANGE_HEADER });
     if (row.status !== 'approved') throw conflict(`admin change ${id} is ${row.status}${row.status === 'applied' ? ': its call was already made' : ', not approved'}`, ADMIN_CHANGE_HEADER);
     const approvedAt = new Date(row.closed_at ?? 0);
     if (Date.now() - approvedAt.getTime() > APPROVED_CALL_TTL_MS) {
@@ -292,7 +293,7 @@ export function createAdminChanges(deps: {
     const entries = await ledgerEntriesOfChange(deps.ledger, id);
     const authority = checkAuthority(entries, { id, hash: row.payload_hash }, holdsApprovals(entries, AUTHORITY_ACTIONS) ? await deps.decisions.keys() : [], AUTHORITY_ACTIONS);
     if (!authority.allowed) throw new GatehouseError('forbidden', `admin change ${id} cannot be made: ${authority.reason}`, { field: header });
-    const actor = actorOfPrincipal(caller.principal);
+    const actor = proposer;
     // Claimed in one statement, so two calls at once make it once.
     const claimed = await deps.orm.em.fork().transactional(async (em) => {
       const [hit] = await em.getConnection().execute<{ id: string }[]>("UPDATE admin_change SET status = 'applied', closed_at = now(), updated_at = now() WHERE id = ? AND status = 'approved' RETURNING id", [id], 'all', em.getTransactionContext());
