@@ -14,7 +14,7 @@ import { GatehouseError, invalid } from '../../shared/errors.js';
 import { createIdentityResolver } from '../access/identity-resolver.js';
 import { createSimulationSource } from '../access/simulation-source.js';
 import type { CliContext } from '../cli-context.js';
-import type { Config } from '../config.js';
+import { publicUrl, type Config } from '../config.js';
 import { Client, type Connection } from '@temporalio/client';
 import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createAdminChanges } from '../admin/admin-changes.js';
@@ -99,7 +99,10 @@ export function registerPolicyCommands(program: Command): void {
           if (opts.json) return out(JSON.stringify(result, null, 2));
           if ('awaitingApproval' in result) {
             const c = result.awaitingApproval;
-            out(`nothing published yet: ${c.reasons.join('; ')}.\nadmin change ${c.id} waits for approval: ${c.summary}.\nAn eligible admin approves it with POST /api/admin-changes/${c.id}/decision; it is published then.`);
+            out(
+              `nothing published yet: ${c.reasons.join('; ')}.\nadmin change ${c.id} waits for approval: ${c.summary}.\n` +
+                `Another admin approves it in their inbox (${publicUrl(config)}/inbox) or with POST /api/admin-changes/${c.id}/decision; it is published then.`,
+            );
             return;
           }
           const p = result.publication;
