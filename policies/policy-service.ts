@@ -9,7 +9,7 @@ import type { AdminAbility, Principal } from '../shared/auth/permissions.js';
 import { conflict, dependencyUnavailable, invalid, notFound } from '../shared/errors.js';
 import { adminRequirement, type AdminRequirement } from './admin-rules.js';
 import { compilePolicy } from './compile-policy.js';
-import { parsePolicyDocument, policyVersionHash, type PolicyDocument } from './policy-document.js';
+import { parsePolicyDocument, policyVersionHash } from './policy-document.js';
 import { PUBLICATION_COLUMNS, toPublication, type PolicyPublication, type PolicyStore, type PolicyVersion } from './policy-store.js';
 import { simulatePolicy, type SimulationReport, type SimulationSource } from './policy-simulation.js';
 
@@ -174,7 +174,7 @@ export function createPolicyService(deps: { orm: MikroORM; store: PolicyStore; l
         const { version: _inForce, ...publication } = current;
         return { publication, published: false };
       }
-      const requirement = adminRequirement(current.version.document as PolicyDocument, 'publishPolicy');
+      const requirement = adminRequirement(current.version.document, 'publishPolicy');
       if (requirement.effect === 'allow') return publishNow(current.versionHash, { authority: requirement.reason });
       if (!deps.proposals) throw dependencyUnavailable('Temporal', `${requirement.reason}, and this process cannot open an approval gate: publish through the API of a running Gatehouse`);
       const pending = await deps.proposals.proposePublication({

@@ -9,13 +9,13 @@ import { ForbiddenError, subject as asSubject } from '@casl/ability';
 import type { Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { AccessChange } from '../../policies/access-change.js';
-import { checkEligibility, type ApproverClaims, type GateParticipants } from '../../policies/approval-eligibility.js';
-import type { DecisionStage, SodConflict } from '../../policies/decide.js';
+import { checkEligibility, type ApproverClaims } from '../../policies/approval-eligibility.js';
+import type { SodConflict } from '../../policies/decide.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, conflict, notFound } from '../../shared/errors.js';
 import type { DecisionSigner } from '../../policies/decision-signer.js';
 import type { ApprovalDecisionRecord, ApprovalState } from '../../workflows/approval/workflow.js';
-import { openStage, sendGateDecision } from './gate-decision.js';
+import { openStage, sendGateDecision, type GateRecord } from './gate-decision.js';
 import type { IdentityResolver } from './identity-resolver.js';
 import { isoTime } from '../../shared/timestamps.js';
 
@@ -24,21 +24,9 @@ export interface ApprovalCaller {
   ability: AdminAbility;
 }
 
-interface RequestRow {
-  id: string;
-  status: string;
+interface RequestRow extends GateRecord {
   change: AccessChange;
-  policy_name: string;
-  policy_version_hash: string;
-  reasons: string[];
   sod_conflicts: SodConflict[];
-  stages: DecisionStage[];
-  participants: GateParticipants;
-  current_stage_index: number;
-  stage_started_at: Date | string;
-  escalated: boolean;
-  decisions: (ApprovalDecisionRecord & { at?: string })[];
-  created_at: Date | string;
   connector_name: string | null;
 }
 

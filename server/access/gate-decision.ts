@@ -2,21 +2,27 @@
 // gate must still be at the stage the caller saw, and the decision goes with Gatehouse's signature
 // over exactly that stage, verdict, reason and person (the gate refuses any other).
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { ApproverClaims } from '../../policies/approval-eligibility.js';
+import type { ApproverClaims, GateParticipants } from '../../policies/approval-eligibility.js';
 import type { DecisionStage } from '../../policies/decide.js';
 import { decisionStatement } from '../../policies/decision-signature.js';
 import type { DecisionSigner } from '../../policies/decision-signer.js';
 import { GatehouseError, conflict } from '../../shared/errors.js';
-import { approvalWorkflowId, decideUpdate, stateQuery, type ApprovalState } from '../../workflows/approval/workflow.js';
+import { approvalWorkflowId, decideUpdate, stateQuery, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
 
-/** What a request's record (access or admin) says about its gate. */
+/** What a request's record (access_request or admin_change) holds about its gate, column for column. */
 export interface GateRecord {
+  id: string;
   status: string;
+  policy_name: string;
+  policy_version_hash: string;
+  reasons: string[];
   stages: DecisionStage[];
+  participants: GateParticipants;
   current_stage_index: number;
   stage_started_at: Date | string;
   escalated: boolean;
-  decisions: { stageIndex: number; verdict: string }[];
+  decisions: (ApprovalDecisionRecord & { at?: string })[];
+  created_at: Date | string;
 }
 
 /** The stage open now, its approvers (with its escalation targets once escalated), its deadline, and how it stands. */

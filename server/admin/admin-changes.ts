@@ -27,7 +27,7 @@ import type { GateEvent, GateEventKind } from '../../workflows/approval/activiti
 import { approvalWorkflowId, type ApprovalDecisionRecord, type ApprovalState } from '../../workflows/approval/workflow.js';
 import { checkAuthority, holdsApprovals, type AuthorityActions, type RecordedStage } from '../../workflows/change/change-authority.js';
 import { ledgerEntriesOfChange } from '../../workflows/change/access-change-record.js';
-import { openStage, sendGateDecision } from '../access/gate-decision.js';
+import { openStage, sendGateDecision, type GateRecord } from '../access/gate-decision.js';
 import type { IdentityResolver } from '../access/identity-resolver.js';
 
 export const ADMIN_LEDGER_ACTIONS = {
@@ -85,7 +85,7 @@ export const CHANGE_ACTIONS = {
   'change-connector': 'changeConnectors',
 } as const satisfies Record<string, AdminAction>;
 export type ChangeAction = keyof typeof CHANGE_ACTIONS;
-const actionOf = (key: AdminAction): ChangeAction => (Object.keys(CHANGE_ACTIONS) as ChangeAction[]).find((a) => CHANGE_ACTIONS[a] === key)!;
+const actionOf = (key: AdminAction): ChangeAction | undefined => (Object.keys(CHANGE_ACTIONS) as ChangeAction[]).find((a) => CHANGE_ACTIONS[a] === key);
 
 /** How long an approved call may wait for its proposer to make it; after that it expires, on record. */
 export const APPROVED_CALL_TTL_MS = 7 * 86_400_000;
@@ -93,8 +93,7 @@ export const APPROVED_CALL_TTL_MS = 7 * 86_400_000;
 /** The header a proposer sends, with the admin change's id, to make an approved call. */
 export const ADMIN_CHANGE_HEADER = 'gatehouse-admin-change';
 
-interface AdminChangeRow {
-  id: string;
+interface AdminChangeRow extends GateRecord {
   action: ChangeAction;
   status: AdminChangeStatus;
   payload: PublishPayload | CallPayload;
@@ -103,18 +102,8 @@ interface AdminChangeRow {
   proposed_by_kind: string;
   proposed_by_id: string;
   proposed_by_name: string | null;
-  policy_name: string;
-  policy_version_hash: string;
-  reasons: string[];
-  stages: DecisionStage[];
-  participants: GateParticipants;
-  current_stage_index: number;
-  stage_started_at: Date | string;
-  escalated: boolean;
-  decisions: (ApprovalDecisionRecord & { at?: string })[];
   closing_reason: string | null;
   result: Record<string, unknown> | null;
-  created_at: Date | string;
   closed_at: Date | string | null;
 }
 
@@ -274,7 +263,6 @@ export function createAdminChanges(deps: {
   /** Makes an approved call, once, for its proposer: the very call approved, verified again from the ledger. */
   async function claimApprovedCall(caller: PolicyCaller, id: string, action: ChangeAction, call: CallPayload): Promise<(error?: unknown) => Promise<void>> {
     const row = await load(id);
-    const header = `the ${ADMIN_CHANGE_HEADER} header`;
     if (!row) throw notFound('admin change', id);
     if (row.action !== action) throw invalid(ADMIN_CHANGE_HEADER, `admin change ${id} is a ${row.action}, not a ${action}`);
     const proposer = actorOfPrincipal(caller.principal);
@@ -292,7 +280,7 @@ export function createAdminChanges(deps: {
     if (payloadHash(call) !== row.payload_hash) throw conflict(`this call is not the one approved in admin change ${id} (${row.summary}); send exactly that call, or propose this one`, ADMIN_CHANGE_HEADER);
     const entries = await ledgerEntriesOfChange(deps.ledger, id);
     const authority = checkAuthority(entries, { id, hash: row.payload_hash }, holdsApprovals(entries, AUTHORITY_ACTIONS) ? await deps.decisions.keys() : [], AUTHORITY_ACTIONS);
-    if (!authority.allowed) throw new GatehouseError('forbidden', `admin change ${id} cannot be made: ${authority.reason}`, { field: header });
+    if (!authority.allowed) throw new GatehouseError('forbidden', `admin change ${id} cannot be made: ${authority.reason}`, { field: ADMIN_CHANGE_HEADER });
     const actor = proposer;
     // Claimed in one statement, so two calls at once make it once.
     const claimed = await deps.orm.em.fork().transactional(async (em) => {

@@ -137,18 +137,15 @@ export async function fetchAdminChangeInbox(signal?: AbortSignal): Promise<Admin
 }
 
 /** Approves or denies the open stage of an admin change; the reason goes on record. */
-export async function decideAdminChange(csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string): Promise<void> {
-  const res = await fetch(`/api/admin-changes/${encodeURIComponent(id)}/decision`, {
-    method: 'POST',
-    headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
-    body: JSON.stringify({ verdict, reason }),
-  });
-  if (!res.ok) throw new Error(await errorMessage(res));
-}
+export const decideAdminChange = (csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string) =>
+  postDecision(`/api/admin-changes/${encodeURIComponent(id)}/decision`, csrfToken, verdict, reason);
 
 /** Approves or denies the open stage of a request; the reason goes on record. */
-export async function decideApproval(csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string): Promise<void> {
-  const res = await fetch(`/api/approvals/${encodeURIComponent(id)}/decision`, {
+export const decideApproval = (csrfToken: string, id: string, verdict: 'approve' | 'deny', reason: string) =>
+  postDecision(`/api/approvals/${encodeURIComponent(id)}/decision`, csrfToken, verdict, reason);
+
+async function postDecision(url: string, csrfToken: string, verdict: 'approve' | 'deny', reason: string): Promise<void> {
+  const res = await fetch(url, {
     method: 'POST',
     headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
     body: JSON.stringify({ verdict, reason }),
