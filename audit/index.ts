@@ -3,6 +3,7 @@
 export type { ActorKind, Actor, LedgerRef, Correlation, PolicyRef, NewLedgerEntry, LedgerEntry, AppendOptions, LedgerAppender } from './ledger-types.js';
 export { ACTOR_KINDS, newLedgerEntrySchema, ledgerEntrySchema } from './ledger-types.js';
 export { createLedger, LEDGER_KEY_NAME, type Ledger, type LedgerDeps, type InclusionProof, type ConsistencyProof, type CheckpointOptions } from './ledger-service.js';
+export { openLedgerRolePool } from './ledger-sql.js';
 export type { Checkpoint, PublicKey } from './checkpoint-note.js';
 export type { VerificationReport, VerificationProblem } from './ledger-verifier.js';
 export { auditRoutes } from './ledger-routes.js';

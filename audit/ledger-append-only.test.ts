@@ -53,10 +53,29 @@ describe('the application role', () => {
     expect(await failureOf(t.db.appUrl, 'ALTER TABLE ledger_entry DISABLE TRIGGER ALL')).toMatchObject({ code: '42501', message: 'must be owner of table ledger_entry' });
   });
 
+  it('is refused checkpoints and stored subtrees, even with the right root and a forged signature: only gatehouse_ledger writes them', async () => {
+    const head = (await t.ledger.head()).size;
+    await appendSamples(t.ledger, 256, head);
+    const size = head + 256;
+    // PostgreSQL cannot check the Ed25519 signature; before the ledger role, this row went in.
+    const forged = await failureOf(
+      t.db.appUrl,
+      `INSERT INTO ledger_checkpoint (tree_size, root_hash, signed_at, key_name, key_version, body, signature) VALUES (${size}, ledger_subtree_hash(0, ${size}), now(), 'gatehouse-ledger', 1, 'forged', '\\x00')`,
+    );
+    expect(forged).toMatchObject({ code: '42501', message: 'permission denied for table ledger_checkpoint' });
+    const blocks = Math.floor(size / 256) - 1;
+    const node = await failureOf(t.db.appUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${blocks}, ledger_subtree_hash(${blocks * 256}, ${(blocks + 1) * 256})) ON CONFLICT DO NOTHING`);
+    expect(node).toMatchObject({ code: '42501', message: 'permission denied for table ledger_tree_node' });
+    // The checkpointer, connected as the ledger role, signs that size, and the ledger verifies.
+    expect((await t.ledger.checkpoint())?.treeSize).toBe(size);
+    expect((await t.ledger.verify()).problems).toEqual([]);
+  });
+
   it('can still read and append', async () => {
+    const head = (await t.ledger.head()).size;
     const rows = await withPg(t.db.appUrl, (c) => c.query('SELECT count(*)::int AS n FROM ledger_entry'));
-    expect(rows.rows[0].n).toBe(300);
-    expect((await t.ledger.append({ action: 'system.probe.ran', actor: { kind: 'system', id: 'test' } })).seq).toBe(300);
+    expect(rows.rows[0].n).toBe(head);
+    expect((await t.ledger.append({ action: 'system.probe.ran', actor: { kind: 'system', id: 'test' } })).seq).toBe(head);
   });
 });
 
@@ -135,15 +154,28 @@ describe('the triggers', () => {
     }
   });
 
-  describe('the rows the application role may insert', () => {
+  it('make verification report the application role allowed to write checkpoints, or the ledger role to rewrite them', async () => {
+    await withPg(t.db.superuserUrl, (c) => c.query('GRANT INSERT ON ledger_checkpoint TO gatehouse_app; GRANT DELETE ON ledger_tree_node TO gatehouse_ledger'));
+    try {
+      expect((await t.ledger.verify()).problems).toEqual([
+        { kind: 'protection-missing', message: 'the application role gatehouse_app holds INSERT on ledger_checkpoint' },
+        { kind: 'protection-missing', message: 'the ledger role gatehouse_ledger holds DELETE on ledger_tree_node' },
+      ]);
+    } finally {
+      await withPg(t.db.superuserUrl, (c) => c.query('REVOKE INSERT ON ledger_checkpoint FROM gatehouse_app; REVOKE DELETE ON ledger_tree_node FROM gatehouse_ledger'));
+    }
+    expect((await t.ledger.verify()).problems).toEqual([]);
+  });
+
+  describe('the rows the ledger role may insert', () => {
     it('refuses a checkpoint beyond the ledger or not beyond the newest, and a subtree stored ahead of its entries; signing goes on', async () => {
       const head = (await t.ledger.head()).size;
       const latest = (await t.ledger.latestCheckpoint())!;
       const forge = (size: number) =>
-        failureOf(t.db.appUrl, `INSERT INTO ledger_checkpoint (tree_size, root_hash, signed_at, key_name, key_version, body, signature) VALUES (${size}, decode(repeat('00', 32), 'hex'), now(), 'gatehouse-ledger', 1, 'forged', '\\x00')`);
+        failureOf(t.db.ledgerUrl, `INSERT INTO ledger_checkpoint (tree_size, root_hash, signed_at, key_name, key_version, body, signature) VALUES (${size}, decode(repeat('00', 32), 'hex'), now(), 'gatehouse-ledger', 1, 'forged', '\\x00')`);
       expect(await forge(1e12)).toMatchObject({ code: '23514', message: `a ledger checkpoint must cover more entries than the newest (${latest.treeSize}) and no more than the ledger holds (${head}): 1000000000000 refused` });
       expect(await forge(latest.treeSize)).toMatchObject({ code: '23514' });
-      const ahead = await failureOf(t.db.appUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${Math.ceil(head / 256) + 10}, decode(repeat('00', 32), 'hex'))`);
+      const ahead = await failureOf(t.db.ledgerUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${Math.ceil(head / 256) + 10}, decode(repeat('00', 32), 'hex'))`);
       expect(ahead).toMatchObject({ code: '23514', message: expect.stringMatching(/^a stored ledger subtree must lie within the \d+ entries the ledger holds/) });
       await appendSamples(t.ledger, 300, head);
       const signed = await t.ledger.checkpoint();
@@ -177,14 +209,14 @@ describe('the triggers', () => {
       // Within the bounds, but the root is made up.
       const size = latest.treeSize + 1;
       const forged = await failureOf(
-        t.db.appUrl,
+        t.db.ledgerUrl,
         `INSERT INTO ledger_checkpoint (tree_size, root_hash, signed_at, key_name, key_version, body, signature) VALUES (${size}, decode(repeat('ab', 32), 'hex'), now(), 'gatehouse-ledger', 1, 'forged', '\\x00')`,
       );
       expect(forged).toMatchObject({ code: '23514', message: `a ledger checkpoint's root hash must be the root of the ledger's first ${size} entries: refused` });
       // A subtree the ledger has entries for, but not yet stored (the next block), with a made-up hash.
       const stored = await withPg(t.db.superuserUrl, (c) => c.query<{ blocks: string }>('SELECT coalesce(max(idx) + 1, 0) AS blocks FROM ledger_tree_node WHERE level = 8'));
       const blocks = stored.rows[0]!.blocks;
-      const node = await failureOf(t.db.appUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${blocks}, decode(repeat('cd', 32), 'hex'))`);
+      const node = await failureOf(t.db.ledgerUrl, `INSERT INTO ledger_tree_node (level, idx, hash) VALUES (8, ${blocks}, decode(repeat('cd', 32), 'hex'))`);
       expect(node).toMatchObject({ code: '23514', message: `a stored ledger subtree's hash must be the root of the entries it covers: level 8, index ${blocks} refused` });
       // The real ones go in: signing goes on, and verification finds nothing wrong.
       const signed = await t.ledger.checkpoint();

@@ -77,13 +77,13 @@ describe('checkpoints', () => {
     const rows = await withPg(t.db.superuserUrl, (c) => c.query<{ tree_size: string }>('SELECT tree_size FROM ledger_checkpoint ORDER BY tree_size'));
     expect(rows.rows.map((r) => Number(r.tree_size))).toEqual([300, 305, 315, 715]);
     // And the database itself refuses a second row for a size.
-    const dup = await withPg(t.db.appUrl, (c) =>
+    const dup = await withPg(t.db.ledgerUrl, (c) =>
       c.query("INSERT INTO ledger_checkpoint SELECT tree_size, root_hash, signed_at, key_name, key_version, body, signature FROM ledger_checkpoint WHERE tree_size = 715").then(
         () => 'inserted',
         (e: { code: string }) => e.code,
       ),
     );
-    // (The bound on tree sizes refuses it first, with check_violation; the primary key would too.)
+    // (Even for the ledger role: the bound on tree sizes refuses it first, with check_violation; the primary key would too.)
     expect(dup).toBe('23514');
   });
 

@@ -29,6 +29,11 @@ export interface LedgerDeps {
   signer: Pick<SecretStore, 'sign' | 'publicKeys'>;
   /** The transit key name (Gatehouse ensures `gatehouse-ledger` at start). */
   keyName?: string;
+  /**
+   * The ledger role's pool (openLedgerRolePool): checkpoints and stored subtrees are written only
+   * through it, since the application role may not insert them. Without it, `checkpoint` refuses.
+   */
+  checkpointPool?: pg.Pool;
 }
 
 export interface CheckpointOptions {
@@ -177,8 +182,11 @@ export function createLedger(deps: LedgerDeps): Ledger {
     query: (q) => withSql((sql) => queryEntries(sql, q)),
 
     async checkpoint(options = {}) {
+      if (!deps.checkpointPool) {
+        throw new GatehouseError('internal', 'this ledger was opened without the ledger role\'s connection: only gatehouse_ledger may write checkpoints (DATABASE_LEDGER_URL)');
+      }
       const ledgerOrigin = await origin();
-      return inTransaction(await getPool(), async (sql) => {
+      return inTransaction(deps.checkpointPool, async (sql) => {
         const [{ locked } = { locked: false }] = await sql.query<{ locked: boolean }>(
           options.wait === false ? `SELECT pg_try_advisory_xact_lock(${CHECKPOINT_LOCK}) AS locked` : `SELECT true AS locked FROM (SELECT pg_advisory_xact_lock(${CHECKPOINT_LOCK})) AS waited`,
         );

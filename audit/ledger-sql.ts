@@ -1,7 +1,7 @@
 // How the ledger talks to PostgreSQL: parameterised SQL, either inside the caller's transaction (a
 // MikroORM EntityManager within em.transactional) or on a pooled connection of its own. The ledger
 // writes one locked statement at a time with hashes it computed; the ORM's unit of work adds nothing.
-import type pg from 'pg';
+import pg from 'pg';
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { GatehouseError } from '../shared/errors.js';
@@ -34,6 +34,17 @@ export function sqlInTransactionOf(em: EntityManager): Sql {
 /** The connection pool under MikroORM (the application role's). */
 export async function poolOf(orm: MikroORM): Promise<pg.Pool> {
   return orm.em.getConnection().getNativeClient();
+}
+
+/**
+ * The ledger role's own small pool (gatehouse_ledger), for the checkpointer: the only connection
+ * that may write checkpoints and stored subtrees. The caller ends it. An idle connection the server
+ * drops (a restart, a dropped database) is discarded; the next checkpoint connects again.
+ */
+export function openLedgerRolePool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 1, idleTimeoutMillis: 10_000, allowExitOnIdle: true, application_name: 'gatehouse-checkpointer' });
+  pool.on('error', () => undefined);
+  return pool;
 }
 
 /** Runs `fn` in a transaction of its own (READ COMMITTED), committing on success. */

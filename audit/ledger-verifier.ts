@@ -2,6 +2,7 @@
 // compares the tree heads with the signed checkpoints, checks their signatures offline, and checks
 // that the database still enforces append-only. Any tampering is named, with the first bad entry.
 import { LEDGER_CHECKS_BODY, LEDGER_LEAVES_ROOT_BODY, LEDGER_SUBTREE_HASH_BODY } from './migrations/Migration20261207230000LedgerHashes.js';
+import { LEDGER_ROLE } from './migrations/Migration20261208000000LedgerRole.js';
 import type pg from 'pg';
 import { GENESIS_HASH, chainHash } from './ledger-entry-codec.js';
 import { readHead, type RawEntryRow } from './ledger-store.js';
@@ -96,7 +97,7 @@ async function checkProtections(sql: Sql): Promise<{ problems: VerificationProbl
       }
     }
   }
-  // The bounds on what the application role may insert (Migration20261207130000LedgerBounds).
+  // The bounds on what the ledger role may insert (Migration20261207130000LedgerBounds).
   for (const table of ['ledger_checkpoint', 'ledger_tree_node']) {
     const name = `${table}_within_ledger`;
     const trigger = triggers.find((t) => t.table === table && t.name === name);
@@ -119,13 +120,18 @@ async function checkProtections(sql: Sql): Promise<{ problems: VerificationProbl
   }
   const privileges = await sql.query<{ role: string; table: string; privilege: string; granted: boolean }>(
     `SELECT r.role, t.name AS "table", p.privilege, has_table_privilege(r.role, t.name, p.privilege) AS granted
-       FROM (SELECT DISTINCT unnest(ARRAY['gatehouse_app', current_user::text])) AS r(role), unnest($1::text[]) AS t(name), unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p(privilege)`,
+       FROM (SELECT DISTINCT unnest(ARRAY['gatehouse_app', '${LEDGER_ROLE}', current_user::text])) AS r(role), unnest($1::text[]) AS t(name), unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE', 'INSERT']) AS p(privilege)
+      ORDER BY r.role, t.name, p.privilege`,
     [LEDGER_TABLES],
   );
   const [{ current } = { current: '' }] = await sql.query<{ current: string }>('SELECT current_user AS current');
-  for (const p of privileges.filter((x) => x.granted)) {
+  // Only the application role appends entries, and only the ledger role writes checkpoints and subtrees.
+  const mayInsert = (role: string, table: string) =>
+    (role === 'gatehouse_app' && table === 'ledger_entry') || (role === LEDGER_ROLE && (table === 'ledger_checkpoint' || table === 'ledger_tree_node'));
+  for (const p of privileges.filter((x) => x.granted && !(x.privilege === 'INSERT' && mayInsert(x.role, x.table)))) {
     if (p.role === 'gatehouse_app') problems.push({ kind: 'protection-missing', message: `the application role gatehouse_app holds ${p.privilege} on ${p.table}` });
-    else if (p.role === current) warnings.push(`this connection's role ${current} may ${p.privilege} ${p.table} (only the triggers stop it); connect as the application role`);
+    else if (p.role === LEDGER_ROLE) problems.push({ kind: 'protection-missing', message: `the ledger role ${LEDGER_ROLE} holds ${p.privilege} on ${p.table}` });
+    else if (p.role === current && p.privilege !== 'INSERT') warnings.push(`this connection's role ${current} may ${p.privilege} ${p.table} (only the triggers stop it); connect as the application role`);
   }
   return { problems, warnings: [...new Set(warnings)].slice(0, 3) };
 }

@@ -9,6 +9,7 @@ import { startBenchServices, report, percentile, type BenchRow } from './lib.js'
 import { createTestDatabase, createTestVault, openOrm } from '../test/helpers/services.js';
 import { sampleEntry } from '../test/helpers/ledger.js';
 import { createLedger, LEDGER_KEY_NAME } from '../audit/ledger-service.js';
+import { openLedgerRolePool } from '../audit/ledger-sql.js';
 import { prepareEvidenceExport } from '../audit/evidence-export.js';
 import { folderSink } from '../audit/evidence-sink.js';
 import { verifyEvidence } from '../audit/evidence-verify.js';
@@ -28,7 +29,8 @@ async function main() {
     const [db, vault] = await Promise.all([createTestDatabase(), createTestVault()]);
     await vault.store.ensureSigningKey(LEDGER_KEY_NAME);
     const orm = await openOrm(db.appUrl, WRITERS + 2);
-    const ledger = createLedger({ orm, signer: vault.store });
+    const checkpointPool = openLedgerRolePool(db.ledgerUrl);
+    const ledger = createLedger({ orm, signer: vault.store, checkpointPool });
 
     // 1. Batched appends: the whole ledger, 1,000 entries per call.
     let started = performance.now();
@@ -111,6 +113,7 @@ async function main() {
 
     report('audit', rows);
     await orm.close(true);
+    await checkpointPool.end();
     await db.drop();
   } finally {
     rmSync(work, { recursive: true, force: true });

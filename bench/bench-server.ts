@@ -55,7 +55,7 @@ export async function prepareScimBench(directoryName: string): Promise<{ db: Tes
 export async function startBenchServer(input: {
   port: number;
   config: ReturnType<typeof testConfig>;
-  db: { ownerUrl: string; appUrl: string };
+  db: { ownerUrl: string; appUrl: string; ledgerUrl: string };
   vault: { address: string; token: string; kvMount: string; transitMount: string };
 }): Promise<BenchServer> {
   const { port, config, db, vault } = input;
@@ -69,6 +69,7 @@ export async function startBenchServer(input: {
     GATEHOUSE_DATA_DIR: config.GATEHOUSE_DATA_DIR,
     DATABASE_URL: db.ownerUrl,
     DATABASE_APP_URL: db.appUrl,
+    DATABASE_LEDGER_URL: db.ledgerUrl,
     TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
     TEMPORAL_TASK_QUEUE: `bench-${suffix()}`,
     // The SCIM endpoint's own figures: the workflows its events start run on a worker elsewhere (as

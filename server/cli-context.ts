@@ -12,7 +12,7 @@ import type { EmbeddedPostgresHandle } from './embedded/postgres.js';
 import { describePgError, startEmbeddedDatabase, vaultStoreOptions } from './runtime.js';
 import { existsSync, readFileSync } from 'node:fs';
 import type { SecretStore } from '../shared/secrets/secret-store.js';
-import { createLedger, type Ledger } from '../audit/index.js';
+import { createLedger, openLedgerRolePool, type Ledger } from '../audit/index.js';
 import { VaultSecretStore } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import path from 'node:path';
@@ -44,19 +44,23 @@ async function openCliSecrets(config: Config): Promise<SecretStore> {
 
 export async function openCliContext(config: Config, log: Logger): Promise<CliContext> {
   let appUrl: string;
+  let ledgerUrl: string | undefined;
   let embedded: EmbeddedPostgresHandle | undefined;
   if (config.DATABASE_URL) {
     appUrl = config.DATABASE_APP_URL ?? config.DATABASE_URL;
+    ledgerUrl = config.DATABASE_LEDGER_URL ?? appUrl;
   } else {
     const credentialsFile = path.join(dataDir(config), 'postgres-credentials.json');
     const running = !(await isPortFree(config.EMBEDDED_POSTGRES_PORT));
     if (running && existsSync(credentialsFile)) {
-      const c = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { appPassword: string };
+      const c = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { appPassword: string; ledgerPassword?: string };
       appUrl = `postgresql://gatehouse_app:${c.appPassword}@127.0.0.1:${config.EMBEDDED_POSTGRES_PORT}/gatehouse`;
+      if (c.ledgerPassword) ledgerUrl = `postgresql://gatehouse_ledger:${c.ledgerPassword}@127.0.0.1:${config.EMBEDDED_POSTGRES_PORT}/gatehouse`;
     } else {
       const started = await startEmbeddedDatabase(config, log, () => undefined);
       embedded = started.embedded;
       appUrl = started.appUrl;
+      ledgerUrl = started.ledgerUrl;
     }
   }
   let orm: MikroORM;
@@ -69,6 +73,7 @@ export async function openCliContext(config: Config, log: Logger): Promise<CliCo
   }
   let secrets: Promise<SecretStore> | undefined;
   const openSecrets = () => (secrets ??= openCliSecrets(config));
+  const checkpointPool = ledgerUrl ? openLedgerRolePool(ledgerUrl) : undefined;
   return {
     orm,
     secrets: openSecrets,
@@ -78,9 +83,11 @@ export async function openCliContext(config: Config, log: Logger): Promise<CliCo
         sign: async (name, input) => (await openSecrets()).sign(name, input),
         publicKeys: async (name) => (await openSecrets()).publicKeys(name),
       },
+      ...(checkpointPool ? { checkpointPool } : {}),
     }),
     async close() {
       await orm.close(true);
+      await checkpointPool?.end();
       if (secrets) await (await secrets.catch(() => undefined))?.close();
       await embedded?.stop();
     },

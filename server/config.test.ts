@@ -38,7 +38,16 @@ describe('configuration', () => {
   });
 
   it('requires DATABASE_URL beside DATABASE_APP_URL', () => {
-    expect(problems({ DATABASE_APP_URL: 'postgresql://app@db/gh' })).toEqual(['DATABASE_URL is required when DATABASE_APP_URL is set (it runs the migrations)']);
+    expect(problems({ DATABASE_APP_URL: 'postgresql://app@db/gh', DATABASE_LEDGER_URL: 'postgresql://ledger@db/gh' })).toEqual(['DATABASE_URL is required when DATABASE_APP_URL is set (it runs the migrations)']);
+  });
+
+  it('requires the ledger role\'s DATABASE_LEDGER_URL beside DATABASE_APP_URL, and the other way round', () => {
+    const owner = { DATABASE_URL: 'postgresql://owner@db/gh' };
+    expect(problems({ ...owner, DATABASE_APP_URL: 'postgresql://app@db/gh' })).toEqual([
+      "DATABASE_LEDGER_URL is required when DATABASE_APP_URL is set: the application role may not write the ledger's signed checkpoints, the gatehouse_ledger role does",
+    ]);
+    expect(problems({ ...owner, DATABASE_LEDGER_URL: 'postgresql://ledger@db/gh' })).toEqual(['DATABASE_APP_URL is required when DATABASE_LEDGER_URL is set (the ledger role only writes checkpoints)']);
+    expect(loadConfig({ ...owner, DATABASE_APP_URL: 'postgresql://app@db/gh', DATABASE_LEDGER_URL: 'postgresql://ledger@db/gh' }).DATABASE_LEDGER_URL).toBe('postgresql://ledger@db/gh');
   });
 
   it('refuses embedded services in production, naming each missing variable', () => {

@@ -63,6 +63,8 @@ export const configSchema = z
     DATABASE_URL: postgresUrl.optional(),
     /** The application role's connection (least privilege). Required in production with DATABASE_URL. */
     DATABASE_APP_URL: postgresUrl.optional(),
+    /** The ledger role's connection (gatehouse_ledger): only it writes signed checkpoints. Required with DATABASE_APP_URL. */
+    DATABASE_LEDGER_URL: postgresUrl.optional(),
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
     EMBEDDED_POSTGRES_PORT: port.default(54329),
 
@@ -147,6 +149,12 @@ export const configSchema = z
     }
     if (c.DATABASE_APP_URL && !c.DATABASE_URL) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required when DATABASE_APP_URL is set (it runs the migrations)' });
+    }
+    if (c.DATABASE_APP_URL && !c.DATABASE_LEDGER_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_LEDGER_URL'], message: 'is required when DATABASE_APP_URL is set: the application role may not write the ledger\'s signed checkpoints, the gatehouse_ledger role does' });
+    }
+    if (c.DATABASE_LEDGER_URL && !c.DATABASE_APP_URL) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_APP_URL'], message: 'is required when DATABASE_LEDGER_URL is set (the ledger role only writes checkpoints)' });
     }
     if (c.NODE_ENV === 'production') {
       for (const key of ['DATABASE_URL', 'DATABASE_APP_URL', 'TEMPORAL_ADDRESS', 'VAULT_ADDR', 'PUBLIC_URL'] as const) {

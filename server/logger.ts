@@ -24,6 +24,7 @@ export const SECRET_FIELD_NAMES = [
   'TEMPORAL_API_KEY',
   'DATABASE_URL',
   'DATABASE_APP_URL',
+  'DATABASE_LEDGER_URL',
   'OIDC_ISSUERS',
   'csrfToken',
   'codeVerifier',

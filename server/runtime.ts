@@ -18,7 +18,7 @@ import type { SecretStore } from '../shared/secrets/secret-store.js';
 import { VaultSecretStore, type VaultStoreOptions } from '../shared/secrets/vault-store.js';
 import { LocalDevSecretStore } from '../shared/secrets/local-store.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
-import { checkpointLag, createLedger, describeCheckpointLag, type Ledger } from '../audit/index.js';
+import { checkpointLag, createLedger, describeCheckpointLag, openLedgerRolePool, type Ledger } from '../audit/index.js';
 import { createDirectoryService } from '../scim/directory-service.js';
 import { temporalConnectOptions } from './temporal-tls.js';
 
@@ -35,7 +35,7 @@ export interface Runtime {
   config: Config;
   log: Logger;
   orm: MikroORM;
-  database: { mode: Mode; appUrl: string; leastPrivilege: boolean };
+  database: { mode: Mode; appUrl: string; ledgerUrl: string; leastPrivilege: boolean };
   temporal: { mode: Mode; address: string; uiUrl?: string; connection: Connection; client: Client; nativeConnection(): Promise<NativeConnection> };
   secrets: SecretStore;
   secretsMode: Mode;
@@ -103,11 +103,12 @@ async function startDatabase(config: Config, log: Logger, stack: StopStack) {
     if (!config.DATABASE_APP_URL) {
       log.warn('DATABASE_APP_URL is not set: the server uses the owner role from DATABASE_URL, so the database cannot enforce least privilege (required in production)');
     }
-    return { mode: 'external' as const, appUrl, leastPrivilege: Boolean(config.DATABASE_APP_URL) };
+    // Without DATABASE_APP_URL the owner does everything, checkpoints included (config requires both URLs or neither).
+    return { mode: 'external' as const, appUrl, ledgerUrl: config.DATABASE_LEDGER_URL ?? appUrl, leastPrivilege: Boolean(config.DATABASE_APP_URL) };
   }
-  const { embedded, appUrl } = await startEmbeddedDatabase(config, log, (stop) => stack.push('embedded PostgreSQL', stop));
+  const { embedded, appUrl, ledgerUrl } = await startEmbeddedDatabase(config, log, (stop) => stack.push('embedded PostgreSQL', stop));
   log.info({ port: embedded.port }, 'embedded PostgreSQL ready');
-  return { mode: 'embedded' as const, appUrl, leastPrivilege: true };
+  return { mode: 'embedded' as const, appUrl, ledgerUrl, leastPrivilege: true };
 }
 
 /** Embedded PostgreSQL with Gatehouse's database, roles and migrations; `onStarted` learns how to stop it. */
@@ -119,9 +120,10 @@ export async function startEmbeddedDatabase(config: Config, log: Logger, onStart
     database: 'gatehouse',
     ownerPassword: embedded.credentials.ownerPassword,
     appPassword: embedded.credentials.appPassword,
+    ledgerPassword: embedded.credentials.ledgerPassword,
   });
   await runMigrations(urls.ownerUrl, log);
-  return { embedded, appUrl: urls.appUrl };
+  return { embedded, appUrl: urls.appUrl, ledgerUrl: urls.ledgerUrl };
 }
 
 /** How to reach the configured Vault (VAULT_ADDR with a token or AppRole). */
@@ -260,6 +262,14 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     throw new StartupError(describePgError(err, db.value.appUrl, config.DATABASE_APP_URL ? 'DATABASE_APP_URL' : 'DATABASE_URL'));
   }
   stack.push('the database pool', () => orm.close(true));
+  const checkpointPool = openLedgerRolePool(db.value.ledgerUrl);
+  stack.push('the ledger role\'s pool', () => checkpointPool.end());
+  try {
+    await checkpointPool.query('select 1');
+  } catch (err) {
+    await stack.unwind(log);
+    throw new StartupError(describePgError(err, db.value.ledgerUrl, config.DATABASE_LEDGER_URL ? 'DATABASE_LEDGER_URL' : 'DATABASE_URL'));
+  }
 
   const runtime: Runtime = {
     config,
@@ -269,7 +279,7 @@ export async function startRuntime(config: Config, log: Logger): Promise<Runtime
     temporal: temporal.value,
     secrets: secrets.value.store,
     secretsMode: secrets.value.mode,
-    ledger: createLedger({ orm, signer: secrets.value.store }),
+    ledger: createLedger({ orm, signer: secrets.value.store, checkpointPool }),
     async readiness() {
       const warnings: string[] = [];
       const postgres: DependencyStatus = await (async () => {

@@ -47,7 +47,7 @@ export async function startWorker(runtime: Runtime): Promise<{ worker: Worker; d
       secrets: runtime.secrets,
       ledger: runtime.ledger,
       temporal: { client: runtime.temporal.client, taskQueue: runtime.config.TEMPORAL_TASK_QUEUE },
-      egress: egressPolicyFrom(runtime.config, [runtime.config.DATABASE_URL, runtime.config.DATABASE_APP_URL, runtime.config.TEMPORAL_ADDRESS, runtime.config.VAULT_ADDR, runtime.database.appUrl, runtime.temporal.address]),
+      egress: egressPolicyFrom(runtime.config, [runtime.config.DATABASE_URL, runtime.config.DATABASE_APP_URL, runtime.config.DATABASE_LEDGER_URL, runtime.config.TEMPORAL_ADDRESS, runtime.config.VAULT_ADDR, runtime.database.appUrl, runtime.temporal.address]),
     }),
     bundlePath: await workflowBundlePath(dataDir(runtime.config, 'cache')),
   });

@@ -165,7 +165,7 @@ let fromEnvironment: EgressGuard | undefined;
 /** The policy for connectors built without one: CONNECTOR_EGRESS_ALLOW and the own services as the environment names them. */
 export function environmentEgress(): EgressGuard {
   const env = process.env;
-  fromEnvironment ??= egressPolicyFrom(env, [env.DATABASE_URL, env.DATABASE_APP_URL, env.TEMPORAL_ADDRESS, env.VAULT_ADDR]);
+  fromEnvironment ??= egressPolicyFrom(env, [env.DATABASE_URL, env.DATABASE_APP_URL, env.DATABASE_LEDGER_URL, env.TEMPORAL_ADDRESS, env.VAULT_ADDR]);
   return fromEnvironment;
 }
 

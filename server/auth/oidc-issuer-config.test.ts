@@ -73,6 +73,7 @@ describe('OIDC_ISSUERS', () => {
       NODE_ENV: 'production',
       DATABASE_URL: 'postgresql://o:p@db/gatehouse',
       DATABASE_APP_URL: 'postgresql://a:p@db/gatehouse',
+      DATABASE_LEDGER_URL: 'postgresql://l:p@db/gatehouse',
       TEMPORAL_ADDRESS: 'temporal:7233',
       VAULT_ADDR: 'https://vault.example',
       VAULT_TOKEN: 't',

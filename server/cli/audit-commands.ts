@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { cliActor, withCliContext, fail } from './common.js';
-import { createLedger, LEDGER_KEY_NAME } from '../../audit/ledger-service.js';
+import { LEDGER_KEY_NAME } from '../../audit/ledger-service.js';
 import { EXPORT_FORMATS, prepareEvidenceExport, type ExportFormat } from '../../audit/evidence-export.js';
 import { folderSink, zipSink } from '../../audit/evidence-sink.js';
 import { verifyEvidence } from '../../audit/evidence-verify.js';
@@ -47,7 +47,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       let ok = false;
       await withCliContext(async (ctx) => {
-        const ledger = createLedger({ orm: ctx.orm, signer: await ctx.secrets() });
+        const { ledger } = ctx;
         const bar = progressBar('verifying');
         const started = Date.now();
         const report = await ledger.verify({ onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
@@ -73,7 +73,7 @@ export function registerAuditCommands(program: Command): void {
     .description('sign a checkpoint over every entry so far, now')
     .action(async () => {
       await withCliContext(async (ctx) => {
-        const ledger = createLedger({ orm: ctx.orm, signer: await ctx.secrets() });
+        const { ledger } = ctx;
         const cp = (await ledger.checkpoint({ wait: true })) ?? (await ledger.latestCheckpoint());
         print(cp ? `checkpoint at tree size ${cp.treeSize}, root ${cp.rootHash}, key ${cp.keyName} v${cp.keyVersion}, ${cp.timestamp}` : 'the ledger is empty: nothing to checkpoint');
       });
@@ -91,7 +91,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (opts: { from?: string; to?: string; fromSeq?: string; toSeq?: string; format: string; out?: string }) => {
       await withCliContext(async (ctx) => {
         const secrets = await ctx.secrets();
-        const ledger = createLedger({ orm: ctx.orm, signer: secrets });
+        const { ledger } = ctx;
         const prepared = await prepareEvidenceExport(
           { ledger, signer: secrets, keyName: LEDGER_KEY_NAME },
           {

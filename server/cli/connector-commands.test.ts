@@ -71,6 +71,7 @@ describe('gatehouse connector', () => {
         GATEHOUSE_DATA_DIR: dir,
         DATABASE_URL: db.ownerUrl,
         DATABASE_APP_URL: db.appUrl,
+        DATABASE_LEDGER_URL: db.ledgerUrl,
         VAULT_ADDR: vault.address,
         VAULT_TOKEN: vault.token,
         VAULT_KV_MOUNT: vault.kvMount,

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { createLedger } from '../../audit/index.js';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { parsePolicyDocument, policyVersionHash } from '../../policies/policy-document.js';
 import { createPolicyService, type AdminChangeProposals } from '../../policies/policy-service.js';
@@ -40,7 +39,7 @@ function operator(): Principal {
 
 async function service(ctx: CliContext, config?: Config) {
   const store = createPolicyStore({ orm: ctx.orm });
-  const ledger = createLedger({ orm: ctx.orm, signer: await ctx.secrets() });
+  const { ledger } = ctx;
   const identities = createIdentityResolver({ orm: ctx.orm });
   const simulation = createSimulationSource({ orm: ctx.orm, subjects: identities });
   const principal = operator();

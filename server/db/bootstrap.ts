@@ -1,7 +1,9 @@
-// Creates Gatehouse's database and its two roles on a cluster we administer (the embedded one, and
-// the tests'): an owner that runs migrations, and the application role the server connects as.
+// Creates Gatehouse's database and its three roles on a cluster we administer (the embedded one, and
+// the tests'): an owner that runs migrations, the application role the server connects as, and the
+// ledger role that alone writes signed checkpoints and stored subtrees.
 // With an external DATABASE_URL the operator does this once (see the README).
 import pg from 'pg';
+import { LEDGER_ROLE } from '../../audit/migrations/Migration20261208000000LedgerRole.js';
 
 /** The role every migration grants privileges to. Production logins are members of it. */
 export const APP_ROLE = 'gatehouse_app';
@@ -10,6 +12,8 @@ export const OWNER_ROLE = 'gatehouse_owner';
 export interface DatabaseUrls {
   ownerUrl: string;
   appUrl: string;
+  /** The checkpointer's connection (gatehouse_ledger). */
+  ledgerUrl: string;
 }
 
 function withCredentials(base: string, user: string, password: string, database: string): string {
@@ -35,6 +39,7 @@ export async function bootstrapDatabase(options: {
   database: string;
   ownerPassword: string;
   appPassword: string;
+  ledgerPassword: string;
 }): Promise<DatabaseUrls> {
   const client = new pg.Client({ connectionString: options.superuserUrl });
   await client.connect();
@@ -44,13 +49,15 @@ export async function bootstrapDatabase(options: {
     await client.query("SELECT pg_advisory_lock(hashtext('gatehouse:bootstrap'))");
     await ensureLoginRole(client, OWNER_ROLE, options.ownerPassword, 'NOSUPERUSER CREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS');
     await ensureLoginRole(client, APP_ROLE, options.appPassword, 'NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS');
+    await ensureLoginRole(client, LEDGER_ROLE, options.ledgerPassword, 'NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS');
     const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
     if (!db.rowCount) {
       await client.query(`CREATE DATABASE ${client.escapeIdentifier(options.database)} OWNER ${OWNER_ROLE} ENCODING 'UTF8' TEMPLATE template0`);
     }
-    // Nobody but the owner and the application role connects to Gatehouse's database.
+    // Nobody but Gatehouse's three roles connects to its database.
     await client.query(`REVOKE ALL ON DATABASE ${client.escapeIdentifier(options.database)} FROM PUBLIC`);
     await client.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${client.escapeIdentifier(options.database)} TO ${APP_ROLE}`);
+    await client.query(`GRANT CONNECT ON DATABASE ${client.escapeIdentifier(options.database)} TO ${LEDGER_ROLE}`);
   } finally {
     await client.end();
   }
@@ -66,5 +73,6 @@ export async function bootstrapDatabase(options: {
   return {
     ownerUrl: withCredentials(options.superuserUrl, OWNER_ROLE, options.ownerPassword, options.database),
     appUrl: withCredentials(options.superuserUrl, APP_ROLE, options.appPassword, options.database),
+    ledgerUrl: withCredentials(options.superuserUrl, LEDGER_ROLE, options.ledgerPassword, options.database),
   };
 }

@@ -16,6 +16,7 @@ import { Migration20261207150000DirectorySignIn } from '../../scim/migrations/Mi
 import { Migration20261207210000AdminChanges } from '../../policies/migrations/Migration20261207210000AdminChanges.js';
 import { Migration20261207220000AdminChangeCalls } from '../../policies/migrations/Migration20261207220000AdminChangeCalls.js';
 import { Migration20261207230000LedgerHashes } from '../../audit/migrations/Migration20261207230000LedgerHashes.js';
+import { Migration20261208000000LedgerRole } from '../../audit/migrations/Migration20261208000000LedgerRole.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -38,6 +39,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207210000AdminChanges,
   Migration20261207220000AdminChangeCalls,
   Migration20261207230000LedgerHashes,
+  Migration20261208000000LedgerRole,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

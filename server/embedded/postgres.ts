@@ -12,6 +12,7 @@ export interface PostgresCredentials {
   superuserPassword: string;
   ownerPassword: string;
   appPassword: string;
+  ledgerPassword: string;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -23,10 +24,19 @@ export interface EmbeddedPostgresHandle {
 
 const secret = () => randomBytes(24).toString('hex');
 
-/** Generated once per data folder; the file is 0600 and never leaves the machine. */
+/**
+ * Generated once per data folder; the file is 0600 and never leaves the machine. A data folder from
+ * before the ledger role gets its password added.
+ */
 function loadOrCreateCredentials(file: string): PostgresCredentials {
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as PostgresCredentials;
-  const credentials = { superuser: 'gatehouse_admin', superuserPassword: secret(), ownerPassword: secret(), appPassword: secret() };
+  if (existsSync(file)) {
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Omit<PostgresCredentials, 'ledgerPassword'> & { ledgerPassword?: string };
+    if (stored.ledgerPassword) return { ...stored, ledgerPassword: stored.ledgerPassword };
+    const upgraded = { ...stored, ledgerPassword: secret() };
+    writeFileSync(file, JSON.stringify(upgraded, null, 2), { mode: 0o600 });
+    return upgraded;
+  }
+  const credentials = { superuser: 'gatehouse_admin', superuserPassword: secret(), ownerPassword: secret(), appPassword: secret(), ledgerPassword: secret() };
   writeFileSync(file, JSON.stringify(credentials, null, 2), { mode: 0o600 });
   return credentials;
 }

@@ -190,6 +190,7 @@ describe('API tokens', () => {
       LOG_LEVEL: 'silent',
       DATABASE_URL: db.ownerUrl,
       DATABASE_APP_URL: db.appUrl,
+      DATABASE_LEDGER_URL: db.ledgerUrl,
       GATEHOUSE_DATA_DIR: gatehouse.runtime.config.GATEHOUSE_DATA_DIR,
       GATEHOUSE_CONFIG_FILE: '',
     };

@@ -33,7 +33,7 @@ function gatehouse(args: string[], connected = true): Promise<{ code: number; st
     LOG_LEVEL: 'silent',
     GATEHOUSE_DATA_DIR: path.join(work, 'data'),
     ...(connected
-      ? { DATABASE_URL: t.db.ownerUrl, DATABASE_APP_URL: t.db.appUrl, VAULT_ADDR: vault.address, VAULT_TOKEN: vault.token, VAULT_KV_MOUNT: vault.kvMount, VAULT_TRANSIT_MOUNT: vault.transitMount }
+      ? { DATABASE_URL: t.db.ownerUrl, DATABASE_APP_URL: t.db.appUrl, DATABASE_LEDGER_URL: t.db.ledgerUrl, VAULT_ADDR: vault.address, VAULT_TOKEN: vault.token, VAULT_KV_MOUNT: vault.kvMount, VAULT_TRANSIT_MOUNT: vault.transitMount }
       : {}),
   };
   return new Promise((resolve, reject) => {

@@ -33,6 +33,7 @@ describe('gatehouse policy', () => {
       GATEHOUSE_DATA_DIR: path.join(work, 'data'),
       DATABASE_URL: db.ownerUrl,
       DATABASE_APP_URL: db.appUrl,
+      DATABASE_LEDGER_URL: db.ledgerUrl,
       VAULT_ADDR: vault.address,
       VAULT_TOKEN: vault.token,
       VAULT_KV_MOUNT: vault.kvMount,

@@ -48,6 +48,7 @@ describe('SCIM in the running server, with the directory CLI', () => {
       GATEHOUSE_DATA_DIR: config.GATEHOUSE_DATA_DIR,
       DATABASE_URL: db.ownerUrl,
       DATABASE_APP_URL: db.appUrl,
+      DATABASE_LEDGER_URL: db.ledgerUrl,
       PUBLIC_URL,
     };
   });

@@ -273,6 +273,7 @@ export async function startJmlWorld(options: { embeddedWorker?: boolean } = {}):
         GATEHOUSE_DATA_DIR: sharedTestDataDir(),
         DATABASE_URL: db.ownerUrl,
         DATABASE_APP_URL: db.appUrl,
+        DATABASE_LEDGER_URL: db.ledgerUrl,
         TEMPORAL_ADDRESS: temporal.address,
         TEMPORAL_TASK_QUEUE: temporal.taskQueue,
         VAULT_ADDR: vault.address,

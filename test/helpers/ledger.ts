@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import { createTestDatabase, openOrm, withPg, type MikroORM, type TestDatabase, type TestVault } from './services.js';
 import { createLedger, LEDGER_KEY_NAME, type Ledger } from '../../audit/ledger-service.js';
+import { openLedgerRolePool } from '../../audit/ledger-sql.js';
 import type { NewLedgerEntry } from '../../audit/ledger-types.js';
 
 export interface TestLedger {
@@ -31,13 +32,15 @@ export async function createTestLedger(vault: TestVault, options: { poolMax?: nu
   await vault.store.ensureSigningKey(LEDGER_KEY_NAME);
   const db = await createDatabaseRetrying();
   const orm = await openOrm(db.appUrl, options.poolMax ?? 5);
-  const ledger = createLedger({ orm, signer: vault.store });
+  const checkpointPool = openLedgerRolePool(db.ledgerUrl);
+  const ledger = createLedger({ orm, signer: vault.store, checkpointPool });
   return {
     db,
     orm,
     ledger,
     async close() {
       await orm.close(true);
+      await checkpointPool.end();
       await db.drop();
     },
   };
@@ -46,7 +49,7 @@ export async function createTestLedger(vault: TestVault, options: { poolMax?: nu
 /** Another process's view of the same ledger: its own pool and ledger instance. */
 export async function openAnotherLedger(db: TestDatabase, vault: TestVault, poolMax = 3): Promise<{ orm: MikroORM; ledger: Ledger }> {
   const orm = await openOrm(db.appUrl, poolMax);
-  return { orm, ledger: createLedger({ orm, signer: vault.store }) };
+  return { orm, ledger: createLedger({ orm, signer: vault.store, checkpointPool: openLedgerRolePool(db.ledgerUrl) }) };
 }
 
 export function sampleEntry(i: number, overrides: Partial<NewLedgerEntry> = {}): NewLedgerEntry {

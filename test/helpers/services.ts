@@ -50,6 +50,8 @@ export interface TestDatabase {
   name: string;
   ownerUrl: string;
   appUrl: string;
+  /** The ledger role's (gatehouse_ledger): only it writes checkpoints and stored subtrees. */
+  ledgerUrl: string;
   /** A superuser connection to this database, for assertions a test needs to make behind the app's back. */
   superuserUrl: string;
   drop(): Promise<void>;
@@ -64,6 +66,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     database: name,
     ownerPassword: inject('pgOwnerPassword'),
     appPassword: inject('pgAppPassword'),
+    ledgerPassword: inject('pgLedgerPassword'),
   });
   await runMigrations(urls.ownerUrl);
   const dbSuperuserUrl = new URL(superuserUrl);
@@ -165,6 +168,7 @@ export function testConfig(parts: { db: TestDatabase; vault: TestVault; temporal
     GATEHOUSE_DATA_DIR: `${inject('testDataDir')}/server-${suffix()}`,
     DATABASE_URL: parts.db.ownerUrl,
     DATABASE_APP_URL: parts.db.appUrl,
+    DATABASE_LEDGER_URL: parts.db.ledgerUrl,
     TEMPORAL_ADDRESS: parts.temporal.address,
     TEMPORAL_TASK_QUEUE: parts.temporal.taskQueue,
     VAULT_ADDR: parts.vault.address,

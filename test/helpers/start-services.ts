@@ -18,6 +18,7 @@ export interface SharedServices {
   pgSuperuserUrl: string;
   pgOwnerPassword: string;
   pgAppPassword: string;
+  pgLedgerPassword: string;
   temporalAddress: string;
   temporalCliPath: string;
   vaultAddress: string;
@@ -92,12 +93,14 @@ export async function startSharedServices(): Promise<{ services: SharedServices;
       database: 'gatehouse_roles_check',
       ownerPassword: pgHandle.credentials.ownerPassword,
       appPassword: pgHandle.credentials.appPassword,
+      ledgerPassword: pgHandle.credentials.ledgerPassword,
     });
     return {
       services: {
         pgSuperuserUrl: pgHandle.superuserUrl,
         pgOwnerPassword: pgHandle.credentials.ownerPassword,
         pgAppPassword: pgHandle.credentials.appPassword,
+        pgLedgerPassword: pgHandle.credentials.ledgerPassword,
         temporalAddress: temporal.address,
         temporalCliPath: temporalCli,
         vaultAddress: vault.address,
