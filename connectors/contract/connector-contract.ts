@@ -8,6 +8,7 @@ import { GatehouseError } from '../../shared/errors.js';
 import { CAPABILITIES, requireCapability, supports, type Connector, type OperationContext } from '../spi/connector.js';
 import { ConnectorError, type ConnectorErrorCode } from '../spi/errors.js';
 import type { Account, AttributeDelta, NewAccount } from '../spi/objects.js';
+import type { ObjectBatch, ObjectRecord } from '../spi/records.js';
 
 export interface ContractFixture {
   /** Logged in with the administrative credentials the target was set up with. */
@@ -29,6 +30,16 @@ export interface ContractFixture {
   lowPrivilege(): Promise<Connector>;
   /** Logs in as the account with the password (to check disable and rotation from the outside). */
   canLogIn?(account: Account, password: string): Promise<boolean>;
+  /** For connectors with object classes: a writable class whose cursor grows on every change. */
+  objects?: ObjectsFixture;
+}
+
+export interface ObjectsFixture {
+  objectClass: string;
+  /** A new record each call, with a key no other record has, and every field the class requires. */
+  newRecord(): ObjectRecord;
+  /** The record with a field other than the key changed. */
+  changed(record: ObjectRecord): ObjectRecord;
 }
 
 const key = (): OperationContext => ({ idempotencyKey: `contract:${randomUUID()}` });
@@ -290,6 +301,89 @@ export function describeConnectorContract(title: string, lifecycle: { setup: () 
       if (sync.syncMode.mode === 'incremental') {
         for (const uid of created.keys()) expect(next).not.toContain(uid);
       }
+    });
+
+    describe('object classes', () => {
+      const read = async (objectClass: string, cursor?: string, pageSize = 3) => {
+        const batches: ObjectBatch[] = [];
+        for await (const batch of requireCapability(f.connector, 'readObjects').readObjects(objectClass, { ...(cursor ? { cursor } : {}), pageSize })) batches.push(batch);
+        return { records: batches.flatMap((b) => b.records), cursor: batches.at(-1)!.cursor, batches };
+      };
+      const keyOf = (record: ObjectRecord, key: string[]) => Object.fromEntries(key.map((k) => [k, record[k]!]));
+      const subset = (record: ObjectRecord | undefined, given: ObjectRecord) => expect(record).toMatchObject(given);
+
+      it('lists its classes with their key, cursor and fields', async () => {
+        if (!f.objects) return expect(f.connector.capabilities.has('readObjects')).toBe(false);
+        const classes = await requireCapability(f.connector, 'readObjects').objectClasses();
+        const cls = classes.find((c) => c.name === f.objects!.objectClass);
+        expect(cls).toMatchObject({ writable: true, cursor: expect.any(String) });
+        const names = cls!.fields.map((x) => x.name);
+        for (const k of cls!.key) expect(names).toContain(k);
+        for (const field of Object.keys(f.objects.newRecord())) expect(names).toContain(field);
+      });
+
+      it('upserts by key (created, updated, unchanged counted; the same batch again changes nothing) and deletes', async () => {
+        if (!f.objects) return expect(f.connector.capabilities.has('writeObjects')).toBe(false);
+        const o = f.objects;
+        const write = requireCapability(f.connector, 'writeObjects');
+        const [cls] = (await requireCapability(f.connector, 'readObjects').objectClasses()).filter((c) => c.name === o.objectClass);
+        const records = [o.newRecord(), o.newRecord(), o.newRecord(), o.newRecord()];
+        expect(await write.upsertObjects(o.objectClass, records, key())).toEqual({ created: 4, updated: 0, unchanged: 0 });
+        expect(await write.upsertObjects(o.objectClass, records, key())).toEqual({ created: 0, updated: 0, unchanged: 4 });
+        const changed = o.changed(records[0]!);
+        expect(await write.upsertObjects(o.objectClass, [changed, ...records.slice(1)], key())).toEqual({ created: 0, updated: 1, unchanged: 3 });
+        const all = (await read(o.objectClass)).records;
+        const find = (r: ObjectRecord) => all.find((x) => cls!.key.every((k) => x[k] === r[k]));
+        subset(find(changed), changed);
+        for (const r of records.slice(1)) subset(find(r), r);
+
+        const keys = records.slice(0, 2).map((r) => keyOf(r, cls!.key));
+        expect(await write.deleteObjects(o.objectClass, keys, key())).toEqual({ deleted: 2 });
+        expect(await write.deleteObjects(o.objectClass, keys, key())).toEqual({ deleted: 0 });
+        const left = (await read(o.objectClass)).records;
+        expect(left.filter((x) => keys.some((k) => cls!.key.every((n) => x[n] === k[n])))).toEqual([]);
+      });
+
+      it('reads page by page, each record once, and from a cursor only what changed after it', async () => {
+        if (!f.objects) return expect(f.connector.capabilities.has('readObjects')).toBe(false);
+        const o = f.objects;
+        const write = requireCapability(f.connector, 'writeObjects');
+        const [cls] = (await requireCapability(f.connector, 'readObjects').objectClasses()).filter((c) => c.name === o.objectClass);
+        const records = Array.from({ length: 7 }, () => o.newRecord());
+        await write.upsertObjects(o.objectClass, records, key());
+        const first = await read(o.objectClass, undefined, 3);
+        expect(first.batches.length).toBeGreaterThan(2);
+        expect(first.batches.at(-1)!.complete).toBe(true);
+        const seen = first.records.map((r) => JSON.stringify(keyOf(r, cls!.key)));
+        expect(new Set(seen).size).toBe(seen.length);
+        for (const r of records) expect(seen).toContain(JSON.stringify(keyOf(r, cls!.key)));
+
+        // Nothing changed: nothing to read. Then one record changes, one is added: those two only.
+        expect((await read(o.objectClass, first.cursor)).records).toEqual([]);
+        const changed = o.changed(records[3]!);
+        const added = o.newRecord();
+        await write.upsertObjects(o.objectClass, [changed, added], key());
+        const next = await read(o.objectClass, first.cursor);
+        expect(next.records.map((r) => JSON.stringify(keyOf(r, cls!.key))).sort()).toEqual([changed, added].map((r) => JSON.stringify(keyOf(r, cls!.key))).sort());
+        subset(next.records.find((r) => cls!.key.every((k) => r[k] === changed[k])), changed);
+      });
+
+      it('refuses a field the class does not have, naming it, and writes none of the batch; an unknown class; a cursor of another class', async () => {
+        if (!f.objects) return expect(f.connector.capabilities.has('writeObjects')).toBe(false);
+        const o = f.objects;
+        const write = requireCapability(f.connector, 'writeObjects');
+        const good = o.newRecord();
+        const bad = { ...o.newRecord(), no_such_field: 'x' };
+        const refused = await expectNamedError(write.upsertObjects(o.objectClass, [good, bad], key()), 'Rejected');
+        expect(refused.message).toContain('records[1].no_such_field');
+        const [cls] = (await requireCapability(f.connector, 'readObjects').objectClasses()).filter((c) => c.name === o.objectClass);
+        const all = (await read(o.objectClass)).records;
+        expect(all.some((x) => cls!.key.every((k) => x[k] === good[k]))).toBe(false);
+
+        await expectNamedError(write.upsertObjects('no-such-class', [good], key()), 'UnknownUid');
+        await expectNamedError(read('no-such-class'), 'UnknownUid');
+        await expectNamedError(read(o.objectClass, 'not-a-cursor'), 'Rejected');
+      });
     });
 
     it('rotates a credential: the new one works, and a single-credential target drops the old', async () => {

@@ -25,7 +25,7 @@ import type {
   TestOp,
   UpdateAccountOp,
 } from '../spi/connector.js';
-import { CAPABILITIES } from '../spi/connector.js';
+import { ACCOUNT_CAPABILITIES } from '../spi/connector.js';
 
 import type { ConnectorContext } from '../spi/connector-type.js';
 import { environmentEgress, guardedLookup } from '../spi/egress.js';
@@ -40,7 +40,7 @@ import { attributesOf, parseDefinition } from './ldap-schema.js';
 import { modifyPassword } from './password-modify.js';
 
 /** Everything the SPI offers except making groups themselves (accounts, grants and rotation are what this system needs). */
-export const CONNECTOR_CAPABILITIES = CAPABILITIES.filter((c) => c !== 'manageEntitlements');
+export const CONNECTOR_CAPABILITIES = ACCOUNT_CAPABILITIES.filter((c) => c !== 'manageEntitlements');
 
 export type LdapConnector = Connector &
   TestOp &

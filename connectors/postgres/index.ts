@@ -1,5 +1,5 @@
 // The PostgreSQL connector type, as the registry sees it.
-import { CONNECTOR_CAPABILITIES } from './postgres-connector.js';
+import { CONNECTOR_CAPABILITIES, postgresCapabilities } from './postgres-connector.js';
 import { defineConnectorType } from '../spi/connector-type.js';
 import { invalid } from '../../shared/errors.js';
 import { postgresConfig } from './postgres-config.js';
@@ -11,8 +11,15 @@ export const postgresConnectorType = defineConnectorType({
   description: 'Login roles as accounts; group roles and table privileges in the managed schemas as entitlements; password rotation.',
   config: postgresConfig,
   capabilities: CONNECTOR_CAPABILITIES,
+  capabilitiesFor: (settings) => postgresCapabilities(settings.objectClasses),
   check(config, field) {
     if (config.ssl !== 'verify-full' && config.sslRootCert) throw invalid(`${field}.sslRootCert`, 'is used only with ssl verify-full');
+    const seen = new Set<string>();
+    config.objectClasses.forEach((c, i) => {
+      if (seen.has(c.name)) throw invalid(`${field}.objectClasses[${i}].name`, `names the object class ${c.name} a second time`);
+      seen.add(c.name);
+      if (c.cursor && c.key?.includes(c.cursor)) throw invalid(`${field}.objectClasses[${i}].cursor`, 'must not be one of the key columns');
+    });
   },
   login: (settings) => ({ secretField: 'password', ...(typeof settings.user === 'string' ? { accountName: settings.user } : {}) }),
   create: (config, context) => createPostgresConnector(config, context),

@@ -2,8 +2,25 @@
 // (its password is a secret, kept in Vault), and which schemas' table privileges are entitlements.
 import { z } from 'zod';
 import { defineConnectorConfig, endpoint, secret } from '../spi/config-schema.js';
+import { OBJECT_CLASS_KINDS } from '../spi/records.js';
 
 export const TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'] as const;
+
+const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, 'must be a plain SQL name (letters, digits, _ and $)');
+
+/** A table or view whose rows sync flows read, and write only where `writable` says so. */
+export const postgresObjectClassSchema = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be lower case letters, digits, _ and -').describe('How flows name the class'),
+    schema: sqlName.default('public'),
+    table: sqlName.describe('The table (or view, read only) holding the records'),
+    key: z.array(sqlName).min(1).optional().describe("Columns identifying a record (default: the table's primary key); writes need a unique index on exactly these"),
+    cursor: sqlName.optional().describe('A NOT NULL column that grows on every change (updated_at, a sequence): reads resume after it. Without one, every read is a full snapshot'),
+    kind: z.enum(OBJECT_CLASS_KINDS).default('data').describe('data, or what its rows grant (account, membership, credential, entitlement): writes to those go through the access gate'),
+    writable: z.boolean().default(false).describe('Flows may create, update and delete its rows'),
+  })
+  .strict();
+export type PostgresObjectClassConfig = z.output<typeof postgresObjectClassSchema>;
 
 export const postgresConfigSchema = z
   .object({
@@ -20,6 +37,7 @@ export const postgresConfigSchema = z
     connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
     poolSize: z.number().int().min(1).max(20).default(2),
+    objectClasses: z.array(postgresObjectClassSchema).max(200).default([]).describe('Tables and views sync flows read and write, each an object class'),
   })
   .strict();
 

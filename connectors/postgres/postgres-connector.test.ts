@@ -11,10 +11,17 @@ let target: PostgresTarget;
 let counter = 0;
 const build = (config: Record<string, unknown>) => postgresConnectorType.create(postgresConnectorType.validate(config), { label: 'pg-test' }) as PostgresConnector;
 
+/** The HR table as a writable object class with a cursor, and its view as a read-only snapshot. */
+const HR_CLASSES = [
+  { name: 'people', schema: 'hr', table: 'people', cursor: 'changed', writable: true },
+  { name: 'people-emails', schema: 'hr', table: 'people_emails', key: ['employee_id'] },
+];
+let people = 0;
+
 describeConnectorContract('postgresql', {
   async setup() {
     target = await createPostgresTarget();
-    const connector = build(target.config());
+    const connector = build({ ...target.config(), objectClasses: HR_CLASSES });
     const analysts = await withPg(target.superuserUrl, (c) => c.query<{ oid: string }>('SELECT oid::text FROM pg_roles WHERE rolname = $1', [target.groups.analysts]));
     return {
       connector,
@@ -38,6 +45,14 @@ describeConnectorContract('postgresql', {
       stoppedServer: async () => build({ ...target.config(), ...(await stoppedPostgres()), connectTimeoutMs: 3000 }),
       lowPrivilege: async () => build(target.config({ user: target.reader.user, password: target.reader.password })),
       canLogIn: (account, password) => canLogInToPostgres(target, account.name, password),
+      objects: {
+        objectClass: 'people',
+        newRecord: () => {
+          const n = ++people;
+          return { employee_id: `E${String(n).padStart(5, '0')}`, email: `person${n}@corp.example`, display_name: `Person ${n}`, salary: '1234.50', badge: n, start_date: '2026-01-05', profile: { team: 'core', tags: ['a'] } };
+        },
+        changed: (record) => ({ ...record, display_name: `${String(record.display_name)} (changed)` }),
+      },
     };
   },
   teardown: async () => target?.drop(),
@@ -156,6 +171,98 @@ describe('postgresql connector, beyond the contract', () => {
     await expectNamedError(connector.createAccount({ name: n }, ctx(), { password: 'pässwörd' }), 'Rejected');
     const left = await withPg(t.superuserUrl, (c) => c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [n]));
     expect(left.rowCount).toBe(0);
+  });
+});
+
+describe('postgresql object classes, beyond the contract', () => {
+  let t: PostgresTarget;
+  let connector: PostgresConnector;
+  const ctx = () => ({ idempotencyKey: `pg:${randomUUID()}` });
+  const readAll = async (c: PostgresConnector, objectClass: string, cursor?: string, pageSize = 2) => {
+    const batches = [];
+    for await (const b of c.readObjects(objectClass, { ...(cursor ? { cursor } : {}), pageSize })) batches.push(b);
+    return batches;
+  };
+
+  beforeAll(async () => {
+    t = await createPostgresTarget();
+    connector = build({ ...t.config(), objectClasses: HR_CLASSES });
+  });
+  afterAll(async () => {
+    await connector?.close();
+    await t?.drop();
+  });
+
+  it('describes each column as a field, and the identity column as not writable', async () => {
+    const [cls] = await connector.objectClasses();
+    expect(cls).toMatchObject({ name: 'people', source: 'hr.people', kind: 'data', key: ['employee_id'], cursor: 'changed', writable: true });
+    const field = (n: string) => cls!.fields.find((f) => f.name === n);
+    expect(field('salary')).toMatchObject({ type: 'number', nullable: true, writable: true });
+    expect(field('start_date')).toMatchObject({ type: 'date' });
+    expect(field('profile')).toMatchObject({ type: 'json' });
+    expect(field('email')).toMatchObject({ type: 'string', nullable: false });
+    expect(field('row_id')).toMatchObject({ type: 'integer', writable: false });
+    await expectNamedError(connector.upsertObjects('people', [{ employee_id: 'X1', email: 'x@corp.example', row_id: 5 }], ctx()), 'Rejected');
+  });
+
+  it('reads big numbers exactly (as strings when a number cannot hold them) and times in UTC', async () => {
+    await withPg(t.superuserUrl, (c) =>
+      c.query("SET TimeZone = 'Europe/Paris'; INSERT INTO hr.people (employee_id, email, salary, badge, start_date) VALUES ('BIG', 'big@corp.example', 12345678901234567890.125, 9007199254740993, '2026-03-01')"),
+    );
+    const records = (await readAll(connector, 'people', undefined, 100)).flatMap((b) => b.records);
+    expect(records.find((r) => r.employee_id === 'BIG')).toMatchObject({ salary: '12345678901234567890.125', badge: '9007199254740993', start_date: '2026-03-01' });
+  });
+
+  it('reads rows that share a cursor value across pages, each once', async () => {
+    // Written behind the connector's back with one cursor value for all (a bulk load in one transaction does that).
+    await withPg(t.superuserUrl, (c) => c.query("INSERT INTO hr.people (employee_id, email, changed) SELECT 'TIE' || n, 'tie' || n || '@corp.example', 1000000 FROM generate_series(1, 5) n"));
+    const batches = await readAll(connector, 'people', undefined, 2);
+    const ties = batches.flatMap((b) => b.records).filter((r) => String(r.employee_id).startsWith('TIE')).map((r) => r.employee_id);
+    expect(ties).toEqual(['TIE1', 'TIE2', 'TIE3', 'TIE4', 'TIE5']);
+  });
+
+  it('keeps the fields a record leaves out, even NOT NULL ones, and refuses a new record without them', async () => {
+    await connector.upsertObjects('people', [{ employee_id: 'P1', email: 'p1@corp.example', display_name: 'One' }], ctx());
+    expect(await connector.upsertObjects('people', [{ employee_id: 'P1', display_name: 'Uno' }], ctx())).toEqual({ created: 0, updated: 1, unchanged: 0 });
+    const row = await withPg(t.superuserUrl, (c) => c.query("SELECT email, display_name, active FROM hr.people WHERE employee_id = 'P1'"));
+    expect(row.rows[0]).toEqual({ email: 'p1@corp.example', display_name: 'Uno', active: true });
+    const refused = await expectNamedError(connector.upsertObjects('people', [{ employee_id: 'P2', display_name: 'Two' }], ctx()), 'Rejected');
+    expect(refused.message).toMatch(/"email"/);
+  });
+
+  it('reads a view as a snapshot that starts again when complete, and never writes it', async () => {
+    const batches = await readAll(connector, 'people-emails', undefined, 1000);
+    expect(batches.at(-1)!.complete).toBe(true);
+    const again = await readAll(connector, 'people-emails', batches.at(-1)!.cursor, 1000);
+    expect(again.flatMap((b) => b.records)).toEqual(batches.flatMap((b) => b.records));
+    const refused = await expectNamedError(connector.upsertObjects('people-emails', [{ employee_id: 'V1', email: 'v@corp.example' }], ctx()), 'Rejected');
+    expect(refused.message).toContain('not writable');
+    // A cursor from one class is refused on another.
+    await expectNamedError(readAll(connector, 'people', batches.at(-1)!.cursor), 'Rejected');
+  });
+
+  it('declares reading and writing only as its configuration allows', () => {
+    expect(postgresConnectorType.capabilitiesFor({})).not.toContain('readObjects');
+    const readOnly = postgresConnectorType.capabilitiesFor({ objectClasses: [HR_CLASSES[1]] });
+    expect(readOnly).toContain('readObjects');
+    expect(readOnly).not.toContain('writeObjects');
+    expect(postgresConnectorType.capabilitiesFor({ objectClasses: HR_CLASSES })).toContain('writeObjects');
+  });
+
+  it('names what is wrong with a class: no key, a nullable cursor, a writable table without a unique key, a second class of one name', async () => {
+    const tryClass = async (objectClass: Record<string, unknown>) => {
+      const c = build({ ...t.config(), objectClasses: [{ name: 'c', schema: 'hr', ...objectClass }] });
+      try {
+        return (await expectNamedError(c.objectClasses(), 'Rejected')).message;
+      } finally {
+        await c.close();
+      }
+    };
+    expect(await tryClass({ table: 'no_key' })).toContain('hr.no_key has no primary key; name its key columns in "key"');
+    expect(await tryClass({ table: 'people', cursor: 'display_name' })).toContain('the cursor column display_name must be NOT NULL');
+    expect(await tryClass({ table: 'people', key: ['email'], writable: true })).toContain('writing needs a unique index on exactly (email)');
+    expect(await tryClass({ table: 'nowhere' })).toContain('there is no table or view hr.nowhere');
+    expect(() => postgresConnectorType.validate({ ...t.config(), objectClasses: [HR_CLASSES[0], HR_CLASSES[0]] })).toThrow(/objectClasses\[1\]\.name/);
   });
 });
 

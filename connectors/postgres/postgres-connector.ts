@@ -17,6 +17,7 @@ import type {
   EntitlementQuery,
   GrantRevokeOp,
   OperationContext,
+  ReadObjectsOp,
   RotateCredentialOp,
   SchemaOp,
   SearchAccountsOp,
@@ -25,6 +26,7 @@ import type {
   SyncOp,
   TestOp,
   UpdateAccountOp,
+  WriteObjectsOp,
 } from '../spi/connector.js';
 import { CAPABILITIES } from '../spi/connector.js';
 
@@ -38,9 +40,21 @@ import type { PostgresConfig } from './postgres-config.js';
 import { translatePgError } from './postgres-errors.js';
 import { ACCOUNT_COLUMNS, ENTITLEMENT_COLUMNS, canPushLeaf, filterToSql } from './postgres-filter.js';
 import { isScramSafePassword, scramSha256Verifier } from './scram.js';
+import { createPostgresObjects } from './postgres-objects.js';
 
-/** Everything the SPI offers except making groups themselves (accounts, grants and rotation are what this system needs). */
+/**
+ * Everything the SPI offers except making groups themselves (accounts, grants and rotation are what
+ * this system needs); object classes where tables are configured as such.
+ */
 export const CONNECTOR_CAPABILITIES = CAPABILITIES.filter((c) => c !== 'manageEntitlements');
+
+/** What an instance with these object classes can do: reading them when there are any, writing when one is writable. */
+export function postgresCapabilities(objectClasses: unknown): Capability[] {
+  const classes = Array.isArray(objectClasses) ? (objectClasses as { writable?: unknown }[]) : [];
+  return CONNECTOR_CAPABILITIES.filter(
+    (c) => (c !== 'readObjects' || classes.length > 0) && (c !== 'writeObjects' || classes.some((o) => o.writable === true)),
+  );
+}
 
 export type PostgresConnector = Connector &
   TestOp &
@@ -48,6 +62,8 @@ export type PostgresConnector = Connector &
   SearchAccountsOp &
   SearchEntitlementsOp &
   SyncOp &
+  ReadObjectsOp &
+  WriteObjectsOp &
   CreateAccountOp &
   UpdateAccountOp &
   EnableDisableOp &
@@ -406,9 +422,16 @@ export function createPostgresConnector(config: PostgresConfig, context: Connect
   const roleOfTarget = async (run: typeof query, target: CredentialTarget): Promise<string> =>
     target.kind === 'self' ? config.user : (await accountName(run, target.uid)).name;
 
+  const objects = createPostgresObjects({
+    label,
+    classes: config.objectClasses,
+    inTransaction: (action, ctx, work) => inTransaction(action, ctx, (c) => work(via(c))),
+  });
+
   const connector: PostgresConnector = {
     type: 'postgresql',
-    capabilities: new Set<Capability>(CONNECTOR_CAPABILITIES),
+    capabilities: new Set<Capability>(postgresCapabilities(config.objectClasses)),
+    ...objects,
 
     async test() {
       const rows = await query<{ version: string; user: string; database: string; createrole: boolean; superuser: boolean }>(

@@ -4,7 +4,7 @@
 // the provider as SCIM filters where it can answer them; listings page with startIndex/count.
 // Grants and enablement read first so that a repeated change reports `changed: false`.
 import {
-  CAPABILITIES,
+  ACCOUNT_CAPABILITIES,
   type AccountQuery,
   type Capability,
   type Connector,
@@ -42,7 +42,7 @@ import {
 } from './scim-mapping.js';
 
 /** Everything the SPI offers except rotation: a SCIM service provider's bearer token is issued by its admin, not through SCIM. */
-export const SCIM_CAPABILITIES: readonly Capability[] = CAPABILITIES.filter((c) => c !== 'rotateCredential');
+export const SCIM_CAPABILITIES: readonly Capability[] = ACCOUNT_CAPABILITIES.filter((c) => c !== 'rotateCredential');
 
 export type ScimConnector = Connector &
   TestOp &

@@ -5,8 +5,10 @@
 import { GatehouseError } from '../../shared/errors.js';
 import type { Filter } from './filter.js';
 import type { Account, AttributeDelta, ChangeOutcome, ConnectorSchema, Entitlement, NewAccount, NewEntitlement, ProbeResult } from './objects.js';
+import type { ObjectBatch, ObjectClassInfo, ObjectReadRequest, ObjectRecord, UpsertOutcome } from './records.js';
 
-export const CAPABILITIES = [
+/** What a connector can do with accounts and entitlements. */
+export const ACCOUNT_CAPABILITIES = [
   'test',
   'schema',
   'searchAccounts',
@@ -20,6 +22,9 @@ export const CAPABILITIES = [
   'manageEntitlements',
   'rotateCredential',
 ] as const;
+/** What a connector can do with the records of its object classes (sync flows read and write them). */
+export const OBJECT_CAPABILITIES = ['readObjects', 'writeObjects'] as const;
+export const CAPABILITIES = [...ACCOUNT_CAPABILITIES, ...OBJECT_CAPABILITIES] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 /** Every change carries one: a retry with the same key must not change the target twice (promise 5). */
@@ -143,6 +148,24 @@ export interface RotateCredentialOp {
   retireCredential(target: CredentialTarget, credentialId: string, ctx: OperationContext): Promise<ChangeOutcome>;
 }
 
+export interface ReadObjectsOp {
+  /** The classes this instance reads and writes, with their fields, key and cursor. */
+  objectClasses(): Promise<ObjectClassInfo[]>;
+  /** Pages of records (see ObjectBatch); UnknownUid for a class this instance does not have. */
+  readObjects(objectClass: string, request?: ObjectReadRequest): AsyncIterable<ObjectBatch>;
+}
+
+export interface WriteObjectsOp {
+  /**
+   * Creates or updates each record by its key, all of them or none; a record the same as the stored
+   * one is left alone. Fields a record does not carry keep their stored values. Rejected, naming the
+   * field, for one the class does not have or may not write.
+   */
+  upsertObjects(objectClass: string, records: ObjectRecord[], ctx: OperationContext): Promise<UpsertOutcome>;
+  /** Deletes the records with these keys (each an object of the key fields); those already gone are not counted. */
+  deleteObjects(objectClass: string, keys: ObjectRecord[], ctx: OperationContext): Promise<{ deleted: number }>;
+}
+
 interface CapabilityOps {
   test: TestOp;
   schema: SchemaOp;
@@ -156,6 +179,8 @@ interface CapabilityOps {
   grantRevoke: GrantRevokeOp;
   manageEntitlements: ManageEntitlementsOp;
   rotateCredential: RotateCredentialOp;
+  readObjects: ReadObjectsOp;
+  writeObjects: WriteObjectsOp;
 }
 
 /** The methods each capability brings; a connector that declares one must have them all. */
@@ -172,6 +197,8 @@ export const CAPABILITY_METHODS: { [K in Capability]: readonly (keyof Capability
   grantRevoke: ['grant', 'revoke'],
   manageEntitlements: ['createEntitlement', 'deleteEntitlement'],
   rotateCredential: ['applyCredential', 'verifyCredential', 'retireCredential'],
+  readObjects: ['objectClasses', 'readObjects'],
+  writeObjects: ['upsertObjects', 'deleteObjects'],
 };
 
 export interface Connector {

@@ -50,6 +50,27 @@ export async function createPostgresTarget(): Promise<PostgresTarget> {
     await c.query('CREATE TABLE public.customers (id bigint PRIMARY KEY, name text)');
     // The connector may pass on these privileges, and no others.
     await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${c.escapeIdentifier(admin.user)} WITH GRANT OPTION`);
+    // Records for sync flows (object classes): an HR table whose `changed` grows on every write, and a view of it.
+    await c.query(`CREATE SCHEMA hr;
+      CREATE SEQUENCE hr.change_seq;
+      CREATE TABLE hr.people (
+        employee_id text PRIMARY KEY,
+        email text NOT NULL,
+        display_name text,
+        salary numeric,
+        badge bigint,
+        active boolean NOT NULL DEFAULT true,
+        start_date date,
+        profile jsonb,
+        changed bigint NOT NULL DEFAULT nextval('hr.change_seq'),
+        row_id bigint GENERATED ALWAYS AS IDENTITY);
+      CREATE FUNCTION hr.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.changed := nextval('hr.change_seq'); RETURN NEW; END $$;
+      CREATE TRIGGER people_changed BEFORE UPDATE ON hr.people FOR EACH ROW EXECUTE FUNCTION hr.bump();
+      CREATE VIEW hr.people_emails AS SELECT employee_id, email FROM hr.people;
+      CREATE TABLE hr.no_key (note text);
+      GRANT USAGE ON SCHEMA hr TO ${c.escapeIdentifier(admin.user)};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hr TO ${c.escapeIdentifier(admin.user)};
+      GRANT USAGE, SELECT ON SEQUENCE hr.change_seq TO ${c.escapeIdentifier(admin.user)};`);
   });
   // Group roles created by the connector's role: PostgreSQL 16+ then gives it ADMIN OPTION on them.
   const adminUrl = new URL(dbUrl);
