@@ -44,7 +44,7 @@ export function personLimits(cannot: Cannot, userId: string): void {
 
 export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: string) => void> = {
   admin: (can) => {
-    can('manage', ['Directory', 'Connector', 'Policy', 'ApiToken', 'User']);
+    can('manage', ['Directory', 'Connector', 'Policy', 'Flow', 'ApiToken', 'User']);
     can(['read', 'retry', 'cancel'], 'Run');
     can('read', ['ApprovalRequest', 'AccessRequest', 'Identity', 'System']);
     can('cancel', 'AccessRequest');
@@ -55,7 +55,7 @@ export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: st
   // Deciding is every person's, where a policy makes them eligible (personPermissions); policies
   // name this role for the security team's stages. The role adds reading what they review.
   'security-approver': (can) => {
-    can('read', ['ApprovalRequest', 'AccessRequest', 'Run', 'Identity', 'Policy', 'Credential']);
+    can('read', ['ApprovalRequest', 'AccessRequest', 'Run', 'Identity', 'Policy', 'Flow', 'Credential']);
   },
 
   auditor: (can) => {

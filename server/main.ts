@@ -14,6 +14,7 @@ import { registerAuthCommands } from './cli/auth-commands.js';
 import { registerAuditCommands } from './cli/audit-commands.js';
 import { registerDirectoryCommands } from './cli/directory-commands.js';
 import { registerPolicyCommands } from './cli/policy-commands.js';
+import { registerFlowCommands } from './cli/flow-commands.js';
 
 const program = new Command()
   .name('gatehouse')
@@ -99,5 +100,6 @@ registerAuthCommands(program);
 registerAuditCommands(program);
 registerDirectoryCommands(program);
 registerPolicyCommands(program);
+registerFlowCommands(program);
 
 await program.parseAsync(process.argv);

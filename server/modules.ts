@@ -14,6 +14,8 @@ import { createCheckpointer } from '../audit/checkpointer.js';
 import { createMetrics } from './metrics.js';
 import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 import { createScimLedgerRecorder } from '../scim/scim-ledger-recorder.js';
+import { createFlowService } from '../workflows/flows/flow-service.js';
+import { flowRoutes } from '../workflows/flows/flow-routes.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -53,6 +55,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...access.routes,
       ...credentials.routes,
       ...jml.routes,
+      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger }) }),
     ],
     protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }],
     services: [

@@ -8,8 +8,8 @@
 // a JavaScript number holds it exactly; otherwise it is its exact decimal string.
 //
 // A cursor column is only as good as the writers behind it: a transaction that commits after a later
-// one, with an older updated_at, is behind a cursor already read. Flows re-read a lookback window to
-// cover that (and upserts are idempotent); the cursor itself never moves backwards.
+// one, with an older updated_at, is behind a cursor already read (the README says so, and suggests a
+// sequence set by a trigger). The cursor itself never moves backwards.
 import type pg from 'pg';
 import type { OperationContext, ReadObjectsOp, WriteObjectsOp } from '../spi/connector.js';
 import { Rejected, UnknownUid } from '../spi/errors.js';

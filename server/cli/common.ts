@@ -5,7 +5,9 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { StartupError } from '../embedded/process.js';
 import { Connection } from '@temporalio/client';
-import { GatehouseError, dependencyUnavailable } from '../../shared/errors.js';
+import { GatehouseError, dependencyUnavailable, invalid } from '../../shared/errors.js';
+import type { Principal } from '../../shared/auth/permissions.js';
+import { readFileSync } from 'node:fs';
 import { temporalConnectOptions } from '../temporal-tls.js';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { adminRequirement } from '../../policies/admin-rules.js';
@@ -21,6 +23,21 @@ import type { Actor } from '../../audit/index.js';
 export function cliActor(): Actor {
   const user = os.userInfo().username;
   return { kind: 'human', id: `os:${user}@${os.hostname()}`, display: `${user} (gatehouse CLI)` };
+}
+
+/** The operator as a principal: the CLI holds the database credentials, so it acts as Gatehouse, under the operator's name. */
+export function cliOperator(): Principal {
+  const name = `cli:${os.userInfo().username}`;
+  return { kind: 'system', id: name, displayName: name, roles: [] };
+}
+
+/** A document named on the command line; `-` reads stdin. */
+export function readCliDocument(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw invalid('file', `cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function fail(message: string, code = 1): never {

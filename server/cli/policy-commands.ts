@@ -1,14 +1,11 @@
 // `gatehouse policy …`: check, publish, show and simulate access policy documents from the command
 // line, as an operator (or a pipeline that keeps policies in git) would. A publication is recorded
 // in the ledger under the operator's name, exactly as through the API.
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import type { Command } from 'commander';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { parsePolicyDocument, policyVersionHash } from '../../policies/policy-document.js';
 import { createPolicyService, type AdminChangeProposals } from '../../policies/policy-service.js';
 import { createPolicyStore } from '../../policies/policy-store.js';
-import type { Principal } from '../../shared/auth/permissions.js';
 import { GatehouseError, invalid } from '../../shared/errors.js';
 import { createIdentityResolver } from '../access/identity-resolver.js';
 import { createSimulationSource } from '../access/simulation-source.js';
@@ -17,32 +14,20 @@ import { publicUrl, type Config } from '../config.js';
 import { Client, type Connection } from '@temporalio/client';
 import { createDecisionSigner } from '../../policies/decision-signer.js';
 import { createAdminChanges } from '../admin/admin-changes.js';
-import { connectCliTemporal, fail, withCliContext } from './common.js';
+import { cliOperator, connectCliTemporal, fail, readCliDocument, withCliContext } from './common.js';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
 
-function readDocument(file: string): string {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    throw invalid('file', `cannot read ${file}: ${(err as Error).message}`);
-  }
-}
 
-/** The operator, as the ledger names them; the CLI holds the database credentials, so it acts as Gatehouse. */
-function operator(): Principal {
-  const name = `cli:${os.userInfo().username}`;
-  return { kind: 'system', id: name, displayName: name, roles: [] };
-}
 
 async function service(ctx: CliContext, config?: Config) {
   const store = createPolicyStore({ orm: ctx.orm });
   const { ledger } = ctx;
   const identities = createIdentityResolver({ orm: ctx.orm });
   const simulation = createSimulationSource({ orm: ctx.orm, subjects: identities });
-  const principal = operator();
+  const principal = cliOperator();
   // A publication the policy in force says needs approval is proposed through a running Gatehouse's
   // Temporal, reached only then: checking, showing and the bootstrap publication do not need it.
   const connections: Connection[] = [];
@@ -76,7 +61,7 @@ export function registerPolicyCommands(program: Command): void {
     .description('check a policy document offline and print its version hash (nothing is stored)')
     .action((file: string) => {
       try {
-        const doc = parsePolicyDocument(readDocument(file));
+        const doc = parsePolicyDocument(readCliDocument(file));
         out(`${doc.name}: valid, version ${policyVersionHash(doc)} (${doc.rules.length} rules, ${doc.separationOfDuties.length} separation-of-duties rules, ${doc.targets.length} targets)`);
       } catch (err) {
         if (err instanceof GatehouseError) fail(err.message);
@@ -94,7 +79,7 @@ export function registerPolicyCommands(program: Command): void {
       await withCliContext(async (ctx, { config }) => {
         const { policies, caller, close } = await service(ctx, config);
         try {
-          const result = await policies.publish(caller, { document: readDocument(file), note: opts.note, replaces: opts.replaces });
+          const result = await policies.publish(caller, { document: readCliDocument(file), note: opts.note, replaces: opts.replaces });
           if (opts.json) return out(JSON.stringify(result, null, 2));
           if ('awaitingApproval' in result) {
             const c = result.awaitingApproval;
@@ -148,7 +133,7 @@ export function registerPolicyCommands(program: Command): void {
     .action(async (file: string, opts: { json?: boolean }) => {
       await withCliContext(async (ctx) => {
         const { policies, caller } = await service(ctx);
-        const report = await policies.simulate(caller, { document: readDocument(file) });
+        const report = await policies.simulate(caller, { document: readCliDocument(file) });
         if (opts.json) return out(JSON.stringify(report, null, 2));
         out(`draft ${report.draft.name} ${report.draft.versionHash} against ${report.inForce ? `${report.inForce.name} ${report.inForce.versionHash}` : 'no policy in force'}`);
         for (const [label, part] of [['assignments', report.assignments], ['pending requests', report.pendingRequests]] as const) {

@@ -17,6 +17,7 @@ import { Migration20261207210000AdminChanges } from '../../policies/migrations/M
 import { Migration20261207220000AdminChangeCalls } from '../../policies/migrations/Migration20261207220000AdminChangeCalls.js';
 import { Migration20261207230000LedgerHashes } from '../../audit/migrations/Migration20261207230000LedgerHashes.js';
 import { Migration20261208000000LedgerRole } from '../../audit/migrations/Migration20261208000000LedgerRole.js';
+import { Migration20261208010000Flows } from '../../workflows/migrations/Migration20261208010000Flows.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -40,6 +41,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207220000AdminChangeCalls,
   Migration20261207230000LedgerHashes,
   Migration20261208000000LedgerRole,
+  Migration20261208010000Flows,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -9,6 +9,7 @@ export const SUBJECTS = [
   'Directory', // an identity-provider connection and its SCIM tokens
   'Connector', // connector instances and their configuration
   'Policy', // policy documents and their versions
+  'Flow', // sync flows: their versions, runs and dead letters
   'ApprovalRequest', // a change waiting at the approval gate
   'AccessRequest', // a request for access made by a person
   'Run', // workflow runs (JML, sync, rotation)

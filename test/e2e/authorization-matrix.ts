@@ -99,6 +99,12 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/policies/versions/:versionHash': POLICY_READERS,
   'POST /api/policies': ADMIN,
   'POST /api/policies/simulate': ADMIN,
+
+  // sync flows: approvers read them (and check drafts); admins publish
+  'GET /api/flows': POLICY_READERS,
+  'GET /api/flows/:name': POLICY_READERS,
+  'POST /api/flows/validate': POLICY_READERS,
+  'POST /api/flows': ADMIN,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)
   'GET /api/admin-changes': POLICY_READERS,
   'GET /api/admin-changes/inbox': PEOPLE,

@@ -1,0 +1,106 @@
+// A sync flow as its author writes it: YAML (or JSON), validated here, versioned by the SHA-256 of
+// its RFC 8785 canonical JSON (formatting and comments never change a version), as policy is.
+// A flow reads an object class of one connector, keeps the records its filter accepts, maps each
+// with JSONata, applies the field rules, and writes the result to an object class of another.
+//
+// Field rules run on the mapped record before anything else sees it (the target, logs, the ledger,
+// dead letters): `drop` removes the field, `hash` replaces it with a keyed hash (same input, same
+// output, so it still joins), `mask` keeps its last four characters, `pass` keeps it. A field
+// classified `secret` may only be dropped; one classified `pii` needs a rule said out loud.
+import { createHash } from 'node:crypto';
+import type { YAMLParseError } from 'yaml';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { canonicalJson } from '../../shared/canonical-json.js';
+import { invalid } from '../../shared/errors.js';
+import { compileExpression } from '../../connectors/http/jsonata-expression.js';
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (at most 63)');
+const connectorName = z.string().min(1, 'must name a connector instance').max(200);
+const objectClass = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'must be an object class name (lower case letters, digits, _ and -)');
+const expression = z.string().min(1, 'must not be empty').max(20_000, 'must be at most 20,000 characters');
+
+export const FIELD_CLASSIFICATIONS = ['public', 'internal', 'pii', 'secret'] as const;
+export const FIELD_RULES = ['pass', 'drop', 'hash', 'mask'] as const;
+
+const fieldRuleSchema = z
+  .strictObject({
+    classification: z.enum(FIELD_CLASSIFICATIONS),
+    rule: z.enum(FIELD_RULES).optional().describe('default: pass for public and internal, drop for secret; pii must say'),
+  })
+  .superRefine((f, ctx) => {
+    if (f.classification === 'secret' && f.rule && f.rule !== 'drop') ctx.addIssue({ code: 'custom', path: ['rule'], message: 'a secret field may only be dropped' });
+    if (f.classification === 'pii' && !f.rule) ctx.addIssue({ code: 'custom', path: ['rule'], message: 'a pii field needs its rule said: pass, drop, hash or mask' });
+  })
+  .transform((f) => ({ classification: f.classification, rule: f.rule ?? (f.classification === 'secret' ? 'drop' : 'pass') }));
+export type FieldRule = z.output<typeof fieldRuleSchema>;
+
+export const TARGET_OPERATIONS = ['upsert', 'create-only', 'mirror'] as const;
+
+export const flowDocumentSchema = z.strictObject({
+  apiVersion: z.literal('gatehouse.dev/v1', { error: 'must be gatehouse.dev/v1' }),
+  kind: z.literal('Flow', { error: 'must be Flow' }),
+  name,
+  description: z.string().max(2000).optional(),
+  source: z.strictObject({
+    connector: connectorName,
+    objectClass,
+    pageSize: z.number().int().min(1).max(5000).default(500),
+  }),
+  /** How runs start. Manual runs are started by a person or a token with run:Flow. */
+  trigger: z.strictObject({ type: z.literal('manual', { error: 'must be manual (schedules, identity events and webhooks come later)' }) }).default({ type: 'manual' }),
+  /** JSONata over the source record (as `$`): records it is false for are skipped. */
+  filter: expression.optional(),
+  /** JSONata over the source record (as `$`): the target record, an object. Without one, the record as read. */
+  mapping: expression.optional(),
+  /** Rules for the mapped record's fields; a field without one passes as it is. */
+  fields: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'must be a field name'), fieldRuleSchema).default({}),
+  target: z.strictObject({
+    connector: connectorName,
+    objectClass,
+    /** upsert: create or update by key; create-only: never change a record that exists; mirror: upsert, and delete what the source no longer has. */
+    operation: z.enum(TARGET_OPERATIONS).default('upsert'),
+  }),
+  errors: z
+    .strictObject({
+      /** Attempts at a failing batch before its records are tried one by one and the failing ones set aside. */
+      retries: z.number().int().min(0).max(10).default(3),
+    })
+    .default({ retries: 3 }),
+});
+export type FlowDocument = z.output<typeof flowDocumentSchema>;
+
+function issuePath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'document';
+}
+
+/** Parses and checks a flow (YAML or JSON) and compiles its expressions; a problem names its path in the document. */
+export function parseFlowDocument(text: string): FlowDocument {
+  if (text.length > 1_000_000) throw invalid('document', 'is larger than 1 MB');
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    const e = err as YAMLParseError;
+    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    throw invalid('document', `is not valid YAML${where}: ${e.message.split('\n')[0]}`);
+  }
+  const result = flowDocumentSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw invalid(issuePath(issue.path), issue.message);
+  }
+  const doc = result.data;
+  if (doc.filter) compileExpression(doc.filter, 'filter');
+  if (doc.mapping) compileExpression(doc.mapping, 'mapping');
+  if (doc.target.operation === 'mirror' && doc.filter) {
+    // A filter hides records from the diff, and mirror would then delete them from the target.
+    throw invalid('target.operation', 'mirror deletes what the source does not list, so it cannot be combined with a filter');
+  }
+  return doc;
+}
+
+/** SHA-256 (hex) of the document's canonical JSON (RFC 8785). */
+export function flowVersionHash(doc: FlowDocument): string {
+  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
+}

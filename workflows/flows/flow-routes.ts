@@ -1,0 +1,98 @@
+// The sync flow API: the flows in force (read:Flow), one flow with its publications, checking a
+// draft without storing it, and publishing a version (publish:Flow), recorded in the ledger.
+import { z } from 'zod';
+import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
+import { abilityOf, principalOf } from '../../shared/http/request-auth.js';
+import type { FlowService } from './flow-service.js';
+
+const TAGS = ['flows'];
+const hash = z.string().regex(/^[0-9a-f]{64}$/, 'must be a flow version hash (64 hex digits)');
+const flowName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a flow name (lower-case letters, digits and dashes)');
+
+const publicationView = z.object({
+  seq: z.number(),
+  name: z.string(),
+  versionHash: z.string(),
+  publishedAt: z.string(),
+  publishedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }),
+  note: z.string().optional(),
+});
+const versionView = z.object({ name: z.string(), versionHash: z.string(), document: z.record(z.string(), z.unknown()), source: z.string(), createdAt: z.string() });
+const inForceView = publicationView.extend({ version: versionView });
+
+const documentText = z.string({ error: 'must be the flow document, as YAML or JSON text' }).min(1, 'must not be empty').max(1_000_000, 'must be at most 1 MB');
+
+const publishBody = z
+  .object({
+    document: documentText,
+    note: z.string().max(1000, 'must be at most 1000 characters').optional(),
+    replaces: hash.nullable().optional().describe('the version hash you expect in force for this flow (null: a new flow); refused with 409 when another was published since'),
+  })
+  .strict();
+
+const caller = (req: Parameters<ApiRoute['handler']>[0]) => ({ principal: principalOf(req), ability: abilityOf(req) });
+
+export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
+  const { service } = deps;
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/api/flows',
+      summary: 'The sync flows in force, each with its version',
+      tags: TAGS,
+      access: { action: 'read', subject: 'Flow' },
+      responses: { 200: { description: 'every published flow, by name', schema: z.object({ flows: z.array(inForceView) }) } },
+      handler: async (req, res) => {
+        res.json({ flows: await service.list(caller(req)) });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/flows/:name',
+      summary: "One flow: its version in force and its publications, newest first",
+      tags: TAGS,
+      access: { action: 'read', subject: 'Flow' },
+      request: { params: z.object({ name: flowName }) },
+      responses: {
+        200: { description: 'the flow', schema: z.object({ inForce: inForceView, publications: z.array(publicationView) }) },
+        404: { description: 'no flow of that name was published', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.json(await service.get(caller(req), (req.params as { name: string }).name));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/flows/validate',
+      summary: 'Check a flow document (schema, expressions, connectors) without storing it',
+      tags: TAGS,
+      access: { action: 'read', subject: 'Flow' },
+      request: { body: z.object({ document: documentText }).strict() },
+      responses: {
+        200: { description: 'valid: the name and version it would publish as', schema: z.object({ valid: z.literal(true), name: z.string(), versionHash: z.string(), document: z.record(z.string(), z.unknown()) }) },
+        400: { description: 'not a valid flow; the error names the field', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.json({ valid: true, ...(await service.validate(caller(req), (req.body as { document: string }).document)) });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/flows',
+      summary: 'Publish a flow version: its runs use it from now on, and the publication is recorded in the ledger',
+      tags: TAGS,
+      access: { action: 'publish', subject: 'Flow' },
+      request: { body: publishBody },
+      responses: {
+        201: { description: 'published', schema: z.object({ published: z.literal(true), publication: publicationView }) },
+        200: { description: 'this version was already in force; nothing changed', schema: z.object({ published: z.literal(false), publication: publicationView }) },
+        400: { description: 'not a valid flow; the error names the field', schema: errorBody },
+        409: { description: 'another version of this flow was published since the one named in replaces', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const result = await service.publish(caller(req), req.body as z.infer<typeof publishBody>);
+        res.status(result.published ? 201 : 200).json(result);
+      },
+    }),
+  ];
+}
