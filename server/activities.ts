@@ -27,6 +27,7 @@ import { createAssignmentStore } from '../workflows/change/assignment-store.js';
 import { createIdentityResolver } from './access/identity-resolver.js';
 import { createJmlActivities } from '../workflows/jml/activities.js';
 import { createBirthrightIdentitySource } from './jml/birthright-identity.js';
+import { createFlowActivities } from '../workflows/flows/activities.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
@@ -70,5 +71,6 @@ export function buildActivities(deps: ActivityDeps): object {
     ...createRotationActivities({ orm: deps.orm, rotation, policies, ledger, participants: identities, decisions }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),
+    ...createFlowActivities({ orm: deps.orm, ledger, connectors, secrets: deps.secrets }),
   };
 }

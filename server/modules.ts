@@ -55,7 +55,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...access.routes,
       ...credentials.routes,
       ...jml.routes,
-      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger }) }),
+      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal: { client: ctx.runtime.temporal.client, taskQueue: config.TEMPORAL_TASK_QUEUE } }) }),
     ],
     protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }],
     services: [

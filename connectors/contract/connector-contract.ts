@@ -337,6 +337,11 @@ export function describeConnectorContract(title: string, lifecycle: { setup: () 
         subset(find(changed), changed);
         for (const r of records.slice(1)) subset(find(r), r);
 
+        // Create-only leaves an existing record as it is, and creates a new one.
+        const fresh = o.newRecord();
+        expect(await write.upsertObjects(o.objectClass, [o.changed(changed), fresh], key(), { createOnly: true })).toEqual({ created: 1, updated: 0, unchanged: 1 });
+        subset((await read(o.objectClass)).records.find((x) => cls!.key.every((k) => x[k] === changed[k])), changed);
+
         const keys = records.slice(0, 2).map((r) => keyOf(r, cls!.key));
         expect(await write.deleteObjects(o.objectClass, keys, key())).toEqual({ deleted: 2 });
         expect(await write.deleteObjects(o.objectClass, keys, key())).toEqual({ deleted: 0 });

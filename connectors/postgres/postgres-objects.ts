@@ -257,7 +257,7 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
       }
     },
 
-    async upsertObjects(objectClass, records, ctx) {
+    async upsertObjects(objectClass, records, ctx, options = {}) {
       const cls = await resolve(objectClass);
       const groups = groupForWrite(cls, records, false, 'records');
       const outcome = { created: 0, updated: 0, unchanged: 0 };
@@ -276,7 +276,7 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
           const input = `jsonb_populate_recordset(NULL::${cls.relation}, $1::jsonb) AS i`;
           const differs = (from: string) => `ROW(${rest.map((n) => `t.${ident(n)}::text`).join(', ')}) IS DISTINCT FROM ROW(${rest.map((n) => `${from}.${ident(n)}::text`).join(', ')})`;
           const json = JSON.stringify(group);
-          const updated = rest.length
+          const updated = rest.length && !options.createOnly
             ? await run<{ n: number }>(
                 `writing ${objectClass}`,
                 `WITH changed AS (UPDATE ${cls.relation} AS t SET ${rest.map((n) => `${ident(n)} = i.${ident(n)}`).join(', ')} FROM ${input}
@@ -285,7 +285,7 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
                 [json],
               )
             : [{ n: 0 }];
-          const conflict = rest.length ? `DO UPDATE SET ${rest.map((n) => `${ident(n)} = EXCLUDED.${ident(n)}`).join(', ')} WHERE ${differs('EXCLUDED')}` : 'DO NOTHING';
+          const conflict = rest.length && !options.createOnly ? `DO UPDATE SET ${rest.map((n) => `${ident(n)} = EXCLUDED.${ident(n)}`).join(', ')} WHERE ${differs('EXCLUDED')}` : 'DO NOTHING';
           const inserted = await run<{ created: boolean }>(
             `writing ${objectClass}`,
             `INSERT INTO ${cls.relation} AS t (${cols})

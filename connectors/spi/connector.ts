@@ -159,9 +159,10 @@ export interface WriteObjectsOp {
   /**
    * Creates or updates each record by its key, all of them or none; a record the same as the stored
    * one is left alone. Fields a record does not carry keep their stored values. Rejected, naming the
-   * field, for one the class does not have or may not write.
+   * field, for one the class does not have or may not write. `createOnly` creates the records whose
+   * key is new and leaves every existing one as it is (counted unchanged).
    */
-  upsertObjects(objectClass: string, records: ObjectRecord[], ctx: OperationContext): Promise<UpsertOutcome>;
+  upsertObjects(objectClass: string, records: ObjectRecord[], ctx: OperationContext, options?: { createOnly?: boolean }): Promise<UpsertOutcome>;
   /** Deletes the records with these keys (each an object of the key fields); those already gone are not counted. */
   deleteObjects(objectClass: string, keys: ObjectRecord[], ctx: OperationContext): Promise<{ deleted: number }>;
 }

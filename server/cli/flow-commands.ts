@@ -2,12 +2,13 @@
 // that keeps flows in git would. A publication is recorded in the ledger under the operator's name,
 // exactly as through the API.
 import type { Command } from 'commander';
+import { Client } from '@temporalio/client';
 import { adminAbilityFor } from '../../policies/admin-ability.js';
-import { GatehouseError } from '../../shared/errors.js';
+import { GatehouseError, invalid } from '../../shared/errors.js';
 import { flowVersionHash, parseFlowDocument } from '../../workflows/flows/flow-document.js';
-import { createFlowService } from '../../workflows/flows/flow-service.js';
+import { createFlowService, type FlowRun } from '../../workflows/flows/flow-service.js';
 import type { CliContext } from '../cli-context.js';
-import { cliOperator, fail, readCliDocument, withCliContext } from './common.js';
+import { cliOperator, connectCliTemporal, fail, readCliDocument, withCliContext } from './common.js';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -15,13 +16,15 @@ const out = (text: string): void => {
 
 
 
-function service(ctx: CliContext) {
+function service(ctx: CliContext, temporal?: { client: Client; taskQueue: string }) {
   const principal = cliOperator();
-  return { flows: createFlowService({ orm: ctx.orm, ledger: ctx.ledger }), caller: { principal, ability: adminAbilityFor(principal) } };
+  return { flows: createFlowService({ orm: ctx.orm, ledger: ctx.ledger, ...(temporal ? { temporal } : {}) }), caller: { principal, ability: adminAbilityFor(principal) } };
 }
 
+const counts = (r: FlowRun) => `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged`;
+
 export function registerFlowCommands(program: Command): void {
-  const flow = program.command('flow').description('sync flows: check, publish, list, show');
+  const flow = program.command('flow').description('sync flows: check, publish, list, show, run, runs');
 
   flow
     .command('check <file>')
@@ -67,6 +70,49 @@ export function registerFlowCommands(program: Command): void {
           const d = f.version.document;
           out(`${f.name}  ${d.source.connector}/${d.source.objectClass} -> ${d.target.connector}/${d.target.objectClass} (${d.target.operation})  version ${f.versionHash.slice(0, 12)}  published ${f.publishedAt} by ${f.publishedBy.name ?? f.publishedBy.id}`);
         }
+      });
+    });
+
+  flow
+    .command('run <name>')
+    .description('run a flow now, on the workers of the running Gatehouse, and follow it until it ends')
+    .option('--no-wait', 'print the run id and return at once')
+    .action(async (name: string, opts: { wait: boolean }) => {
+      await withCliContext(async (ctx, { config }) => {
+        const connection = await connectCliTemporal(config, 'a flow runs on the workers of a running Gatehouse');
+        try {
+          const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+          let run = await flows.startRun(caller, name);
+          out(`run ${run.id} of flow ${name} started`);
+          if (!opts.wait) return;
+          let shown = '';
+          while (run.status === 'running') {
+            await new Promise((r) => setTimeout(r, 1000));
+            run = await flows.run(caller, name, run.id);
+            const now = counts(run);
+            if (now !== shown && run.status === 'running') out(`  ${now}`);
+            shown = now;
+          }
+          if (run.status === 'failed') fail(`run ${run.id} failed after ${counts(run)}: ${run.error ?? 'no reason recorded'}`);
+          out(`run ${run.id} succeeded: ${counts(run)}`);
+        } finally {
+          await connection.close();
+        }
+      });
+    });
+
+  flow
+    .command('runs <name>')
+    .description("list a flow's runs, newest first")
+    .option('--limit <n>', 'how many', '20')
+    .action(async (name: string, opts: { limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 200) fail(invalid('--limit', 'must be a whole number from 1 to 200').message);
+      await withCliContext(async (ctx) => {
+        const { flows, caller } = service(ctx);
+        const runs = await flows.runs(caller, name, limit);
+        if (!runs.length) return out(`flow ${name} has not run yet: gatehouse flow run ${name}`);
+        for (const r of runs) out(`${r.id}  ${r.startedAt}  ${r.status.padEnd(9)}  ${counts(r)}${r.error ? `  (${r.error})` : ''}`);
       });
     });
 

@@ -18,6 +18,7 @@ import { Migration20261207220000AdminChangeCalls } from '../../policies/migratio
 import { Migration20261207230000LedgerHashes } from '../../audit/migrations/Migration20261207230000LedgerHashes.js';
 import { Migration20261208000000LedgerRole } from '../../audit/migrations/Migration20261208000000LedgerRole.js';
 import { Migration20261208010000Flows } from '../../workflows/migrations/Migration20261208010000Flows.js';
+import { Migration20261208020000FlowRuns } from '../../workflows/migrations/Migration20261208020000FlowRuns.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -42,6 +43,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261207230000LedgerHashes,
   Migration20261208000000LedgerRole,
   Migration20261208010000Flows,
+  Migration20261208020000FlowRuns,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

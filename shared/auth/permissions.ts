@@ -2,7 +2,7 @@
 // policies/ turns roles and token scopes into CASL abilities over exactly these names.
 import type { MongoAbility } from '@casl/ability';
 
-export const ACTIONS = ['read', 'create', 'update', 'delete', 'manage', 'decide', 'request', 'export', 'verify', 'rotate', 'retry', 'cancel', 'simulate', 'publish'] as const;
+export const ACTIONS = ['read', 'create', 'update', 'delete', 'manage', 'decide', 'request', 'export', 'verify', 'rotate', 'retry', 'cancel', 'simulate', 'publish', 'run'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 export const SUBJECTS = [

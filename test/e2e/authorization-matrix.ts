@@ -105,6 +105,9 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/flows/:name': POLICY_READERS,
   'POST /api/flows/validate': POLICY_READERS,
   'POST /api/flows': ADMIN,
+  'POST /api/flows/:name/runs': ADMIN,
+  'GET /api/flows/:name/runs': POLICY_READERS,
+  'GET /api/flows/:name/runs/:id': POLICY_READERS,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)
   'GET /api/admin-changes': POLICY_READERS,
   'GET /api/admin-changes/inbox': PEOPLE,

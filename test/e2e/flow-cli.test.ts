@@ -83,6 +83,9 @@ fields:
     expect(shown.stdout).toContain('# reviewed in PR 7');
     expect(shown.stdout).toContain(`# hr-to-crm version ${hash}`);
 
+    const runs = await gatehouse('runs', 'hr-to-crm');
+    expect(runs.stdout.trim()).toBe('flow hr-to-crm has not run yet: gatehouse flow run hr-to-crm');
+
     const unknown = await gatehouse('publish', file('u.yaml', FLOW.replace('target: { connector: hr-db', 'target: { connector: crm-db')));
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^gatehouse: target\.connector: no connector is named crm-db/);

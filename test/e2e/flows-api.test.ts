@@ -89,7 +89,7 @@ mapping: '$'   # the record as read
   });
 
   it('lets approvers read and check flows, and only admins publish', async () => {
-    const refused = await s.api<ErrorBody>(approver, 'POST', '/api/flows', { document: flow('mirror') });
+    const refused = await s.api<ErrorBody>(approver, 'POST', '/api/flows', { document: flow('create-only') });
     expect(refused.status).toBe(403);
     expect((await s.api(s.admin, 'GET', '/api/flows/no-such-flow')).status).toBe(404);
   });

@@ -62,12 +62,14 @@ export async function createPostgresTarget(): Promise<PostgresTarget> {
         active boolean NOT NULL DEFAULT true,
         start_date date,
         profile jsonb,
+        ssn text,
         changed bigint NOT NULL DEFAULT nextval('hr.change_seq'),
         row_id bigint GENERATED ALWAYS AS IDENTITY);
       CREATE FUNCTION hr.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.changed := nextval('hr.change_seq'); RETURN NEW; END $$;
       CREATE TRIGGER people_changed BEFORE UPDATE ON hr.people FOR EACH ROW EXECUTE FUNCTION hr.bump();
       CREATE VIEW hr.people_emails AS SELECT employee_id, email FROM hr.people;
       CREATE TABLE hr.no_key (note text);
+      CREATE TABLE hr.people_copy (employee_id text PRIMARY KEY, email text, display_name text, ssn text);
       GRANT USAGE ON SCHEMA hr TO ${c.escapeIdentifier(admin.user)};
       GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hr TO ${c.escapeIdentifier(admin.user)};
       GRANT USAGE, SELECT ON SEQUENCE hr.change_seq TO ${c.escapeIdentifier(admin.user)};`);

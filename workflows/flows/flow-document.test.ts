@@ -54,12 +54,8 @@ describe('flow documents', () => {
     expect(refusal(flow('schedule: hourly'))).toMatchObject({ field: 'document', message: expect.stringContaining('schedule') });
     expect(refusal(flow('trigger: { type: schedule }'))).toMatchObject({ field: 'trigger.type', message: expect.stringContaining('must be manual') });
     expect(refusal(flow('', 'operation: replace'))).toMatchObject({ field: 'target.operation' });
+    expect(refusal(flow('', 'operation: mirror'))).toMatchObject({ field: 'target.operation' });
     expect(refusal(flow('', 'operation: upsert').replace('kind: Flow', 'kind: Policy'))).toMatchObject({ field: 'kind', message: expect.stringContaining('must be Flow') });
     expect(refusal('name: [unclosed')).toMatchObject({ field: 'document', message: expect.stringContaining('not valid YAML at line 1') });
-  });
-
-  it('refuse mirroring through a filter, which would delete what the filter hides', () => {
-    expect(refusal(flow("filter: 'active'", 'operation: mirror'))).toMatchObject({ field: 'target.operation', message: expect.stringContaining('cannot be combined with a filter') });
-    expect(parseFlowDocument(flow('', 'operation: mirror')).target.operation).toBe('mirror');
   });
 });

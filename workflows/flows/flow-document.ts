@@ -35,7 +35,8 @@ const fieldRuleSchema = z
   .transform((f) => ({ classification: f.classification, rule: f.rule ?? (f.classification === 'secret' ? 'drop' : 'pass') }));
 export type FieldRule = z.output<typeof fieldRuleSchema>;
 
-export const TARGET_OPERATIONS = ['upsert', 'create-only', 'mirror'] as const;
+/** upsert: create or update by key; create-only: never change a record that exists. (Mirroring deletes comes with snapshot diffs.) */
+export const TARGET_OPERATIONS = ['upsert', 'create-only'] as const;
 
 export const flowDocumentSchema = z.strictObject({
   apiVersion: z.literal('gatehouse.dev/v1', { error: 'must be gatehouse.dev/v1' }),
@@ -58,7 +59,6 @@ export const flowDocumentSchema = z.strictObject({
   target: z.strictObject({
     connector: connectorName,
     objectClass,
-    /** upsert: create or update by key; create-only: never change a record that exists; mirror: upsert, and delete what the source no longer has. */
     operation: z.enum(TARGET_OPERATIONS).default('upsert'),
   }),
   errors: z
@@ -93,10 +93,6 @@ export function parseFlowDocument(text: string): FlowDocument {
   const doc = result.data;
   if (doc.filter) compileExpression(doc.filter, 'filter');
   if (doc.mapping) compileExpression(doc.mapping, 'mapping');
-  if (doc.target.operation === 'mirror' && doc.filter) {
-    // A filter hides records from the diff, and mirror would then delete them from the target.
-    throw invalid('target.operation', 'mirror deletes what the source does not list, so it cannot be combined with a filter');
-  }
   return doc;
 }
 

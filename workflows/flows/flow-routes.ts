@@ -30,6 +30,23 @@ const publishBody = z
   })
   .strict();
 
+const runView = z.object({
+  id: z.string(),
+  flow: z.string(),
+  versionHash: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed']),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  startedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }),
+  pages: z.number().describe('pages read and written so far'),
+  read: z.number(),
+  skipped: z.number().describe('records the filter refused or the mapping mapped to nothing'),
+  created: z.number(),
+  updated: z.number(),
+  unchanged: z.number(),
+  error: z.string().optional(),
+});
+
 const caller = (req: Parameters<ApiRoute['handler']>[0]) => ({ principal: principalOf(req), ability: abilityOf(req) });
 
 export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
@@ -59,6 +76,54 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       },
       handler: async (req, res) => {
         res.json(await service.get(caller(req), (req.params as { name: string }).name));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/flows/:name/runs',
+      summary: 'Run a flow now (its version in force): it reads what is new in the source since the last run, and writes it',
+      tags: TAGS,
+      access: { action: 'run', subject: 'Flow' },
+      request: { params: z.object({ name: flowName }) },
+      responses: {
+        202: { description: 'the run started; follow it at /api/flows/{name}/runs/{id}', schema: runView },
+        404: { description: 'no flow of that name was published', schema: errorBody },
+        409: { description: 'a run of this flow is in progress', schema: errorBody },
+        503: { description: 'Temporal could not be reached; the run is recorded as failed and nothing was read', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.status(202).json(await service.startRun(caller(req), (req.params as { name: string }).name));
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/flows/:name/runs',
+      summary: "A flow's runs, newest first, with their counts",
+      tags: TAGS,
+      access: { action: 'read', subject: 'Flow' },
+      request: { params: z.object({ name: flowName }), query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(20) }).strict() },
+      responses: {
+        200: { description: 'the runs', schema: z.object({ runs: z.array(runView) }) },
+        404: { description: 'no flow of that name was published', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.json({ runs: await service.runs(caller(req), (req.params as { name: string }).name, (req.query as unknown as { limit: number }).limit) });
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/flows/:name/runs/:id',
+      summary: 'One run: its status and counts so far',
+      tags: TAGS,
+      access: { action: 'read', subject: 'Flow' },
+      request: { params: z.object({ name: flowName, id: z.uuid('must be a run id (a UUID)') }) },
+      responses: {
+        200: { description: 'the run', schema: runView },
+        404: { description: 'no such run of this flow', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const p = req.params as { name: string; id: string };
+        res.json(await service.run(caller(req), p.name, p.id));
       },
     }),
     defineRoute({

@@ -1,13 +1,16 @@
 // Validating, publishing and reading sync flows. A publication is stored and recorded in the ledger
 // (`flow.published`) in one transaction; every method checks the caller's ability first.
+import { randomUUID } from 'node:crypto';
 import { ForbiddenError } from '@casl/ability';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Client } from '@temporalio/client';
 import type { LedgerAppender } from '../../audit/index.js';
 import { actorOfPrincipal } from '../../audit/ledger-routes.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
-import { conflict, invalid, notFound } from '../../shared/errors.js';
+import { conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { flowVersionHash, parseFlowDocument, type FlowDocument } from './flow-document.js';
+import { flowRunWorkflow, flowWorkflowId } from './workflow.js';
 
 export interface FlowCaller {
   principal: Principal;
@@ -66,6 +69,59 @@ const toInForce = (r: InForceRow): FlowInForce => ({
 const IN_FORCE_SQL = `SELECT DISTINCT ON (p.flow_name) ${PUBLICATION_COLUMNS}, v.document, v.source, v.created_at
   FROM flow_publication p JOIN flow_version v ON v.version_hash = p.version_hash`;
 
+export interface FlowRun {
+  id: string;
+  flow: string;
+  versionHash: string;
+  status: 'running' | 'succeeded' | 'failed';
+  startedAt: string;
+  endedAt?: string;
+  startedBy: { kind: string; id: string; name?: string };
+  pages: number;
+  read: number;
+  skipped: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  error?: string;
+}
+
+interface RunRow {
+  id: string;
+  flow_name: string;
+  version_hash: string;
+  status: FlowRun['status'];
+  started_at: Date | string;
+  ended_at: Date | string | null;
+  started_by_kind: string;
+  started_by_id: string;
+  started_by_name: string | null;
+  batches: number;
+  read: number;
+  skipped: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  error: string | null;
+}
+
+const toRun = (r: RunRow): FlowRun => ({
+  id: r.id,
+  flow: r.flow_name,
+  versionHash: r.version_hash,
+  status: r.status,
+  startedAt: isoTime(r.started_at),
+  ...(r.ended_at ? { endedAt: isoTime(r.ended_at) } : {}),
+  startedBy: { kind: r.started_by_kind, id: r.started_by_id, ...(r.started_by_name ? { name: r.started_by_name } : {}) },
+  pages: r.batches,
+  read: r.read,
+  skipped: r.skipped,
+  created: r.created,
+  updated: r.updated,
+  unchanged: r.unchanged,
+  ...(r.error ? { error: r.error } : {}),
+});
+
 export interface PublishFlowInput {
   document: string;
   note?: string | undefined;
@@ -73,9 +129,21 @@ export interface PublishFlowInput {
   replaces?: string | null | undefined;
 }
 
-export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender }) {
+export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender; temporal?: { client: Client; taskQueue: string } }) {
   const sql = () => deps.orm.em.getConnection();
-  const check = (caller: FlowCaller, action: 'read' | 'publish') => ForbiddenError.from(caller.ability).throwUnlessCan(action, 'Flow');
+  const check = (caller: FlowCaller, action: 'read' | 'publish' | 'run') => ForbiddenError.from(caller.ability).throwUnlessCan(action, 'Flow');
+
+  async function inForce(name: string): Promise<InForceRow> {
+    const [row] = await sql().execute<InForceRow[]>(`${IN_FORCE_SQL} WHERE p.flow_name = ? ORDER BY p.flow_name, p.seq DESC`, [name]);
+    if (!row) throw notFound('flow', name);
+    return row;
+  }
+
+  async function run(id: string): Promise<FlowRun> {
+    const [row] = await sql().execute<RunRow[]>('SELECT * FROM flow_run WHERE id = ?', [id]);
+    if (!row) throw notFound('flow run', id);
+    return toRun(row);
+  }
 
   /** Names the connector instances a flow uses that do not exist, by the field that names them. */
   async function checkConnectors(doc: FlowDocument): Promise<void> {
@@ -155,10 +223,68 @@ export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender 
     /** A flow's version in force and its publications, newest first. */
     async get(caller: FlowCaller, name: string): Promise<{ inForce: FlowInForce; publications: FlowPublication[] }> {
       check(caller, 'read');
-      const [row] = await sql().execute<InForceRow[]>(`${IN_FORCE_SQL} WHERE p.flow_name = ? ORDER BY p.flow_name, p.seq DESC`, [name]);
-      if (!row) throw notFound('flow', name);
+      const row = await inForce(name);
       const publications = await sql().execute<PublicationRow[]>(`SELECT ${PUBLICATION_COLUMNS} FROM flow_publication p WHERE p.flow_name = ? ORDER BY p.seq DESC LIMIT 50`, [name]);
       return { inForce: toInForce(row), publications: publications.map(toPublication) };
+    },
+
+    /**
+     * Starts a run of the version in force, recorded on the ledger (`flow.run.started`) before the
+     * workflow starts; one run of a flow at a time.
+     */
+    async startRun(caller: FlowCaller, name: string): Promise<FlowRun> {
+      check(caller, 'run');
+      if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot start flow runs (it has no Temporal client)');
+      const flow = await inForce(name);
+      const actor = actorOfPrincipal(caller.principal);
+      const id = randomUUID();
+      try {
+        await deps.orm.em.transactional(async (em) => {
+          await em.getConnection().execute(
+            `INSERT INTO flow_run (id, flow_name, version_hash, workflow_id, status, started_by_kind, started_by_id, started_by_name) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)`,
+            [id, name, flow.version_hash, flowWorkflowId(name), actor.kind, actor.id, actor.display ?? null],
+            'all',
+            em.getTransactionContext(),
+          );
+          await deps.ledger.append({ action: 'flow.run.started', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: flow.version_hash }, correlation: { workflowId: flowWorkflowId(name) } }, { em });
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') {
+          const [running] = await sql().execute<{ id: string }[]>("SELECT id FROM flow_run WHERE flow_name = ? AND status = 'running'", [name]);
+          throw conflict(`flow ${name} has a run in progress${running ? ` (${running.id})` : ''}; one run of a flow at a time`);
+        }
+        throw err;
+      }
+      try {
+        await deps.temporal.client.workflow.start(flowRunWorkflow, {
+          workflowId: flowWorkflowId(name),
+          taskQueue: deps.temporal.taskQueue,
+          args: [{ runId: id, flowName: name, versionHash: flow.version_hash, attempts: flow.document.errors.retries + 1 }],
+        });
+      } catch (err) {
+        // Nothing ran: the run is closed as failed, with why, so the flow is free to run again.
+        const message = `the run could not be started: ${(err as Error).message}`;
+        await deps.orm.em.transactional(async (em) => {
+          await em.getConnection().execute("UPDATE flow_run SET status = 'failed', ended_at = now(), error = ? WHERE id = ? AND status = 'running'", [message.slice(0, 2000), id], 'all', em.getTransactionContext());
+          await deps.ledger.append({ action: 'flow.run.failed', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: flow.version_hash, pages: 0, error: message.slice(0, 500) } }, { em });
+        });
+        throw dependencyUnavailable('temporal', message, err);
+      }
+      return run(id);
+    },
+
+    async runs(caller: FlowCaller, name: string, limit = 20): Promise<FlowRun[]> {
+      check(caller, 'read');
+      await inForce(name);
+      const rows = await sql().execute<RunRow[]>('SELECT * FROM flow_run WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?', [name, limit]);
+      return rows.map(toRun);
+    },
+
+    async run(caller: FlowCaller, name: string, id: string): Promise<FlowRun> {
+      check(caller, 'read');
+      const found = await run(id);
+      if (found.flow !== name) throw notFound('flow run', id);
+      return found;
     },
   };
 }

@@ -1,0 +1,139 @@
+// Running a sync flow in a running Gatehouse (its embedded worker, real PostgreSQL source and target,
+// Vault, Temporal): the run reads the source page by page from where the last one stopped, filters,
+// maps and applies the field rules before writing by key, and records every page on the ledger by
+// counts and hashes, never by the values of pii or secret fields. A target whose records grant access
+// is refused with the reason, and nothing is written to it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLedger, type LedgerEntry } from '../../audit/index.js';
+import { waitUntil } from '../helpers/access-world.js';
+import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
+import { withPg } from '../helpers/services.js';
+import { historyText } from '../helpers/temporal-history.js';
+
+interface Run {
+  id: string;
+  status: string;
+  pages: number;
+  read: number;
+  skipped: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  error?: string;
+}
+
+describe('sync flow runs', () => {
+  let s: AccessServer;
+  let connector: string;
+  const ledger = () => createLedger({ orm: s.orm, signer: { sign: () => Promise.reject(new Error('unused')), publicKeys: () => Promise.resolve([]) } });
+  const copyRows = () => withPg(s.target.superuserUrl, async (c) => (await c.query<Record<string, string | null>>('SELECT * FROM hr.people_copy ORDER BY employee_id')).rows);
+
+  const flow = (name: string, targetClass = 'people-copy') => `
+apiVersion: gatehouse.dev/v1
+kind: Flow
+name: ${name}
+source: { connector: ${connector}, objectClass: people, pageSize: 2 }
+target: { connector: ${connector}, objectClass: ${targetClass} }
+filter: 'active'
+mapping: '{ "employee_id": employee_id, "email": $lowercase(email), "display_name": display_name, "ssn": ssn }'
+fields:
+  email: { classification: pii, rule: hash }
+  ssn: { classification: secret }
+`;
+
+  /** Starts a run and waits for it to end. */
+  const run = async (name: string): Promise<Run> => {
+    const started = await s.api<Run>(s.admin, 'POST', `/api/flows/${name}/runs`);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    return waitUntil(`flow run ${started.body.id}`, async () => {
+      const r = await s.api<Run>(s.admin, 'GET', `/api/flows/${name}/runs/${started.body.id}`);
+      return r.body.status === 'running' ? undefined : r.body;
+    });
+  };
+
+  beforeAll(async () => {
+    s = await startAccessServer();
+    connector = `hr-${s.target.tag}`;
+    const created = await s.api(s.admin, 'POST', '/api/connectors', {
+      name: connector,
+      type: 'postgresql',
+      config: {
+        ...s.target.config(),
+        objectClasses: [
+          { name: 'people', schema: 'hr', table: 'people', cursor: 'changed' },
+          { name: 'people-copy', schema: 'hr', table: 'people_copy', writable: true },
+          { name: 'app-grants', schema: 'hr', table: 'people_copy', kind: 'membership', writable: true },
+        ],
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await withPg(s.target.superuserUrl, (c) =>
+      c.query(`INSERT INTO hr.people (employee_id, email, display_name, ssn, active) VALUES
+        ('E1', 'Ada@Corp.example', 'Ada', '111-11-1111', true), ('E2', 'bo@corp.example', 'Bo', '222-22-2222', true),
+        ('E3', 'cy@corp.example', 'Cy', '333-33-3333', true), ('E4', 'di@corp.example', 'Di', NULL, true),
+        ('E5', 'ed@corp.example', 'Ed', '555-55-5555', true), ('X9', 'gone@corp.example', 'Gone', '999-99-9999', false)`),
+    );
+    for (const name of ['hr-copy', 'hr-grants']) {
+      const published = await s.api(s.admin, 'POST', '/api/flows', { document: flow(name, name === 'hr-grants' ? 'app-grants' : 'people-copy') });
+      expect(published.status, JSON.stringify(published.body)).toBe(201);
+    }
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('copies what the filter accepts, with pii hashed and secrets dropped, and records each page by counts and hashes', async () => {
+    const first = await run('hr-copy');
+    expect(first).toMatchObject({ status: 'succeeded', read: 6, skipped: 1, created: 5, updated: 0, unchanged: 0 });
+    expect(first.pages).toBeGreaterThanOrEqual(3);
+
+    const rows = await copyRows();
+    expect(rows.map((r) => r.employee_id)).toEqual(['E1', 'E2', 'E3', 'E4', 'E5']);
+    for (const r of rows) {
+      expect(r.email).toMatch(/^[0-9a-f]{64}$/);
+      expect(r.ssn).toBeNull();
+    }
+    expect(rows[0]!.display_name).toBe('Ada');
+
+    const entries: LedgerEntry[] = [];
+    for (const action of ['flow.run.started', 'flow.page.written', 'flow.run.succeeded']) entries.push(...(await ledger().query({ action })).entries);
+    const pages = entries.filter((e) => e.action === 'flow.page.written' && e.details?.runId === first.id);
+    expect(pages).toHaveLength(first.pages);
+    expect(pages.reduce((n, e) => n + Number(e.details!.read), 0)).toBe(6);
+    expect(pages.filter((e) => e.details!.cursorFrom === null)).toHaveLength(1);
+    expect(pages.find((e) => e.details!.cursorFrom === null)!.details).toMatchObject({ objectClass: 'people-copy', cursorTo: expect.stringMatching(/^[0-9a-f]{64}$/), writtenHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(entries.find((e) => e.action === 'flow.run.succeeded' && e.details?.runId === first.id)?.details).toMatchObject({ read: 6, created: 5, startedBy: { kind: 'human' } });
+    // Neither the ledger nor the run's Temporal history holds a value of a pii or secret field.
+    const recorded = JSON.stringify(entries) + (await historyText(s.temporal.client.workflow.getHandle('flow:hr-copy')));
+    expect(recorded).toContain('runFlowPage');
+    for (const value of ['ada@corp.example', 'Ada@Corp.example', '111-11-1111', 'bo@corp.example', '999-99-9999']) expect(recorded).not.toContain(value);
+  });
+
+  it('carries on from where the last run stopped: nothing new, nothing written; a change, one update', async () => {
+    expect(await run('hr-copy')).toMatchObject({ status: 'succeeded', read: 0, created: 0, updated: 0 });
+    await withPg(s.target.superuserUrl, (c) => c.query("UPDATE hr.people SET display_name = 'Ada L.' WHERE employee_id = 'E1'"));
+    expect(await run('hr-copy')).toMatchObject({ status: 'succeeded', read: 1, created: 0, updated: 1, unchanged: 0 });
+    expect((await copyRows())[0]!.display_name).toBe('Ada L.');
+    const runs = await s.api<{ runs: Run[] }>(s.admin, 'GET', '/api/flows/hr-copy/runs');
+    expect(runs.body.runs.map((r) => r.read)).toEqual([1, 0, 6]);
+  });
+
+  it('refuses to write a class whose records grant access, saying why, and writes nothing', async () => {
+    await withPg(s.target.superuserUrl, (c) => c.query("UPDATE hr.people_copy SET display_name = 'untouched'"));
+    const failed = await run('hr-grants');
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toContain('app-grants holds membership records, so writing it changes access');
+    expect((await copyRows()).every((r) => r.display_name === 'untouched')).toBe(true);
+    const [entry] = (await ledger().query({ action: 'flow.run.failed' })).entries;
+    expect(entry?.details).toMatchObject({ runId: failed.id, error: expect.stringContaining('changes access') });
+  });
+
+  it('runs one run of a flow at a time', async () => {
+    await withPg(s.db.ownerUrl, (c) =>
+      c.query("INSERT INTO flow_run (id, flow_name, version_hash, workflow_id, status, started_by_kind, started_by_id) SELECT gen_random_uuid(), 'hr-copy', version_hash, 'flow:hr-copy', 'running', 'human', 'someone' FROM flow_publication WHERE flow_name = 'hr-copy' ORDER BY seq DESC LIMIT 1"),
+    );
+    const second = await s.api<{ error: { message: string } }>(s.admin, 'POST', '/api/flows/hr-copy/runs');
+    expect(second.status).toBe(409);
+    expect(second.body.error.message).toMatch(/^flow hr-copy has a run in progress \([0-9a-f-]{36}\); one run of a flow at a time$/);
+  });
+});

@@ -1,0 +1,230 @@
+// A flow run's work, one page per activity: read the page after the flow's cursor from the source,
+// keep what the filter accepts, map, apply the field rules, write to the target by key, then record
+// the page on the ledger and move the cursor in one transaction. A crash before that commit reads
+// the same page again and writes the same records (upserts by key change nothing the second time),
+// so nothing is skipped and nothing applied twice. Only counts and hashes leave the activity: no
+// record, no cursor (it holds key values) enters Temporal's history or the ledger.
+import { createHash, randomBytes } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Actor, LedgerAppender } from '../../audit/index.js';
+import { compileExpression, type CompiledExpression } from '../../connectors/http/jsonata-expression.js';
+import type { ConnectorFactory } from '../../connectors/instances/connector-factory.js';
+import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
+import { requireCapability } from '../../connectors/spi/connector.js';
+import { changesAccess, type ObjectBatch, type ObjectRecord } from '../../connectors/spi/records.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
+import { GatehouseError, notFound } from '../../shared/errors.js';
+import type { SecretStore } from '../../shared/secrets/secret-store.js';
+import { SecretConflictError } from '../../shared/secrets/secret-store.js';
+import { applyFieldRules, FIELD_HASH_KEY_PATH } from './field-rules.js';
+import type { FlowDocument } from './flow-document.js';
+
+export interface FlowRunRef {
+  runId: string;
+  flowName: string;
+  versionHash: string;
+}
+
+export interface FlowPageOutcome {
+  /** The source has nothing more after this page (for now). */
+  complete: boolean;
+  read: number;
+  skipped: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppender; connectors: ConnectorFactory; secrets: SecretStore }) {
+  const sql = () => deps.orm.em.getConnection();
+  const documents = new Map<string, { doc: FlowDocument; filter?: CompiledExpression; mapping?: CompiledExpression }>();
+  let hashKey: Promise<Buffer> | undefined;
+
+  async function flowVersion(versionHash: string) {
+    const cached = documents.get(versionHash);
+    if (cached) return cached;
+    const [row] = await sql().execute<{ document: FlowDocument }[]>('SELECT document FROM flow_version WHERE version_hash = ?', [versionHash]);
+    if (!row) throw notFound('flow version', versionHash);
+    const doc = row.document;
+    const compiled = {
+      doc,
+      ...(doc.filter ? { filter: compileExpression(doc.filter, 'filter') } : {}),
+      ...(doc.mapping ? { mapping: compileExpression(doc.mapping, 'mapping') } : {}),
+    };
+    documents.set(versionHash, compiled);
+    return compiled;
+  }
+
+  /** The flows' hashing key from Vault, made on first use (check-and-set, so two workers agree on one). */
+  function fieldHashKey(): Promise<Buffer> {
+    hashKey ??= (async () => {
+      const stored = await deps.secrets.readKv(FIELD_HASH_KEY_PATH);
+      if (stored?.data.key) return Buffer.from(stored.data.key, 'base64');
+      try {
+        await deps.secrets.writeKv(FIELD_HASH_KEY_PATH, { key: randomBytes(32).toString('base64') }, { cas: 0 });
+      } catch (err) {
+        if (!(err instanceof SecretConflictError)) throw err;
+      }
+      const made = await deps.secrets.readKv(FIELD_HASH_KEY_PATH);
+      if (!made?.data.key) throw new GatehouseError('internal', 'the flows\' field hashing key could not be stored in Vault');
+      return Buffer.from(made.data.key, 'base64');
+    })().catch((err: unknown) => {
+      hashKey = undefined;
+      throw err;
+    });
+    return hashKey;
+  }
+
+  async function instanceId(name: string, field: string): Promise<string> {
+    const [row] = await sql().execute<{ id: string }[]>('SELECT id FROM connector_instance WHERE name = ?', [name]);
+    if (!row) throw new GatehouseError('invalid_request', `${field}: no connector is named ${name} any more`, { field });
+    return row.id;
+  }
+
+  /** Filter, mapping and field rules; a record the filter refuses, or the mapping maps to nothing, is skipped. */
+  async function transform(version: Awaited<ReturnType<typeof flowVersion>>, records: ObjectRecord[]): Promise<{ out: ObjectRecord[]; skipped: number }> {
+    const key = await fieldHashKey();
+    const out: ObjectRecord[] = [];
+    let skipped = 0;
+    for (const [i, record] of records.entries()) {
+      if (version.filter && !(await version.filter.evaluate(record))) {
+        skipped++;
+        continue;
+      }
+      const mapped = version.mapping ? await version.mapping.evaluate(record) : record;
+      if (mapped === undefined || mapped === null) {
+        skipped++;
+        continue;
+      }
+      if (typeof mapped !== 'object' || Array.isArray(mapped)) {
+        // The value itself is not named: it came from the source and may be anything.
+        throw new GatehouseError('invalid_request', `mapping: record ${i + 1} of the page mapped to ${Array.isArray(mapped) ? 'a list' : `a ${typeof mapped}`}, not an object of fields`, { field: 'mapping' });
+      }
+      out.push(applyFieldRules(mapped as ObjectRecord, version.doc.fields, key));
+    }
+    return { out, skipped };
+  }
+
+  return {
+    async runFlowPage(input: FlowRunRef): Promise<FlowPageOutcome> {
+      return asConnectorActivity(async () => {
+        const version = await flowVersion(input.versionHash);
+        const { doc } = version;
+        const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
+        const from = state?.cursor ?? null;
+        const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
+
+        const page = await deps.connectors.withConnector(sourceId, async (connector, instance) => {
+          const reader = requireCapability(connector, 'readObjects', instance.name);
+          for await (const batch of reader.readObjects(doc.source.objectClass, { ...(from ? { cursor: from } : {}), pageSize: doc.source.pageSize })) return batch;
+          return { records: [], cursor: from ?? '', complete: true } satisfies ObjectBatch;
+        });
+        const { out, skipped } = await transform(version, page.records);
+
+        const written = await deps.connectors.withConnector(targetId, async (connector, instance) => {
+          const classes = await requireCapability(connector, 'readObjects', instance.name).objectClasses();
+          const target = classes.find((c) => c.name === doc.target.objectClass);
+          if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
+          if (changesAccess(target.kind)) {
+            throw new GatehouseError(
+              'invalid_request',
+              `target.objectClass: ${doc.target.objectClass} holds ${target.kind} records, so writing it changes access; flows write such classes only through the access gate, which is not built yet, so nothing was written`,
+              { field: 'target.objectClass' },
+            );
+          }
+          if (!out.length) return { created: 0, updated: 0, unchanged: 0 };
+          const writer = requireCapability(connector, 'writeObjects', instance.name);
+          return writer.upsertObjects(doc.target.objectClass, out, { idempotencyKey: `flow:${input.flowName}:${input.runId}:${sha256(from ?? '')}` }, { createOnly: doc.target.operation === 'create-only' });
+        });
+
+        const outcome: FlowPageOutcome = { complete: page.complete, read: page.records.length, skipped, ...written };
+        await deps.orm.em.transactional(async (em) => {
+          const conn = em.getConnection();
+          const ctx = em.getTransactionContext();
+          // The cursor moves only from where this page was read: another run moving it meanwhile is refused, not overwritten.
+          const moved = await conn.execute<{ flow_name: string }[]>(
+            `INSERT INTO flow_state AS s (flow_name, cursor) VALUES (?, ?)
+             ON CONFLICT (flow_name) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now() WHERE s.cursor IS NOT DISTINCT FROM ?
+             RETURNING flow_name`,
+            [input.flowName, page.cursor, from],
+            'all',
+            ctx,
+          );
+          if (!moved.length) throw new GatehouseError('conflict', `flow ${input.flowName}: its cursor moved while this run read a page; the run stops so nothing is written twice`);
+          await conn.execute(
+            `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ? WHERE id = ?`,
+            [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, input.runId],
+            'all',
+            ctx,
+          );
+          await deps.ledger.append(
+            {
+              action: 'flow.page.written',
+              actor: { kind: 'workflow', id: `flow:${input.flowName}` },
+              subject: { type: 'flow', id: input.flowName },
+              target: { type: 'connector', id: doc.target.connector },
+              details: {
+                runId: input.runId,
+                versionHash: input.versionHash,
+                objectClass: doc.target.objectClass,
+                read: outcome.read,
+                skipped: outcome.skipped,
+                created: outcome.created,
+                updated: outcome.updated,
+                unchanged: outcome.unchanged,
+                // Cursors hold key values, and records hold data: the ledger keeps their hashes.
+                cursorFrom: from === null ? null : sha256(from),
+                cursorTo: sha256(page.cursor),
+                writtenHash: sha256(canonicalJson(out)),
+              },
+              correlation: { workflowId: `flow:${input.flowName}` },
+            },
+            { em },
+          );
+        });
+        return outcome;
+      });
+    },
+
+    async finishFlowRun(input: FlowRunRef & { status: 'succeeded' | 'failed'; error?: string }): Promise<void> {
+      await deps.orm.em.transactional(async (em) => {
+        const conn = em.getConnection();
+        const ctx = em.getTransactionContext();
+        const [run] = await conn.execute<{ batches: number; read: number; skipped: number; created: number; updated: number; unchanged: number; started_by_kind: string; started_by_id: string; started_by_name: string | null }[]>(
+          `UPDATE flow_run SET status = ?, ended_at = now(), error = ? WHERE id = ? AND status = 'running'
+           RETURNING batches, read, skipped, created, updated, unchanged, started_by_kind, started_by_id, started_by_name`,
+          [input.status, input.error?.slice(0, 2000) ?? null, input.runId],
+          'all',
+          ctx,
+        );
+        if (!run) return; // finished already (a retried activity)
+        const startedBy: Actor = { kind: run.started_by_kind as Actor['kind'], id: run.started_by_id, ...(run.started_by_name ? { display: run.started_by_name } : {}) };
+        await deps.ledger.append(
+          {
+            action: input.status === 'succeeded' ? 'flow.run.succeeded' : 'flow.run.failed',
+            actor: { kind: 'workflow', id: `flow:${input.flowName}` },
+            subject: { type: 'flow', id: input.flowName },
+            details: {
+              runId: input.runId,
+              versionHash: input.versionHash,
+              startedBy,
+              pages: run.batches,
+              read: run.read,
+              skipped: run.skipped,
+              created: run.created,
+              updated: run.updated,
+              unchanged: run.unchanged,
+              ...(input.error ? { error: input.error.slice(0, 500) } : {}),
+            },
+            correlation: { workflowId: `flow:${input.flowName}` },
+          },
+          { em },
+        );
+      });
+    },
+  };
+}
+
+export type FlowActivities = ReturnType<typeof createFlowActivities>;

@@ -1,0 +1,47 @@
+// One run of a sync flow (workflow id `flow:<name>`, so one run per flow at a time): page after page
+// until the source has nothing more, then the run is closed with its counts on the ledger. A long
+// backfill continues as new every PAGES_PER_HISTORY pages; the cursor lives in PostgreSQL, so the
+// new history carries on exactly where the old one stopped. A page that keeps failing fails the run
+// with the reason (refusals at once, transient failures after the flow's retries).
+import { ApplicationFailure, continueAsNew, proxyActivities } from '@temporalio/workflow';
+import type { FlowActivities, FlowRunRef } from './activities.js';
+
+export const flowWorkflowId = (flowName: string) => `flow:${flowName}`;
+
+const PAGES_PER_HISTORY = 500;
+
+export interface FlowRunInput extends FlowRunRef {
+  /** Attempts per page (the flow's errors.retries, plus the first). */
+  attempts: number;
+  /** Pages this run wrote in earlier histories. */
+  pagesBefore?: number;
+}
+
+const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun'>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+});
+
+export async function flowRunWorkflow(input: FlowRunInput): Promise<{ pages: number }> {
+  const { runFlowPage } = proxyActivities<Pick<FlowActivities, 'runFlowPage'>>({
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: input.attempts },
+  });
+  const ref: FlowRunRef = { runId: input.runId, flowName: input.flowName, versionHash: input.versionHash };
+  let pages = 0;
+  let complete = false;
+  try {
+    while (!complete && pages < PAGES_PER_HISTORY) {
+      complete = (await runFlowPage(ref)).complete;
+      pages++;
+    }
+  } catch (err) {
+    const cause = err instanceof ApplicationFailure ? err : ((err as { cause?: unknown }).cause ?? err);
+    const message = (cause as Error).message ?? String(cause);
+    await close.finishFlowRun({ ...ref, status: 'failed', error: message });
+    throw ApplicationFailure.nonRetryable(`flow ${input.flowName}: the run failed: ${message}`, 'FlowRunFailed');
+  }
+  if (!complete) return continueAsNew<typeof flowRunWorkflow>({ ...input, pagesBefore: (input.pagesBefore ?? 0) + pages });
+  await close.finishFlowRun({ ...ref, status: 'succeeded' });
+  return { pages: (input.pagesBefore ?? 0) + pages };
+}
