@@ -31,6 +31,8 @@ interface Column {
   field: FieldInfo;
   /** bigint and numeric: read as text, given as a number only when exact. */
   exactText: boolean;
+  /** NOT NULL without a default: an insert must give it. */
+  required: boolean;
 }
 
 interface ResolvedClass {
@@ -119,10 +121,11 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
       [c.schema, c.table],
     );
     if (!rel) throw new Rejected(`${label}: object class ${c.name}: there is no table or view ${where} (or the connector's login may not see it)`);
-    const rows = await run<{ name: string; sql_type: string; typname: string; category: string; nullable: boolean; computed: boolean }>(
+    const rows = await run<{ name: string; sql_type: string; typname: string; category: string; nullable: boolean; computed: boolean; has_default: boolean }>(
       'reading a table definition',
       `SELECT a.attname::text AS name, format_type(a.atttypid, a.atttypmod) AS sql_type, t.typname::text AS typname, t.typcategory::text AS category,
-              NOT a.attnotnull AS nullable, (a.attidentity = 'a' OR a.attgenerated <> '') AS computed
+              NOT a.attnotnull AS nullable, (a.attidentity = 'a' OR a.attgenerated <> '') AS computed,
+              (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') AS has_default
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
         WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
       [rel.oid],
@@ -134,6 +137,7 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
           name: r.name,
           sqlType: r.sql_type,
           exactText: r.typname === 'int8' || r.typname === 'numeric',
+          required: !r.nullable && !r.has_default,
           field: { name: r.name, type: fieldType(r.typname, r.category), nullable: r.nullable, writable: c.writable && !r.computed },
         },
       ]),
@@ -262,10 +266,11 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
       const groups = groupForWrite(cls, records, false, 'records');
       const outcome = { created: 0, updated: 0, unchanged: 0 };
       if (!records.length) return outcome;
-      // Existing rows are updated first, then the rest inserted: an INSERT ... ON CONFLICT alone would
-      // check NOT NULL columns a partial record leaves out before finding the row it updates. A row
-      // another writer inserts in between is updated by the ON CONFLICT clause, or refused as the
-      // partial record it is (and the batch retried), never skipped.
+      // A group whose records carry every NOT NULL column without a default is one INSERT ... ON
+      // CONFLICT. Otherwise existing rows are updated first, then the rest inserted: an INSERT ... ON
+      // CONFLICT alone would check NOT NULL columns a partial record leaves out before finding the row
+      // it updates. A row another writer inserts in between is updated by the ON CONFLICT clause, or
+      // refused as the partial record it is (and the batch retried), never skipped.
       const keys = cls.info.key;
       const matches = keys.map((k) => `t.${ident(k)} = i.${ident(k)}`).join(' AND ');
       await deps.inTransaction(`writing ${objectClass}`, ctx, async (run) => {
@@ -276,7 +281,8 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
           const input = `jsonb_populate_recordset(NULL::${cls.relation}, $1::jsonb) AS i`;
           const differs = (from: string) => `ROW(${rest.map((n) => `t.${ident(n)}::text`).join(', ')}) IS DISTINCT FROM ROW(${rest.map((n) => `${from}.${ident(n)}::text`).join(', ')})`;
           const json = JSON.stringify(group);
-          const updated = rest.length && !options.createOnly
+          const complete = [...cls.columns.values()].every((c) => !c.required || names.includes(c.name));
+          const updated = rest.length && !options.createOnly && !complete
             ? await run<{ n: number }>(
                 `writing ${objectClass}`,
                 `WITH changed AS (UPDATE ${cls.relation} AS t SET ${rest.map((n) => `${ident(n)} = i.${ident(n)}`).join(', ')} FROM ${input}
@@ -289,7 +295,7 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
           const inserted = await run<{ created: boolean }>(
             `writing ${objectClass}`,
             `INSERT INTO ${cls.relation} AS t (${cols})
-             SELECT ${names.map((n) => `i.${ident(n)}`).join(', ')} FROM ${input} WHERE NOT EXISTS (SELECT 1 FROM ${cls.relation} AS t WHERE ${matches})
+             SELECT ${names.map((n) => `i.${ident(n)}`).join(', ')} FROM ${input}${complete ? '' : ` WHERE NOT EXISTS (SELECT 1 FROM ${cls.relation} AS t WHERE ${matches})`}
              ON CONFLICT (${keys.map(ident).join(', ')}) ${conflict}
              RETURNING (xmax = 0) AS created`,
             [json],

@@ -128,6 +128,23 @@ fields:
     expect(entry?.details).toMatchObject({ runId: failed.id, error: expect.stringContaining('changes access') });
   });
 
+  it('uses the connector as configured now: a change to it between runs is seen by the next run', async () => {
+    // The worker keeps a flow's connectors open between pages; a new revision of the instance opens them again.
+    const changed = await s.api(s.admin, 'PATCH', `/api/connectors/${connector}`, {
+      config: {
+        objectClasses: [
+          { name: 'people', schema: 'hr', table: 'people', cursor: 'changed' },
+          { name: 'people-copy', schema: 'hr', table: 'people_copy' },
+        ],
+      },
+    });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    await withPg(s.target.superuserUrl, (c) => c.query("UPDATE hr.people SET display_name = 'Bo B.' WHERE employee_id = 'E2'"));
+    const refused = await run('hr-copy');
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toContain('people-copy is not writable');
+  });
+
   it('runs one run of a flow at a time', async () => {
     await withPg(s.db.ownerUrl, (c) =>
       c.query("INSERT INTO flow_run (id, flow_name, version_hash, workflow_id, status, started_by_kind, started_by_id) SELECT gen_random_uuid(), 'hr-copy', version_hash, 'flow:hr-copy', 'running', 'human', 'someone' FROM flow_publication WHERE flow_name = 'hr-copy' ORDER BY seq DESC LIMIT 1"),

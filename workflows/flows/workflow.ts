@@ -1,6 +1,6 @@
 // One run of a sync flow (workflow id `flow:<name>`, so one run per flow at a time): page after page
 // until the source has nothing more, then the run is closed with its counts on the ledger. A long
-// backfill continues as new every PAGES_PER_HISTORY pages; the cursor lives in PostgreSQL, so the
+// backfill continues as new after PAGES_PER_HISTORY pages; the cursor lives in PostgreSQL, so the
 // new history carries on exactly where the old one stopped. A page that keeps failing fails the run
 // with the reason (refusals at once, transient failures after the flow's retries).
 import { ApplicationFailure, continueAsNew, proxyActivities } from '@temporalio/workflow';
@@ -8,7 +8,7 @@ import type { FlowActivities, FlowRunRef } from './activities.js';
 
 export const flowWorkflowId = (flowName: string) => `flow:${flowName}`;
 
-const PAGES_PER_HISTORY = 500;
+const PAGES_PER_HISTORY = 5000;
 
 export interface FlowRunInput extends FlowRunRef {
   /** Attempts per page (the flow's errors.retries, plus the first). */
@@ -23,7 +23,7 @@ const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun'>>({
 });
 
 export async function flowRunWorkflow(input: FlowRunInput): Promise<{ pages: number }> {
-  const { runFlowPage } = proxyActivities<Pick<FlowActivities, 'runFlowPage'>>({
+  const { runFlowPages } = proxyActivities<Pick<FlowActivities, 'runFlowPages'>>({
     startToCloseTimeout: '10 minutes',
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: input.attempts },
   });
@@ -32,8 +32,9 @@ export async function flowRunWorkflow(input: FlowRunInput): Promise<{ pages: num
   let complete = false;
   try {
     while (!complete && pages < PAGES_PER_HISTORY) {
-      complete = (await runFlowPage(ref)).complete;
-      pages++;
+      const done = await runFlowPages(ref);
+      complete = done.complete;
+      pages += done.pages;
     }
   } catch (err) {
     const cause = err instanceof ApplicationFailure ? err : ((err as { cause?: unknown }).cause ?? err);
