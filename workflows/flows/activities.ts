@@ -5,6 +5,7 @@
 // so nothing is skipped and nothing applied twice. Only counts and hashes leave the activity: no
 // record, no cursor (it holds key values) enters Temporal's history or the ledger.
 import { createHash, randomBytes } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Actor, LedgerAppender } from '../../audit/index.js';
 import { compileExpression, type CompiledExpression } from '../../connectors/http/jsonata-expression.js';
@@ -242,6 +243,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
         const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0 };
         const started = Date.now();
+        Context.current().heartbeat({ pages: 0 });
         let reading = readPage(doc, sourceId, from);
         for (;;) {
           const page = await reading;
@@ -254,6 +256,8 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
             await next?.catch(() => undefined);
             throw err;
           }
+          // A worker that dies is noticed by the missing heartbeat, and the pages after the cursor run elsewhere.
+          Context.current().heartbeat({ pages: total.pages + 1 });
           total.pages++;
           total.read += outcome.read;
           total.skipped += outcome.skipped;

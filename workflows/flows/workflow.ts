@@ -25,6 +25,8 @@ const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun'>>({
 export async function flowRunWorkflow(input: FlowRunInput): Promise<{ pages: number }> {
   const { runFlowPages } = proxyActivities<Pick<FlowActivities, 'runFlowPages'>>({
     startToCloseTimeout: '10 minutes',
+    // Beaten after every page: a worker killed mid-activity is noticed in seconds, not at the timeout.
+    heartbeatTimeout: '20 seconds',
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: input.attempts },
   });
   const ref: FlowRunRef = { runId: input.runId, flowName: input.flowName, versionHash: input.versionHash };
