@@ -16,6 +16,7 @@ import { SCIM_MOUNT_PATH, createScimModule } from '../scim/index.js';
 import { createScimLedgerRecorder } from '../scim/scim-ledger-recorder.js';
 import { createFlowService } from '../workflows/flows/flow-service.js';
 import { flowRoutes } from '../workflows/flows/flow-routes.js';
+import { flowScheduleService } from './flow-schedules.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -45,6 +46,8 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
   // The identity-event dispatcher hands SCIM's outbox to the joiner-mover-leaver workflows.
   const jml = jmlModule(ctx.runtime, ledger, scim);
   const access = accessModule(ctx.runtime, ledger);
+  const temporal = { client: ctx.runtime.temporal.client, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  const flowSchedules = flowScheduleService({ orm: ctx.runtime.orm, ...temporal, log: log.child({ module: 'flows' }) });
   return {
     govern: access.govern,
     routes: [
@@ -55,7 +58,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...access.routes,
       ...credentials.routes,
       ...jml.routes,
-      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal: { client: ctx.runtime.temporal.client, taskQueue: config.TEMPORAL_TASK_QUEUE } }) }),
+      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal, onPublished: () => void flowSchedules.syncNow() }) }),
     ],
     protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }],
     services: [
@@ -68,6 +71,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       }),
       ...credentials.services,
       ...jml.services,
+      flowSchedules,
     ],
   };
 }

@@ -128,6 +128,29 @@ fields:
     expect(entry?.details).toMatchObject({ runId: failed.id, error: expect.stringContaining('changes access') });
   });
 
+  it('runs on its schedule: a schedule made when published with one, a run per tick, and gone when the flow is manual again', async () => {
+    const scheduled = flow('hr-nightly').replace('filter:', "trigger: { type: schedule, cron: '0 3 * * *', timezone: Europe/Paris }\nfilter:");
+    expect((await s.api(s.admin, 'POST', '/api/flows', { document: scheduled })).status).toBe(201);
+    const handle = s.temporal.client.schedule.getHandle('flow-schedule:hr-nightly');
+    const described = await waitUntil('the flow schedule', () => handle.describe().then((d) => d, () => undefined));
+    expect(described.spec.timezone).toBe('Europe/Paris');
+    expect(JSON.stringify(described.spec)).toContain('"hour":[{"start":3');
+
+    // A tick now, as at 03:00: the run opens against the version in force, started by the schedule.
+    await handle.trigger();
+    const ran = await waitUntil('the scheduled run', async () => {
+      const runs = (await s.api<{ runs: (Run & { startedBy: { id: string } })[] }>(s.admin, 'GET', '/api/flows/hr-nightly/runs')).body.runs;
+      return runs.find((r) => r.status !== 'running');
+    });
+    expect(ran, ran.error).toMatchObject({ status: 'succeeded', startedBy: { id: 'schedule' } });
+    expect(ran.read).toBeGreaterThan(0);
+    const started = (await ledger().query({ action: 'flow.run.started' })).entries.find((e) => e.details?.runId === ran.id);
+    expect(started).toMatchObject({ actor: { kind: 'system', id: 'schedule' }, details: { trigger: 'schedule' } });
+
+    expect((await s.api(s.admin, 'POST', '/api/flows', { document: flow('hr-nightly') })).status).toBe(201);
+    await waitUntil('the schedule to be deleted', () => handle.describe().then(() => undefined, () => true));
+  });
+
   it('uses the connector as configured now: a change to it between runs is seen by the next run', async () => {
     // The worker keeps a flow's connectors open between pages; a new revision of the instance opens them again.
     const changed = await s.api(s.admin, 'PATCH', `/api/connectors/${connector}`, {

@@ -19,6 +19,7 @@ import type { SecretStore } from '../../shared/secrets/secret-store.js';
 import { SecretConflictError } from '../../shared/secrets/secret-store.js';
 import { applyFieldRules, FIELD_HASH_KEY_PATH } from './field-rules.js';
 import type { FlowDocument } from './flow-document.js';
+import { openFlowRun } from './flow-run-record.js';
 
 export interface FlowRunRef {
   runId: string;
@@ -269,6 +270,17 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
           reading = next;
         }
       });
+    },
+
+    /** A scheduled run's start: opened against the version in force then, or skipped while another run is going. */
+    async openScheduledFlowRun(input: { runId: string; flowName: string }): Promise<{ run: FlowRunRef & { attempts: number } } | { skipped: string }> {
+      try {
+        const opened = await openFlowRun(deps, { id: input.runId, flowName: input.flowName, actor: { kind: 'system', id: 'schedule', display: 'flow schedule' }, trigger: 'schedule' });
+        return { run: { runId: opened.id, flowName: input.flowName, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 } };
+      } catch (err) {
+        if (err instanceof GatehouseError && (err.code === 'conflict' || err.code === 'not_found')) return { skipped: err.message };
+        throw err;
+      }
     },
 
     async finishFlowRun(input: FlowRunRef & { status: 'succeeded' | 'failed'; error?: string }): Promise<void> {

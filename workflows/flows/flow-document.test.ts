@@ -52,7 +52,12 @@ describe('flow documents', () => {
     expect(refusal(flow("filter: '$$$ nonsense ('"))).toMatchObject({ field: 'filter', message: expect.stringContaining('not a valid JSONata expression') });
     expect(refusal(flow().replace('$lowercase(email)', '$lowercase(email'))).toMatchObject({ field: 'mapping' });
     expect(refusal(flow('schedule: hourly'))).toMatchObject({ field: 'document', message: expect.stringContaining('schedule') });
-    expect(refusal(flow('trigger: { type: schedule }'))).toMatchObject({ field: 'trigger.type', message: expect.stringContaining('must be manual') });
+    expect(refusal(flow('trigger: { type: webhook }'))).toMatchObject({ field: 'trigger.type' });
+    expect(refusal(flow('trigger: { type: schedule }'))).toMatchObject({ field: 'trigger.cron' });
+    expect(refusal(flow("trigger: { type: schedule, cron: '61 * * * *' }"))).toMatchObject({ field: 'trigger.cron', message: expect.stringContaining('not a valid cron expression') });
+    expect(refusal(flow("trigger: { type: schedule, cron: '* * * *' }"))).toMatchObject({ field: 'trigger.cron', message: expect.stringContaining('five fields') });
+    expect(refusal(flow("trigger: { type: schedule, cron: '0 * * * *', timezone: Mars/Olympus }"))).toMatchObject({ field: 'trigger.timezone' });
+    expect(parseFlowDocument(flow("trigger: { type: schedule, cron: '*/15 * * * *', timezone: Europe/Paris }")).trigger).toEqual({ type: 'schedule', cron: '*/15 * * * *', timezone: 'Europe/Paris' });
     expect(refusal(flow('', 'operation: replace'))).toMatchObject({ field: 'target.operation' });
     expect(refusal(flow('', 'operation: mirror'))).toMatchObject({ field: 'target.operation' });
     expect(refusal(flow('', 'operation: upsert').replace('kind: Flow', 'kind: Policy'))).toMatchObject({ field: 'kind', message: expect.stringContaining('must be Flow') });

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { YAMLParseError } from 'yaml';
 import { parse as parseYaml } from 'yaml';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { invalid } from '../../shared/errors.js';
@@ -48,8 +49,26 @@ export const flowDocumentSchema = z.strictObject({
     objectClass,
     pageSize: z.number().int().min(1).max(5000).default(500),
   }),
-  /** How runs start. Manual runs are started by a person or a token with run:Flow. */
-  trigger: z.strictObject({ type: z.literal('manual', { error: 'must be manual (schedules, identity events and webhooks come later)' }) }).default({ type: 'manual' }),
+  /** How runs start: by a person or a token with run:Flow (manual), or also on a schedule. */
+  trigger: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('manual') }),
+      z.strictObject({
+        type: z.literal('schedule'),
+        /** Five fields: minute hour day-of-month month day-of-week, e.g. "*\/15 * * * *". */
+        cron: z.string().max(200).superRefine((cron, ctx) => {
+          if (cron.trim().split(/\s+/).length !== 5) return void ctx.addIssue({ code: 'custom', message: 'must have five fields: minute hour day-of-month month day-of-week' });
+          try {
+            CronExpressionParser.parse(cron);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: `is not a valid cron expression (${(err as Error).message})` });
+          }
+        }),
+        /** An IANA time zone the cron is read in (default UTC). */
+        timezone: z.string().max(64).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'must be an IANA time zone such as Europe/Paris').default('UTC'),
+      }),
+    ], { error: 'must be { type: manual } or { type: schedule, cron: "<five fields>" } (identity events and webhooks come later)' })
+    .default({ type: 'manual' }),
   /** JSONata over the source record (as `$`): records it is false for are skipped. */
   filter: expression.optional(),
   /** JSONata over the source record (as `$`): the target record, an object. Without one, the record as read. */

@@ -10,7 +10,8 @@ import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { flowVersionHash, parseFlowDocument, type FlowDocument } from './flow-document.js';
-import { flowRunWorkflow, flowWorkflowId } from './workflow.js';
+import { flowRunWorkflow } from './workflow.js';
+import { flowWorkflowId, openFlowRun } from './flow-run-record.js';
 
 export interface FlowCaller {
   principal: Principal;
@@ -129,7 +130,13 @@ export interface PublishFlowInput {
   replaces?: string | null | undefined;
 }
 
-export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender; temporal?: { client: Client; taskQueue: string } }) {
+export function createFlowService(deps: {
+  orm: MikroORM;
+  ledger: LedgerAppender;
+  temporal?: { client: Client; taskQueue: string };
+  /** Told after each publication (the server makes the flows' schedules match). */
+  onPublished?: () => void;
+}) {
   const sql = () => deps.orm.em.getConnection();
   const check = (caller: FlowCaller, action: 'read' | 'publish' | 'run') => ForbiddenError.from(caller.ability).throwUnlessCan(action, 'Flow');
 
@@ -170,7 +177,7 @@ export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender;
       await checkConnectors(document);
       const versionHash = flowVersionHash(document);
       const actor = actorOfPrincipal(caller.principal);
-      return deps.orm.em.transactional(async (em) => {
+      const result = await deps.orm.em.transactional(async (em) => {
         const conn = em.getConnection();
         const ctx = em.getTransactionContext();
         // One publication of a flow at a time, across every server process.
@@ -212,6 +219,8 @@ export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender;
         );
         return { published: true, publication: toPublication(row!) };
       });
+      if (result.published) deps.onPublished?.();
+      return result;
     },
 
     async list(caller: FlowCaller): Promise<FlowInForce[]> {
@@ -235,38 +244,21 @@ export function createFlowService(deps: { orm: MikroORM; ledger: LedgerAppender;
     async startRun(caller: FlowCaller, name: string): Promise<FlowRun> {
       check(caller, 'run');
       if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot start flow runs (it has no Temporal client)');
-      const flow = await inForce(name);
       const actor = actorOfPrincipal(caller.principal);
-      const id = randomUUID();
-      try {
-        await deps.orm.em.transactional(async (em) => {
-          await em.getConnection().execute(
-            `INSERT INTO flow_run (id, flow_name, version_hash, workflow_id, status, started_by_kind, started_by_id, started_by_name) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)`,
-            [id, name, flow.version_hash, flowWorkflowId(name), actor.kind, actor.id, actor.display ?? null],
-            'all',
-            em.getTransactionContext(),
-          );
-          await deps.ledger.append({ action: 'flow.run.started', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: flow.version_hash }, correlation: { workflowId: flowWorkflowId(name) } }, { em });
-        });
-      } catch (err) {
-        if ((err as { code?: string }).code === '23505') {
-          const [running] = await sql().execute<{ id: string }[]>("SELECT id FROM flow_run WHERE flow_name = ? AND status = 'running'", [name]);
-          throw conflict(`flow ${name} has a run in progress${running ? ` (${running.id})` : ''}; one run of a flow at a time`);
-        }
-        throw err;
-      }
+      const opened = await openFlowRun(deps, { id: randomUUID(), flowName: name, actor, trigger: 'manual' });
+      const { id } = opened;
       try {
         await deps.temporal.client.workflow.start(flowRunWorkflow, {
           workflowId: flowWorkflowId(name),
           taskQueue: deps.temporal.taskQueue,
-          args: [{ runId: id, flowName: name, versionHash: flow.version_hash, attempts: flow.document.errors.retries + 1 }],
+          args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 }],
         });
       } catch (err) {
         // Nothing ran: the run is closed as failed, with why, so the flow is free to run again.
         const message = `the run could not be started: ${(err as Error).message}`;
         await deps.orm.em.transactional(async (em) => {
           await em.getConnection().execute("UPDATE flow_run SET status = 'failed', ended_at = now(), error = ? WHERE id = ? AND status = 'running'", [message.slice(0, 2000), id], 'all', em.getTransactionContext());
-          await deps.ledger.append({ action: 'flow.run.failed', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: flow.version_hash, pages: 0, error: message.slice(0, 500) } }, { em });
+          await deps.ledger.append({ action: 'flow.run.failed', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: opened.versionHash, pages: 0, error: message.slice(0, 500) } }, { em });
         });
         throw dependencyUnavailable('temporal', message, err);
       }

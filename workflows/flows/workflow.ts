@@ -3,10 +3,9 @@
 // backfill continues as new after PAGES_PER_HISTORY pages; the cursor lives in PostgreSQL, so the
 // new history carries on exactly where the old one stopped. A page that keeps failing fails the run
 // with the reason (refusals at once, transient failures after the flow's retries).
-import { ApplicationFailure, continueAsNew, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, proxyActivities, uuid4 } from '@temporalio/workflow';
 import type { FlowActivities, FlowRunRef } from './activities.js';
 
-export const flowWorkflowId = (flowName: string) => `flow:${flowName}`;
 
 const PAGES_PER_HISTORY = 5000;
 
@@ -17,12 +16,27 @@ export interface FlowRunInput extends FlowRunRef {
   pagesBefore?: number;
 }
 
-const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun'>>({
+/** How a Temporal Schedule starts a flow: by name; the run is opened against the version in force then. */
+export interface ScheduledFlowRun {
+  flowName: string;
+  scheduled: true;
+}
+
+const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun' | 'openScheduledFlowRun'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
 });
 
-export async function flowRunWorkflow(input: FlowRunInput): Promise<{ pages: number }> {
+export async function flowRunWorkflow(start: FlowRunInput | ScheduledFlowRun): Promise<{ pages: number; skipped?: string }> {
+  let input: FlowRunInput;
+  if ('scheduled' in start) {
+    const opened = await close.openScheduledFlowRun({ runId: uuid4(), flowName: start.flowName });
+    // Another run still going, or the flow withdrawn: this tick does nothing (the schedule comes again).
+    if ('skipped' in opened) return { pages: 0, skipped: opened.skipped };
+    input = opened.run;
+  } else {
+    input = start;
+  }
   const { runFlowPages } = proxyActivities<Pick<FlowActivities, 'runFlowPages'>>({
     startToCloseTimeout: '10 minutes',
     // Beaten after every page: a worker killed mid-activity is noticed in seconds, not at the timeout.
