@@ -71,6 +71,6 @@ export function buildActivities(deps: ActivityDeps): object {
     ...createRotationActivities({ orm: deps.orm, rotation, policies, ledger, participants: identities, decisions }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),
-    ...createFlowActivities({ orm: deps.orm, ledger, connectors, secrets: deps.secrets }),
+    ...createFlowActivities({ orm: deps.orm, ledger, connectors, secrets: deps.secrets, isRunning: workflowIsRunning(deps.temporal.client) }),
   };
 }

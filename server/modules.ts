@@ -17,6 +17,7 @@ import { createScimLedgerRecorder } from '../scim/scim-ledger-recorder.js';
 import { createFlowService } from '../workflows/flows/flow-service.js';
 import { flowRoutes } from '../workflows/flows/flow-routes.js';
 import { flowScheduleService } from './flow-schedules.js';
+import { workflowIsRunning } from './rotation-scheduling.js';
 
 export interface ModuleContext {
   runtime: Runtime;
@@ -58,7 +59,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...access.routes,
       ...credentials.routes,
       ...jml.routes,
-      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal, onPublished: () => void flowSchedules.syncNow() }) }),
+      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal, isRunning: workflowIsRunning(temporal.client), onPublished: () => void flowSchedules.syncNow() }) }),
     ],
     protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }],
     services: [

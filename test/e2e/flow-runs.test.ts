@@ -168,12 +168,25 @@ fields:
     expect(refused.error).toContain('people-copy is not writable');
   });
 
-  it('runs one run of a flow at a time', async () => {
-    await withPg(s.db.ownerUrl, (c) =>
-      c.query("INSERT INTO flow_run (id, flow_name, version_hash, workflow_id, status, started_by_kind, started_by_id) SELECT gen_random_uuid(), 'hr-copy', version_hash, 'flow:hr-copy', 'running', 'human', 'someone' FROM flow_publication WHERE flow_name = 'hr-copy' ORDER BY seq DESC LIMIT 1"),
+  it('runs one run of a flow at a time, and closes a run whose workflow was ended in Temporal without it', async () => {
+    // A run marked running whose workflow is gone (terminated in Temporal, say): at first it holds the flow.
+    const stuck = await withPg(s.db.ownerUrl, (c) =>
+      c.query<{ id: string }>(
+        "INSERT INTO flow_run (id, flow_name, version_hash, workflow_id, status, started_by_kind, started_by_id) SELECT gen_random_uuid(), 'hr-copy', version_hash, 'flow:hr-copy', 'running', 'human', 'someone' FROM flow_publication WHERE flow_name = 'hr-copy' ORDER BY seq DESC LIMIT 1 RETURNING id",
+      ),
     );
+    const stuckId = stuck.rows[0]!.id;
     const second = await s.api<{ error: { message: string } }>(s.admin, 'POST', '/api/flows/hr-copy/runs');
     expect(second.status).toBe(409);
-    expect(second.body.error.message).toMatch(/^flow hr-copy has a run in progress \([0-9a-f-]{36}\); one run of a flow at a time$/);
+    expect(second.body.error.message).toBe(`flow hr-copy has a run in progress (${stuckId}); one run of a flow at a time`);
+
+    // A minute on, with its workflow not running, it is closed on record and the new run goes ahead.
+    await withPg(s.db.ownerUrl, (c) => c.query("UPDATE flow_run SET started_at = now() - interval '2 minutes' WHERE id = $1", [stuckId]));
+    const third = await s.api<Run>(s.admin, 'POST', '/api/flows/hr-copy/runs');
+    expect(third.status, JSON.stringify(third.body)).toBe(202);
+    const closed = await s.api<Run>(s.admin, 'GET', `/api/flows/hr-copy/runs/${stuckId}`);
+    expect(closed.body).toMatchObject({ status: 'failed', error: 'its workflow flow:hr-copy ended without closing the run (terminated or timed out in Temporal)' });
+    expect((await ledger().query({ action: 'flow.run.failed' })).entries.find((e) => e.details?.runId === stuckId)).toBeDefined();
+    await waitUntil('the new run to end', async () => ((await s.api<Run>(s.admin, 'GET', `/api/flows/hr-copy/runs/${third.body.id}`)).body.status === 'running' ? undefined : true));
   });
 });

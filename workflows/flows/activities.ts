@@ -47,7 +47,7 @@ const ACTIVITY_BUDGET_MS = 30_000;
 /** How long a flow's connector stays open after its last page, for the next one. */
 const CONNECTOR_IDLE_MS = 60_000;
 
-export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppender; connectors: ConnectorFactory; secrets: SecretStore }) {
+export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppender; connectors: ConnectorFactory; secrets: SecretStore; isRunning?: (workflowId: string) => Promise<boolean> }) {
   const sql = () => deps.orm.em.getConnection();
   const documents = new Map<string, { doc: FlowDocument; filter?: CompiledExpression; mapping?: CompiledExpression }>();
   let hashKey: Promise<Buffer> | undefined;
@@ -275,7 +275,8 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
     /** A scheduled run's start: opened against the version in force then, or skipped while another run is going. */
     async openScheduledFlowRun(input: { runId: string; flowName: string }): Promise<{ run: FlowRunRef & { attempts: number } } | { skipped: string }> {
       try {
-        const opened = await openFlowRun(deps, { id: input.runId, flowName: input.flowName, actor: { kind: 'system', id: 'schedule', display: 'flow schedule' }, trigger: 'schedule' });
+        const workflowId = Context.current().info.workflowExecution?.workflowId;
+        const opened = await openFlowRun(deps, { id: input.runId, flowName: input.flowName, actor: { kind: 'system', id: 'schedule', display: 'flow schedule' }, trigger: 'schedule', ...(workflowId ? { workflowId } : {}) });
         return { run: { runId: opened.id, flowName: input.flowName, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 } };
       } catch (err) {
         if (err instanceof GatehouseError && (err.code === 'conflict' || err.code === 'not_found')) return { skipped: err.message };

@@ -134,6 +134,8 @@ export function createFlowService(deps: {
   orm: MikroORM;
   ledger: LedgerAppender;
   temporal?: { client: Client; taskQueue: string };
+  /** Whether the latest execution of a workflow id is running (a run abandoned in Temporal is then closed). */
+  isRunning?: (workflowId: string) => Promise<boolean>;
   /** Told after each publication (the server makes the flows' schedules match). */
   onPublished?: () => void;
 }) {
