@@ -21,10 +21,11 @@ function service(ctx: CliContext, temporal?: { client: Client; taskQueue: string
   return { flows: createFlowService({ orm: ctx.orm, ledger: ctx.ledger, ...(temporal ? { temporal } : {}) }), caller: { principal, ability: adminAbilityFor(principal) } };
 }
 
-const counts = (r: FlowRun) => `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged`;
+const counts = (r: FlowRun) =>
+  `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
 
 export function registerFlowCommands(program: Command): void {
-  const flow = program.command('flow').description('sync flows: check, publish, list, show, run, runs');
+  const flow = program.command('flow').description('sync flows: check, publish, list, show, run, runs, dead-letters, replay, discard');
 
   flow
     .command('check <file>')
@@ -113,6 +114,53 @@ export function registerFlowCommands(program: Command): void {
         const runs = await flows.runs(caller, name, limit);
         if (!runs.length) return out(`flow ${name} has not run yet: gatehouse flow run ${name}`);
         for (const r of runs) out(`${r.id}  ${r.startedAt}  ${r.status.padEnd(9)}  ${counts(r)}${r.error ? `  (${r.error})` : ''}`);
+      });
+    });
+
+  flow
+    .command('dead-letters <name>')
+    .description("list a flow's dead letters (records a run could not map or write), redacted by its field rules")
+    .option('--status <status>', 'open, replayed, discarded or superseded', 'open')
+    .option('--json', 'print them as JSON')
+    .action(async (name: string, opts: { status: string; json?: boolean }) => {
+      const statuses = ['open', 'replayed', 'discarded', 'superseded'] as const;
+      const status = statuses.find((s) => s === opts.status);
+      if (!status) fail(invalid('--status', `must be one of ${statuses.join(', ')}`).message);
+      await withCliContext(async (ctx) => {
+        const { flows, caller } = service(ctx);
+        const letters = await flows.deadLetters(caller, name, { status });
+        if (opts.json) return out(JSON.stringify(letters, null, 2));
+        if (!letters.length) return out(`flow ${name} has no ${status} dead letters`);
+        for (const l of letters) out(`${l.id}  ${l.createdAt}  ${l.stage.padEnd(5)}  attempts ${l.attempts}  ${l.error}${l.reason ? `  (${l.reason})` : ''}`);
+      });
+    });
+
+  flow
+    .command('replay <name> <id>')
+    .description("run a dead letter through the flow's version in force again, on the running Gatehouse's workers")
+    .action(async (name: string, id: string) => {
+      await withCliContext(async (ctx, { config }) => {
+        const connection = await connectCliTemporal(config, 'a replay runs on the workers of a running Gatehouse');
+        try {
+          const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+          const result = await flows.replayDeadLetter(caller, name, id);
+          if (result.status !== 'replayed') fail(`dead letter ${id} was refused again: ${result.error ?? result.status}`);
+          out(`dead letter ${id} replayed: ${result.outcome ?? ''}`);
+        } finally {
+          await connection.close();
+        }
+      });
+    });
+
+  flow
+    .command('discard <name> <id>')
+    .description('set a dead letter aside for good; the reason is recorded on the ledger')
+    .requiredOption('--reason <text>', 'why')
+    .action(async (name: string, id: string, opts: { reason: string }) => {
+      await withCliContext(async (ctx) => {
+        const { flows, caller } = service(ctx);
+        await flows.discardDeadLetter(caller, name, id, opts.reason);
+        out(`dead letter ${id} discarded`);
       });
     });
 

@@ -19,6 +19,7 @@ import { Migration20261207230000LedgerHashes } from '../../audit/migrations/Migr
 import { Migration20261208000000LedgerRole } from '../../audit/migrations/Migration20261208000000LedgerRole.js';
 import { Migration20261208010000Flows } from '../../workflows/migrations/Migration20261208010000Flows.js';
 import { Migration20261208020000FlowRuns } from '../../workflows/migrations/Migration20261208020000FlowRuns.js';
+import { Migration20261208030000FlowDeadLetters } from '../../workflows/migrations/Migration20261208030000FlowDeadLetters.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -44,6 +45,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261208000000LedgerRole,
   Migration20261208010000Flows,
   Migration20261208020000FlowRuns,
+  Migration20261208030000FlowDeadLetters,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -108,6 +108,9 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'POST /api/flows/:name/runs': ADMIN,
   'GET /api/flows/:name/runs': POLICY_READERS,
   'GET /api/flows/:name/runs/:id': POLICY_READERS,
+  'GET /api/flows/:name/dead-letters': POLICY_READERS,
+  'POST /api/flows/:name/dead-letters/:id/replay': ADMIN,
+  'POST /api/flows/:name/dead-letters/:id/discard': ADMIN,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)
   'GET /api/admin-changes': POLICY_READERS,
   'GET /api/admin-changes/inbox': PEOPLE,

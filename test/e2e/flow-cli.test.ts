@@ -86,6 +86,11 @@ fields:
     const runs = await gatehouse('runs', 'hr-to-crm');
     expect(runs.stdout.trim()).toBe('flow hr-to-crm has not run yet: gatehouse flow run hr-to-crm');
 
+    const letters = await gatehouse('dead-letters', 'hr-to-crm');
+    expect(letters.stdout.trim()).toBe('flow hr-to-crm has no open dead letters');
+    const badStatus = await gatehouse('dead-letters', 'hr-to-crm', '--status', 'lost');
+    expect(badStatus.stderr).toMatch(/^gatehouse: --status: must be one of open, replayed, discarded, superseded/);
+
     const unknown = await gatehouse('publish', file('u.yaml', FLOW.replace('target: { connector: hr-db', 'target: { connector: crm-db')));
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^gatehouse: target\.connector: no connector is named crm-db/);

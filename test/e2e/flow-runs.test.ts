@@ -14,6 +14,7 @@ interface Run {
   id: string;
   status: string;
   pages: number;
+  deadLettered: number;
   read: number;
   skipped: number;
   created: number;
@@ -149,6 +150,62 @@ fields:
 
     expect((await s.api(s.admin, 'POST', '/api/flows', { document: flow('hr-nightly') })).status).toBe(201);
     await waitUntil('the schedule to be deleted', () => handle.describe().then(() => undefined, () => true));
+  });
+
+  it('sets aside the records it cannot map or write, goes on with the rest, and lets people replay or discard them', async () => {
+    // The target refuses a display name; the mapping fails on another.
+    await withPg(s.target.superuserUrl, async (c) => {
+      await c.query("ALTER TABLE hr.people_copy ADD CONSTRAINT no_poison CHECK (display_name IS DISTINCT FROM 'POISON')");
+      await c.query(`INSERT INTO hr.people (employee_id, email, display_name, ssn, active) VALUES
+        ('D1', 'd1@corp.example', 'POISON', '444-44-4444', true), ('D2', 'd2@corp.example', 'MAPFAIL', NULL, true), ('D3', 'd3@corp.example', 'POISON', NULL, true)`);
+    });
+    const poisoned = (guard: boolean) =>
+      flow('hr-poison').replace(
+        "mapping: '{",
+        `mapping: '${guard ? 'display_name = "MAPFAIL" ? $error("refused") : ' : ''}{`,
+      );
+    expect((await s.api(s.admin, 'POST', '/api/flows', { document: poisoned(true) })).status).toBe(201);
+    const first = await run('hr-poison');
+    expect(first, first.error).toMatchObject({ status: 'succeeded', deadLettered: 3 });
+    expect(first.created + first.updated + first.unchanged).toBe(first.read - first.skipped - 3);
+
+    type Letter = { id: string; stage: string; status: string; attempts: number; error: string; record: Record<string, unknown>; reason?: string };
+    const letters = async (status = 'open') => (await s.api<{ deadLetters: Letter[] }>(s.admin, 'GET', `/api/flows/hr-poison/dead-letters?status=${status}`)).body.deadLetters;
+    const open = await letters();
+    const byId = (employee: string) => open.find((l) => l.record.employee_id === employee)!;
+    expect(open.map((l) => [l.record.employee_id, l.stage]).sort()).toEqual([['D1', 'write'], ['D2', 'map'], ['D3', 'write']]);
+    expect(byId('D1').error).toContain('no_poison');
+    // What people see is redacted by the flow's field rules: no e-mail address, no SSN.
+    expect(byId('D1').record.email).toMatch(/^[0-9a-f]{64}$/);
+    expect(byId('D1').record).not.toHaveProperty('ssn');
+    const stored = await withPg(s.db.superuserUrl, async (c) => JSON.stringify((await c.query('SELECT * FROM flow_dead_letter')).rows));
+    for (const value of ['d1@corp.example', '444-44-4444']) expect(stored).not.toContain(value);
+
+    // Refused again while the target still refuses it: it stays open, with one more attempt.
+    const again = await s.api<{ status: string; error: string; deadLetter: Letter }>(s.admin, 'POST', `/api/flows/hr-poison/dead-letters/${byId('D1').id}/replay`);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body).toMatchObject({ status: 'open', deadLetter: { attempts: 2 } });
+
+    // The source fixes D1 and the next run writes it: its dead letter is superseded, not to be replayed over it.
+    await withPg(s.target.superuserUrl, (c) => c.query("UPDATE hr.people SET display_name = 'Healed' WHERE employee_id = 'D1'"));
+    expect(await run('hr-poison')).toMatchObject({ status: 'succeeded', read: 1, deadLettered: 0 });
+    expect((await letters('superseded')).map((l) => l.record.employee_id)).toEqual(['D1']);
+
+    // The mapping is fixed in a new version: D2 replays through it and is written.
+    expect((await s.api(s.admin, 'POST', '/api/flows', { document: poisoned(false) })).status).toBe(201);
+    const replayed = await s.api<{ status: string; deadLetter: Letter }>(s.admin, 'POST', `/api/flows/hr-poison/dead-letters/${byId('D2').id}/replay`);
+    expect(replayed.body).toMatchObject({ status: 'replayed', deadLetter: { status: 'replayed', reason: expect.stringContaining('1 created') } });
+    expect((await copyRows()).find((r) => r.employee_id === 'D2')?.display_name).toBe('MAPFAIL');
+    const [replayEntry] = (await ledger().query({ action: 'flow.deadletter.replayed' })).entries;
+    expect(replayEntry?.details).toMatchObject({ deadLetterId: byId('D2').id, created: 1 });
+
+    // D3 is let go, with the reason on record; it cannot be replayed after.
+    const discarded = await s.api<Letter>(s.admin, 'POST', `/api/flows/hr-poison/dead-letters/${byId('D3').id}/discard`, { reason: 'test account, not a person' });
+    expect(discarded.body).toMatchObject({ status: 'discarded', reason: 'test account, not a person' });
+    expect((await s.api(s.admin, 'POST', `/api/flows/hr-poison/dead-letters/${byId('D3').id}/replay`)).status).toBe(409);
+    expect((await ledger().query({ action: 'flow.deadletter.discarded' })).entries[0]?.details).toMatchObject({ deadLetterId: byId('D3').id, reason: 'test account, not a person' });
+    expect(await letters()).toEqual([]);
+    await withPg(s.target.superuserUrl, (c) => c.query('ALTER TABLE hr.people_copy DROP CONSTRAINT no_poison'));
   });
 
   it('uses the connector as configured now: a change to it between runs is seen by the next run', async () => {

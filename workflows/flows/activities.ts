@@ -4,7 +4,7 @@
 // the same page again and writes the same records (upserts by key change nothing the second time),
 // so nothing is skipped and nothing applied twice. Only counts and hashes leave the activity: no
 // record, no cursor (it holds key values) enters Temporal's history or the ledger.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Actor, LedgerAppender } from '../../audit/index.js';
@@ -12,7 +12,8 @@ import { compileExpression, type CompiledExpression } from '../../connectors/htt
 import type { ConnectorFactory, OpenedConnector } from '../../connectors/instances/connector-factory.js';
 import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import { requireCapability, type Connector } from '../../connectors/spi/connector.js';
-import { changesAccess, type ObjectBatch, type ObjectRecord } from '../../connectors/spi/records.js';
+import { changesAccess, type ObjectBatch, type ObjectRecord, type UpsertOutcome } from '../../connectors/spi/records.js';
+import { ConnectorError } from '../../connectors/spi/errors.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { GatehouseError, notFound } from '../../shared/errors.js';
 import type { SecretStore } from '../../shared/secrets/secret-store.js';
@@ -20,11 +21,27 @@ import { SecretConflictError } from '../../shared/secrets/secret-store.js';
 import { applyFieldRules, FIELD_HASH_KEY_PATH } from './field-rules.js';
 import type { FlowDocument } from './flow-document.js';
 import { openFlowRun } from './flow-run-record.js';
+import { DEAD_LETTER_KEY_PATH, openRecord, sealRecord } from './record-seal.js';
 
 export interface FlowRunRef {
   runId: string;
   flowName: string;
   versionHash: string;
+}
+
+export interface DeadLetterReplay {
+  status: 'open' | 'replayed' | 'discarded' | 'superseded';
+  /** Why it is still open (refused again). */
+  error?: string;
+  /** What the replay did. */
+  outcome?: string;
+}
+
+/** A record a run could not map or write, on its way to the dead letters. */
+interface FailedRecord {
+  source: ObjectRecord;
+  stage: 'map' | 'write';
+  error: string;
 }
 
 export interface FlowPageOutcome {
@@ -36,6 +53,8 @@ export interface FlowPageOutcome {
   created: number;
   updated: number;
   unchanged: number;
+  /** Records set aside as dead letters (the rest of their page went on). */
+  deadLettered: number;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -50,7 +69,6 @@ const CONNECTOR_IDLE_MS = 60_000;
 export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppender; connectors: ConnectorFactory; secrets: SecretStore; isRunning?: (workflowId: string) => Promise<boolean> }) {
   const sql = () => deps.orm.em.getConnection();
   const documents = new Map<string, { doc: FlowDocument; filter?: CompiledExpression; mapping?: CompiledExpression }>();
-  let hashKey: Promise<Buffer> | undefined;
 
   // A run's pages follow each other on this worker: their connectors stay open between pages (a new
   // login and the class definitions for every page would cost more than the page). One is opened again
@@ -105,24 +123,27 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
     return compiled;
   }
 
-  /** The flows' hashing key from Vault, made on first use (check-and-set, so two workers agree on one). */
-  function fieldHashKey(): Promise<Buffer> {
-    hashKey ??= (async () => {
-      const stored = await deps.secrets.readKv(FIELD_HASH_KEY_PATH);
-      if (stored?.data.key) return Buffer.from(stored.data.key, 'base64');
-      try {
-        await deps.secrets.writeKv(FIELD_HASH_KEY_PATH, { key: randomBytes(32).toString('base64') }, { cas: 0 });
-      } catch (err) {
-        if (!(err instanceof SecretConflictError)) throw err;
-      }
-      const made = await deps.secrets.readKv(FIELD_HASH_KEY_PATH);
-      if (!made?.data.key) throw new GatehouseError('internal', 'the flows\' field hashing key could not be stored in Vault');
-      return Buffer.from(made.data.key, 'base64');
-    })().catch((err: unknown) => {
-      hashKey = undefined;
-      throw err;
-    });
-    return hashKey;
+  /** One of the flows' keys from Vault, made on first use (check-and-set, so two workers agree on one). */
+  const keys = new Map<string, Promise<Buffer>>();
+  function flowKey(path: string): Promise<Buffer> {
+    let key = keys.get(path);
+    if (!key) {
+      key = (async () => {
+        const stored = await deps.secrets.readKv(path);
+        if (stored?.data.key) return Buffer.from(stored.data.key, 'base64');
+        try {
+          await deps.secrets.writeKv(path, { key: randomBytes(32).toString('base64') }, { cas: 0 });
+        } catch (err) {
+          if (!(err instanceof SecretConflictError)) throw err;
+        }
+        const made = await deps.secrets.readKv(path);
+        if (!made?.data.key) throw new GatehouseError('internal', `the flows' key ${path} could not be stored in Vault`);
+        return Buffer.from(made.data.key, 'base64');
+      })();
+      keys.set(path, key);
+      key.catch(() => keys.delete(path));
+    }
+    return key;
   }
 
   async function instanceId(name: string, field: string): Promise<string> {
@@ -131,43 +152,85 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
     return row.id;
   }
 
-  /** Filter, mapping and field rules; a record the filter refuses, or the mapping maps to nothing, is skipped. */
-  async function transform(version: Awaited<ReturnType<typeof flowVersion>>, records: ObjectRecord[]): Promise<{ out: ObjectRecord[]; skipped: number }> {
-    const key = await fieldHashKey();
-    const out: ObjectRecord[] = [];
+  /**
+   * Filter, mapping and field rules, record by record. A record the filter refuses, or the mapping
+   * maps to nothing, is skipped; one whose mapping fails is set aside (a dead letter), and the rest go on.
+   */
+  async function transform(version: Awaited<ReturnType<typeof flowVersion>>, records: ObjectRecord[]): Promise<{ out: { source: ObjectRecord; mapped: ObjectRecord }[]; skipped: number; failed: FailedRecord[] }> {
+    const key = await flowKey(FIELD_HASH_KEY_PATH);
+    const out: { source: ObjectRecord; mapped: ObjectRecord }[] = [];
+    const failed: FailedRecord[] = [];
     let skipped = 0;
-    for (const [i, record] of records.entries()) {
-      if (version.filter && !(await version.filter.evaluate(record))) {
-        skipped++;
-        continue;
+    for (const record of records) {
+      try {
+        if (version.filter && !(await version.filter.evaluate(record))) {
+          skipped++;
+          continue;
+        }
+        const mapped = version.mapping ? await version.mapping.evaluate(record) : record;
+        if (mapped === undefined || mapped === null) {
+          skipped++;
+          continue;
+        }
+        if (typeof mapped !== 'object' || Array.isArray(mapped)) {
+          // The value itself is not named: it came from the source and may be anything.
+          throw new GatehouseError('invalid_request', `mapping: the record mapped to ${Array.isArray(mapped) ? 'a list' : `a ${typeof mapped}`}, not an object of fields`, { field: 'mapping' });
+        }
+        out.push({ source: record, mapped: applyFieldRules(mapped as ObjectRecord, version.doc.fields, key) });
+      } catch (err) {
+        if (!(err instanceof GatehouseError) || err.code !== 'invalid_request') throw err;
+        failed.push({ source: record, stage: 'map', error: err.message });
       }
-      const mapped = version.mapping ? await version.mapping.evaluate(record) : record;
-      if (mapped === undefined || mapped === null) {
-        skipped++;
-        continue;
-      }
-      if (typeof mapped !== 'object' || Array.isArray(mapped)) {
-        // The value itself is not named: it came from the source and may be anything.
-        throw new GatehouseError('invalid_request', `mapping: record ${i + 1} of the page mapped to ${Array.isArray(mapped) ? 'a list' : `a ${typeof mapped}`}, not an object of fields`, { field: 'mapping' });
-      }
-      out.push(applyFieldRules(mapped as ObjectRecord, version.doc.fields, key));
     }
-    return { out, skipped };
+    return { out, skipped, failed };
   }
 
-  async function readPage(doc: FlowDocument, sourceId: string, from: string | null): Promise<ObjectBatch> {
+  /**
+   * Writes the records, all at once when the target takes them; when it refuses the batch (Rejected or
+   * AlreadyExists: a constraint, a value it will not take), the batch is halved until each refused record stands
+   * alone, and those are set aside. Anything else (a lost connection) fails the page, to be retried.
+   */
+  async function writeIsolating(
+    write: (records: ObjectRecord[]) => Promise<UpsertOutcome>,
+    items: { source: ObjectRecord; mapped: ObjectRecord }[],
+  ): Promise<UpsertOutcome & { failed: FailedRecord[] }> {
+    const total = { created: 0, updated: 0, unchanged: 0, failed: [] as FailedRecord[] };
+    const attempt = async (part: typeof items): Promise<void> => {
+      if (!part.length) return;
+      try {
+        const done = await write(part.map((p) => p.mapped));
+        total.created += done.created;
+        total.updated += done.updated;
+        total.unchanged += done.unchanged;
+      } catch (err) {
+        // A record the target will not take (a constraint, a value, a duplicate of a unique field); not a failure of the target itself.
+        if (!(err instanceof ConnectorError) || (err.code !== 'Rejected' && err.code !== 'AlreadyExists')) throw err;
+        if (part.length === 1) return void total.failed.push({ source: part[0]!.source, stage: 'write', error: err.message });
+        const half = Math.ceil(part.length / 2);
+        await attempt(part.slice(0, half));
+        await attempt(part.slice(half));
+      }
+    };
+    await attempt(items);
+    return total;
+  }
+
+  async function readPage(doc: FlowDocument, sourceId: string, from: string | null): Promise<ObjectBatch & { key: string[] }> {
     return withConnector(sourceId, async (connector, instance) => {
       const reader = requireCapability(connector, 'readObjects', instance.name);
-      for await (const batch of reader.readObjects(doc.source.objectClass, { ...(from ? { cursor: from } : {}), pageSize: doc.source.pageSize })) return batch;
-      return { records: [], cursor: from ?? '', complete: true };
+      const cls = (await reader.objectClasses()).find((c) => c.name === doc.source.objectClass);
+      if (!cls) throw new GatehouseError('invalid_request', `source.objectClass: connector ${instance.name} has no object class ${doc.source.objectClass}`, { field: 'source.objectClass' });
+      for await (const batch of reader.readObjects(doc.source.objectClass, { ...(from ? { cursor: from } : {}), pageSize: doc.source.pageSize })) return { ...batch, key: cls.key };
+      return { records: [], cursor: from ?? '', complete: true, key: cls.key };
     });
   }
 
-  /** Transforms and writes one page read from `from`, then records it and moves the cursor past it. */
-  async function writePage(input: FlowRunRef, version: Awaited<ReturnType<typeof flowVersion>>, targetId: string, from: string | null, page: ObjectBatch): Promise<Omit<FlowPageOutcome, 'complete' | 'pages'>> {
-    const { doc } = version;
-    const { out, skipped } = await transform(version, page.records);
-    const written = await withConnector(targetId, async (connector, instance) => {
+  /** The SHA-256 of a source record's key values: how a dead letter is matched with a later version of its record. */
+  const recordKey = (record: ObjectRecord, key: string[]) => sha256(canonicalJson(key.map((k) => record[k] ?? null)));
+
+  /** Writes mapped records to the flow's target class, refusing a class that is not there, not writable, or grants access. */
+  async function writeTarget(input: FlowRunRef, doc: FlowDocument, targetId: string, from: string | null, items: { source: ObjectRecord; mapped: ObjectRecord }[]) {
+    return withConnector(targetId, async (connector, instance) => {
       const classes = await requireCapability(connector, 'readObjects', instance.name).objectClasses();
       const target = classes.find((c) => c.name === doc.target.objectClass);
       if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
@@ -181,12 +244,26 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
       if (!target.writable) {
         throw new GatehouseError('invalid_request', `target.objectClass: ${doc.target.objectClass} is not writable in the configuration of connector ${instance.name}; nothing was written`, { field: 'target.objectClass' });
       }
-      if (!out.length) return { created: 0, updated: 0, unchanged: 0 };
+      if (!items.length) return { created: 0, updated: 0, unchanged: 0, failed: [] };
       const writer = requireCapability(connector, 'writeObjects', instance.name);
-      return writer.upsertObjects(doc.target.objectClass, out, { idempotencyKey: `flow:${input.flowName}:${input.runId}:${sha256(from ?? '')}` }, { createOnly: doc.target.operation === 'create-only' });
+      return writeIsolating(
+        (records) => writer.upsertObjects(doc.target.objectClass, records, { idempotencyKey: `flow:${input.flowName}:${input.runId}:${sha256(from ?? '')}` }, { createOnly: doc.target.operation === 'create-only' }),
+        items,
+      );
     });
+  }
 
-    const outcome = { read: page.records.length, skipped, ...written };
+  /** Transforms and writes one page read from `from`, then records it (and its dead letters) and moves the cursor past it. */
+  async function writePage(input: FlowRunRef, version: Awaited<ReturnType<typeof flowVersion>>, targetId: string, from: string | null, page: ObjectBatch & { key: string[] }): Promise<Omit<FlowPageOutcome, 'complete' | 'pages'>> {
+    const { doc } = version;
+    const transformed = await transform(version, page.records);
+    const written = await writeTarget(input, doc, targetId, from, transformed.out);
+    const failed = [...transformed.failed, ...written.failed];
+    const refused = new Set(written.failed.map((f) => f.source));
+    const writtenKeys = transformed.out.filter((o) => !refused.has(o.source)).map((o) => recordKey(o.source, page.key));
+    const [hashKey, sealKey] = failed.length ? await Promise.all([flowKey(FIELD_HASH_KEY_PATH), flowKey(DEAD_LETTER_KEY_PATH)]) : [undefined, undefined];
+
+    const outcome = { read: page.records.length, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, deadLettered: failed.length };
     await deps.orm.em.transactional(async (em) => {
       const conn = em.getConnection();
       const ctx = em.getTransactionContext();
@@ -200,9 +277,26 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
         ctx,
       );
       if (!moved.length) throw new GatehouseError('conflict', `flow ${input.flowName}: its cursor moved while this run read a page; the run stops so nothing is written twice`);
+      for (const f of failed) {
+        await conn.execute(
+          `INSERT INTO flow_dead_letter (id, flow_name, run_id, version_hash, stage, record_key, error, redacted, sealed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [randomUUID(), input.flowName, input.runId, input.versionHash, f.stage, recordKey(f.source, page.key), f.error.slice(0, 2000), JSON.stringify(applyFieldRules(f.source, doc.fields, hashKey!)), sealRecord(f.source, sealKey!)],
+          'all',
+          ctx,
+        );
+      }
+      // A record written now makes its earlier dead letters moot: replaying them would put old data back.
+      if (writtenKeys.length) {
+        await conn.execute(
+          `UPDATE flow_dead_letter SET status = 'superseded', resolved_at = now(), reason = ? WHERE flow_name = ? AND status = 'open' AND record_key IN (SELECT jsonb_array_elements_text(?::jsonb))`,
+          [`a later version of the record was written by run ${input.runId}`, input.flowName, JSON.stringify(writtenKeys)],
+          'all',
+          ctx,
+        );
+      }
       await conn.execute(
-        `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ? WHERE id = ?`,
-        [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, input.runId],
+        `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, dead_lettered = dead_lettered + ? WHERE id = ?`,
+        [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, outcome.deadLettered, input.runId],
         'all',
         ctx,
       );
@@ -220,7 +314,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
             // Cursors hold key values, and records hold data: the ledger keeps their hashes.
             cursorFrom: from === null ? null : sha256(from),
             cursorTo: sha256(page.cursor),
-            writtenHash: sha256(canonicalJson(out)),
+            writtenHash: sha256(canonicalJson(transformed.out.filter((o) => !refused.has(o.source)).map((o) => o.mapped))),
           },
           correlation: { workflowId: `flow:${input.flowName}` },
         },
@@ -242,7 +336,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
         let from = state?.cursor ?? null;
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
-        const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0 };
+        const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0, deadLettered: 0 };
         const started = Date.now();
         Context.current().heartbeat({ pages: 0 });
         let reading = readPage(doc, sourceId, from);
@@ -265,10 +359,58 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
           total.created += outcome.created;
           total.updated += outcome.updated;
           total.unchanged += outcome.unchanged;
+          total.deadLettered += outcome.deadLettered;
           from = page.cursor;
           if (page.complete || !next) return { ...total, complete: page.complete };
           reading = next;
         }
+      });
+    },
+
+    /**
+     * Runs one dead letter through the flow's version in force again (a fixed mapping, a target that
+     * takes it now). Replayed: resolved, on the ledger. Refused again: it stays open with the new reason.
+     */
+    async replayDeadLetter(input: { deadLetterId: string; flowName: string; actor: Actor }): Promise<DeadLetterReplay> {
+      return asConnectorActivity(async () => {
+        const [letter] = await sql().execute<{ status: string; sealed: Buffer }[]>('SELECT status, sealed FROM flow_dead_letter WHERE id = ? AND flow_name = ?', [input.deadLetterId, input.flowName]);
+        if (!letter) throw notFound('dead letter', input.deadLetterId);
+        if (letter.status !== 'open') return { status: letter.status as DeadLetterReplay['status'] };
+        const [flow] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
+        const version = await flowVersion(flow!.version_hash);
+        const source = openRecord(letter.sealed, await flowKey(DEAD_LETTER_KEY_PATH));
+        const transformed = await transform(version, [source]);
+        const targetId = await instanceId(version.doc.target.connector, 'target.connector');
+        const written = transformed.failed.length ? { created: 0, updated: 0, unchanged: 0, failed: transformed.failed } : await writeTarget({ runId: input.deadLetterId, flowName: input.flowName, versionHash: flow!.version_hash }, version.doc, targetId, null, transformed.out);
+        const refusal = written.failed[0];
+        return deps.orm.em.transactional(async (em) => {
+          const conn = em.getConnection();
+          const ctx = em.getTransactionContext();
+          if (refusal) {
+            await conn.execute("UPDATE flow_dead_letter SET attempts = attempts + 1, error = ? WHERE id = ? AND status = 'open'", [refusal.error.slice(0, 2000), input.deadLetterId], 'all', ctx);
+            return { status: 'open' as const, error: refusal.error };
+          }
+          const outcome = transformed.skipped ? 'skipped by the flow in force' : `written (${written.created} created, ${written.updated} updated, ${written.unchanged} unchanged)`;
+          const closed = await conn.execute<{ id: string }[]>(
+            `UPDATE flow_dead_letter SET status = 'replayed', attempts = attempts + 1, resolved_at = now(), resolved_by_kind = ?, resolved_by_id = ?, resolved_by_name = ?, reason = ?
+             WHERE id = ? AND status = 'open' RETURNING id`,
+            [input.actor.kind, input.actor.id, input.actor.display ?? null, `replayed under version ${flow!.version_hash}: ${outcome}`, input.deadLetterId],
+            'all',
+            ctx,
+          );
+          if (!closed.length) return { status: 'open' as const, error: 'it was resolved meanwhile' };
+          await deps.ledger.append(
+            {
+              action: 'flow.deadletter.replayed',
+              actor: input.actor,
+              subject: { type: 'flow', id: input.flowName },
+              target: { type: 'connector', id: version.doc.target.connector },
+              details: { deadLetterId: input.deadLetterId, versionHash: flow!.version_hash, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged },
+            },
+            { em },
+          );
+          return { status: 'replayed' as const, outcome };
+        });
       });
     },
 

@@ -39,6 +39,7 @@ const runView = z.object({
   endedAt: z.string().optional(),
   startedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }),
   pages: z.number().describe('pages read and written so far'),
+  deadLettered: z.number().describe('records set aside as dead letters'),
   read: z.number(),
   skipped: z.number().describe('records the filter refused or the mapping mapped to nothing'),
   created: z.number(),
@@ -46,6 +47,23 @@ const runView = z.object({
   unchanged: z.number(),
   error: z.string().optional(),
 });
+
+const deadLetterView = z.object({
+  id: z.string(),
+  flow: z.string(),
+  runId: z.string(),
+  versionHash: z.string(),
+  stage: z.enum(['map', 'write']).describe('where it failed: mapping it, or writing it to the target'),
+  error: z.string(),
+  record: z.record(z.string(), z.unknown()).describe("the source record with the flow's field rules applied (the record itself is sealed, for replays)"),
+  status: z.enum(['open', 'replayed', 'discarded', 'superseded']),
+  attempts: z.number(),
+  createdAt: z.string(),
+  resolvedAt: z.string().optional(),
+  resolvedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }).optional(),
+  reason: z.string().optional(),
+});
+const deadLetterParams = z.object({ name: flowName, id: z.uuid('must be a dead letter id (a UUID)') });
 
 const caller = (req: Parameters<ApiRoute['handler']>[0]) => ({ principal: principalOf(req), ability: abilityOf(req) });
 
@@ -124,6 +142,63 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       handler: async (req, res) => {
         const p = req.params as { name: string; id: string };
         res.json(await service.run(caller(req), p.name, p.id));
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/flows/:name/dead-letters',
+      summary: "A flow's dead letters: records a run could not map or write, set aside while the rest went on",
+      tags: TAGS,
+      access: { action: 'read', subject: 'Flow' },
+      request: {
+        params: z.object({ name: flowName }),
+        query: z.object({ status: z.enum(['open', 'replayed', 'discarded', 'superseded']).default('open'), limit: z.coerce.number().int().min(1).max(500).default(50) }).strict(),
+      },
+      responses: {
+        200: { description: 'the dead letters, newest first', schema: z.object({ deadLetters: z.array(deadLetterView) }) },
+        404: { description: 'no flow of that name was published', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const q = req.query as unknown as { status: 'open'; limit: number };
+        res.json({ deadLetters: await service.deadLetters(caller(req), (req.params as { name: string }).name, q) });
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/flows/:name/dead-letters/:id/replay',
+      summary: "Run a dead letter through the flow's version in force again (after a fix); it is resolved if it goes through",
+      tags: TAGS,
+      access: { action: 'run', subject: 'Flow' },
+      request: { params: deadLetterParams },
+      responses: {
+        200: {
+          description: 'replayed (status replayed), or refused again (status open, with the reason)',
+          schema: z.object({ status: z.enum(['open', 'replayed', 'discarded', 'superseded']), error: z.string().optional(), outcome: z.string().optional(), deadLetter: deadLetterView }),
+        },
+        404: { description: 'no such dead letter of this flow', schema: errorBody },
+        409: { description: 'the dead letter is not open', schema: errorBody },
+        503: { description: 'the replay did not finish (the target or Temporal unreachable); it stays open', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const p = req.params as { name: string; id: string };
+        res.json(await service.replayDeadLetter(caller(req), p.name, p.id));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/flows/:name/dead-letters/:id/discard',
+      summary: 'Set a dead letter aside for good, saying why; recorded on the ledger',
+      tags: TAGS,
+      access: { action: 'run', subject: 'Flow' },
+      request: { params: deadLetterParams, body: z.object({ reason: z.string().min(1, 'must say why').max(1000, 'must be at most 1000 characters') }).strict() },
+      responses: {
+        200: { description: 'discarded', schema: deadLetterView },
+        404: { description: 'no such dead letter of this flow', schema: errorBody },
+        409: { description: 'the dead letter is not open', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const p = req.params as { name: string; id: string };
+        res.json(await service.discardDeadLetter(caller(req), p.name, p.id, (req.body as { reason: string }).reason));
       },
     }),
     defineRoute({

@@ -10,7 +10,8 @@ import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { flowVersionHash, parseFlowDocument, type FlowDocument } from './flow-document.js';
-import { flowRunWorkflow } from './workflow.js';
+import { flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
+import type { DeadLetterReplay } from './activities.js';
 import { flowWorkflowId, openFlowRun } from './flow-run-record.js';
 
 export interface FlowCaller {
@@ -79,6 +80,8 @@ export interface FlowRun {
   endedAt?: string;
   startedBy: { kind: string; id: string; name?: string };
   pages: number;
+  /** Records set aside as dead letters. */
+  deadLettered: number;
   read: number;
   skipped: number;
   created: number;
@@ -98,6 +101,7 @@ interface RunRow {
   started_by_id: string;
   started_by_name: string | null;
   batches: number;
+  dead_lettered: number;
   read: number;
   skipped: number;
   created: number;
@@ -115,12 +119,67 @@ const toRun = (r: RunRow): FlowRun => ({
   ...(r.ended_at ? { endedAt: isoTime(r.ended_at) } : {}),
   startedBy: { kind: r.started_by_kind, id: r.started_by_id, ...(r.started_by_name ? { name: r.started_by_name } : {}) },
   pages: r.batches,
+  deadLettered: r.dead_lettered,
   read: r.read,
   skipped: r.skipped,
   created: r.created,
   updated: r.updated,
   unchanged: r.unchanged,
   ...(r.error ? { error: r.error } : {}),
+});
+
+export interface DeadLetter {
+  id: string;
+  flow: string;
+  runId: string;
+  versionHash: string;
+  /** Where it failed: mapping it, or writing it to the target. */
+  stage: 'map' | 'write';
+  error: string;
+  /** The source record with the flow's field rules applied; the record itself is sealed. */
+  record: Record<string, unknown>;
+  status: 'open' | 'replayed' | 'discarded' | 'superseded';
+  attempts: number;
+  createdAt: string;
+  resolvedAt?: string;
+  resolvedBy?: { kind: string; id: string; name?: string };
+  reason?: string;
+}
+
+interface DeadLetterRow {
+  id: string;
+  flow_name: string;
+  run_id: string;
+  version_hash: string;
+  stage: DeadLetter['stage'];
+  error: string;
+  redacted: Record<string, unknown>;
+  status: DeadLetter['status'];
+  attempts: number;
+  created_at: Date | string;
+  resolved_at: Date | string | null;
+  resolved_by_kind: string | null;
+  resolved_by_id: string | null;
+  resolved_by_name: string | null;
+  reason: string | null;
+}
+
+const DEAD_LETTER_COLUMNS = 'id, flow_name, run_id, version_hash, stage, error, redacted, status, attempts, created_at, resolved_at, resolved_by_kind, resolved_by_id, resolved_by_name, reason';
+
+const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
+  id: r.id,
+  flow: r.flow_name,
+  runId: r.run_id,
+  versionHash: r.version_hash,
+  stage: r.stage,
+  error: r.error,
+  record: r.redacted,
+  status: r.status,
+  attempts: r.attempts,
+  createdAt: isoTime(r.created_at),
+  ...(r.resolved_at ? { resolvedAt: isoTime(r.resolved_at) } : {}),
+  ...(r.resolved_by_kind && r.resolved_by_id ? { resolvedBy: { kind: r.resolved_by_kind, id: r.resolved_by_id, ...(r.resolved_by_name ? { name: r.resolved_by_name } : {}) } } : {}),
+  ...(r.reason ? { reason: r.reason } : {}),
 });
 
 export interface PublishFlowInput {
@@ -272,6 +331,64 @@ export function createFlowService(deps: {
       await inForce(name);
       const rows = await sql().execute<RunRow[]>('SELECT * FROM flow_run WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?', [name, limit]);
       return rows.map(toRun);
+    },
+
+    async deadLetters(caller: FlowCaller, name: string, options: { status?: DeadLetter['status']; limit?: number } = {}): Promise<DeadLetter[]> {
+      check(caller, 'read');
+      await inForce(name);
+      const rows = await sql().execute<DeadLetterRow[]>(
+        `SELECT ${DEAD_LETTER_COLUMNS} FROM flow_dead_letter WHERE flow_name = ? AND status = ? ORDER BY created_at DESC LIMIT ?`,
+        [name, options.status ?? 'open', options.limit ?? 50],
+      );
+      return rows.map(toDeadLetter);
+    },
+
+    /** Sets an open dead letter aside for good, with a reason, on the ledger. */
+    async discardDeadLetter(caller: FlowCaller, name: string, id: string, reason: string): Promise<DeadLetter> {
+      check(caller, 'run');
+      const actor = actorOfPrincipal(caller.principal);
+      return deps.orm.em.transactional(async (em) => {
+        const conn = em.getConnection();
+        const ctx = em.getTransactionContext();
+        const [row] = await conn.execute<DeadLetterRow[]>(
+          `UPDATE flow_dead_letter SET status = 'discarded', resolved_at = now(), resolved_by_kind = ?, resolved_by_id = ?, resolved_by_name = ?, reason = ?
+           WHERE id = ? AND flow_name = ? AND status = 'open' RETURNING ${DEAD_LETTER_COLUMNS}`,
+          [actor.kind, actor.id, actor.display ?? null, reason, id, name],
+          'all',
+          ctx,
+        );
+        if (!row) {
+          const [existing] = await conn.execute<{ status: string }[]>('SELECT status FROM flow_dead_letter WHERE id = ? AND flow_name = ?', [id, name], 'all', ctx);
+          if (!existing) throw notFound('dead letter', id);
+          throw conflict(`dead letter ${id} is ${existing.status} already`);
+        }
+        await deps.ledger.append({ action: 'flow.deadletter.discarded', actor, subject: { type: 'flow', id: name }, details: { deadLetterId: id, reason } }, { em });
+        return toDeadLetter(row);
+      });
+    },
+
+    /** Replays an open dead letter through the flow's version in force, on a worker, and waits for the outcome. */
+    async replayDeadLetter(caller: FlowCaller, name: string, id: string): Promise<DeadLetterReplay & { deadLetter: DeadLetter }> {
+      check(caller, 'run');
+      if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot replay dead letters (it has no Temporal client)');
+      const [row] = await sql().execute<DeadLetterRow[]>(`SELECT ${DEAD_LETTER_COLUMNS} FROM flow_dead_letter WHERE id = ? AND flow_name = ?`, [id, name]);
+      if (!row) throw notFound('dead letter', id);
+      if (row.status !== 'open') throw conflict(`dead letter ${id} is ${row.status} already`);
+      let result: DeadLetterReplay;
+      try {
+        result = await deps.temporal.client.workflow.execute(flowReplayWorkflow, {
+          workflowId: `flow-replay:${id}`,
+          taskQueue: deps.temporal.taskQueue,
+          args: [{ deadLetterId: id, flowName: name, actor: actorOfPrincipal(caller.principal) }],
+          workflowExecutionTimeout: '5 minutes',
+        });
+      } catch (err) {
+        // Not the record's fault (the target or Vault unreachable): it stays open, and can be replayed again.
+        const cause = (err as { cause?: { cause?: Error; message?: string } }).cause;
+        throw dependencyUnavailable('replay', `the replay did not finish: ${cause?.cause?.message ?? cause?.message ?? (err as Error).message}; the dead letter stays open`, err);
+      }
+      const [after] = await sql().execute<DeadLetterRow[]>(`SELECT ${DEAD_LETTER_COLUMNS} FROM flow_dead_letter WHERE id = ?`, [id]);
+      return { ...result, deadLetter: toDeadLetter(after!) };
     },
 
     async run(caller: FlowCaller, name: string, id: string): Promise<FlowRun> {

@@ -62,3 +62,13 @@ export async function flowRunWorkflow(start: FlowRunInput | ScheduledFlowRun): P
   await close.finishFlowRun({ ...ref, status: 'succeeded' });
   return { pages: (input.pagesBefore ?? 0) + pages };
 }
+
+const replay = proxyActivities<Pick<FlowActivities, 'replayDeadLetter'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/** Replays one dead letter (workflow id `flow-replay:<id>`), on a worker, where connectors and keys are. */
+export async function flowReplayWorkflow(input: Parameters<FlowActivities['replayDeadLetter']>[0]) {
+  return replay.replayDeadLetter(input);
+}
