@@ -260,7 +260,9 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
     const written = await writeTarget(input, doc, targetId, from, transformed.out);
     const failed = [...transformed.failed, ...written.failed];
     const refused = new Set(written.failed.map((f) => f.source));
-    const writtenKeys = transformed.out.filter((o) => !refused.has(o.source)).map((o) => recordKey(o.source, page.key));
+    // Only a flow with open dead letters has any to supersede (a run is the only writer of its flow's dead letters).
+    const [{ pending } = { pending: false }] = await sql().execute<{ pending: boolean }[]>("SELECT EXISTS (SELECT 1 FROM flow_dead_letter WHERE flow_name = ? AND status = 'open') AS pending", [input.flowName]);
+    const writtenKeys = pending ? transformed.out.filter((o) => !refused.has(o.source)).map((o) => recordKey(o.source, page.key)) : [];
     const [hashKey, sealKey] = failed.length ? await Promise.all([flowKey(FIELD_HASH_KEY_PATH), flowKey(DEAD_LETTER_KEY_PATH)]) : [undefined, undefined];
 
     const outcome = { read: page.records.length, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, deadLettered: failed.length };
