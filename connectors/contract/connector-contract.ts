@@ -342,6 +342,11 @@ export function describeConnectorContract(title: string, lifecycle: { setup: () 
         expect(await write.upsertObjects(o.objectClass, [o.changed(changed), fresh], key(), { createOnly: true })).toEqual({ created: 1, updated: 0, unchanged: 1 });
         subset((await read(o.objectClass)).records.find((x) => cls!.key.every((k) => x[k] === changed[k])), changed);
 
+        // Read back by key: those that exist, and nothing for a key that does not.
+        const gotten = await requireCapability(f.connector, 'readObjects').getObjects(o.objectClass, [keyOf(records[1]!, cls!.key), keyOf(o.newRecord(), cls!.key)]);
+        expect(gotten).toHaveLength(1);
+        subset(gotten[0], records[1]!);
+
         const keys = records.slice(0, 2).map((r) => keyOf(r, cls!.key));
         expect(await write.deleteObjects(o.objectClass, keys, key())).toEqual({ deleted: 2 });
         expect(await write.deleteObjects(o.objectClass, keys, key())).toEqual({ deleted: 0 });

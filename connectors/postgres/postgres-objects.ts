@@ -261,6 +261,29 @@ export function createPostgresObjects(deps: PostgresObjectsDeps): ReadObjectsOp 
       }
     },
 
+    async getObjects(objectClass, keys) {
+      const cls = await resolve(objectClass);
+      if (!keys.length) return [];
+      keys.forEach((k, i) => {
+        for (const name of cls.info.key) if (k[name] === undefined || k[name] === null) throw new Rejected(`${label}: keys[${i}].${name}: the key field is missing`);
+        const extra = Object.keys(k).find((n) => !cls.info.key.includes(n));
+        if (extra) throw new Rejected(`${label}: keys[${i}].${extra}: a key names the key fields only`);
+      });
+      const exact = [...cls.columns.values()].filter((c) => c.exactText);
+      const exactSql = exact.length ? `jsonb_build_object(${exact.map((c) => `'${c.name.replace(/'/g, "''")}', t.${ident(c.name)}::text`).join(', ')})` : 'NULL::jsonb';
+      const keySql = cls.info.key.map((k) => `t.${ident(k)}`).join(', ');
+      const rows = await deps.inTransaction(`reading ${objectClass}`, undefined, async (run) => {
+        await run('reading records', "SET LOCAL TimeZone = 'UTC'");
+        return run<{ r: Record<string, unknown>; t: Record<string, string> | null }>(
+          `reading ${objectClass}`,
+          `SELECT to_jsonb(t) AS r, ${exactSql} AS t FROM ${cls.relation} AS t
+            WHERE (${keySql}) IN (SELECT ${cls.info.key.map((k) => `i.${ident(k)}`).join(', ')} FROM jsonb_populate_recordset(NULL::${cls.relation}, $1::jsonb) AS i)`,
+          [JSON.stringify(keys)],
+        );
+      });
+      return rows.map(toRecord);
+    },
+
     async upsertObjects(objectClass, records, ctx, options = {}) {
       const cls = await resolve(objectClass);
       const groups = groupForWrite(cls, records, false, 'records');

@@ -153,6 +153,8 @@ export interface ReadObjectsOp {
   objectClasses(): Promise<ObjectClassInfo[]>;
   /** Pages of records (see ObjectBatch); UnknownUid for a class this instance does not have. */
   readObjects(objectClass: string, request?: ObjectReadRequest): AsyncIterable<ObjectBatch>;
+  /** The records with these keys (each an object of the key fields) that exist, in no particular order. */
+  getObjects(objectClass: string, keys: ObjectRecord[]): Promise<ObjectRecord[]>;
 }
 
 export interface WriteObjectsOp {
@@ -198,7 +200,7 @@ export const CAPABILITY_METHODS: { [K in Capability]: readonly (keyof Capability
   grantRevoke: ['grant', 'revoke'],
   manageEntitlements: ['createEntitlement', 'deleteEntitlement'],
   rotateCredential: ['applyCredential', 'verifyCredential', 'retireCredential'],
-  readObjects: ['objectClasses', 'readObjects'],
+  readObjects: ['objectClasses', 'readObjects', 'getObjects'],
   writeObjects: ['upsertObjects', 'deleteObjects'],
 };
 

@@ -25,7 +25,7 @@ const counts = (r: FlowRun) =>
   `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
 
 export function registerFlowCommands(program: Command): void {
-  const flow = program.command('flow').description('sync flows: check, publish, list, show, run, runs, dead-letters, replay, discard');
+  const flow = program.command('flow').description('sync flows: check, publish, list, show, preview, run, runs, dead-letters, replay, discard');
 
   flow
     .command('check <file>')
@@ -114,6 +114,31 @@ export function registerFlowCommands(program: Command): void {
         const runs = await flows.runs(caller, name, limit);
         if (!runs.length) return out(`flow ${name} has not run yet: gatehouse flow run ${name}`);
         for (const r of runs) out(`${r.id}  ${r.startedAt}  ${r.status.padEnd(9)}  ${counts(r)}${r.error ? `  (${r.error})` : ''}`);
+      });
+    });
+
+  flow
+    .command('preview <name>')
+    .description('what the next run would do with the next records (nothing is written, the cursor stays), on the running Gatehouse\'s workers')
+    .option('--limit <n>', 'how many records to look at', '500')
+    .option('--json', 'print the preview as JSON, with its sample of records')
+    .action(async (name: string, opts: { limit: string; json?: boolean }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail(invalid('--limit', 'must be a whole number from 1 to 10000').message);
+      await withCliContext(async (ctx, { config }) => {
+        const connection = await connectCliTemporal(config, 'a preview runs on the workers of a running Gatehouse');
+        try {
+          const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+          const p = await flows.preview(caller, name, limit);
+          if (opts.json) return out(JSON.stringify(p, null, 2));
+          const c = p.counts;
+          out(`flow ${name}: ${p.read} records after the cursor${p.moreAfter ? ' (more after them)' : ''}: ${c.create} to create, ${c.update} to update, ${c.unchanged} unchanged, ${c.kept} kept (create-only), ${c.skipped} skipped, ${c.refused} refused`);
+          for (const item of p.sample.filter((x) => x.situation === 'update' || x.situation === 'refused').slice(0, 10)) {
+            out(`  ${item.situation}: ${item.changedFields ? `fields ${item.changedFields.join(', ')}` : (item.error ?? '')}`);
+          }
+        } finally {
+          await connection.close();
+        }
       });
     });
 

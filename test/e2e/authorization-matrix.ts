@@ -109,6 +109,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/flows/:name/runs': POLICY_READERS,
   'GET /api/flows/:name/runs/:id': POLICY_READERS,
   'GET /api/flows/:name/dead-letters': POLICY_READERS,
+  'POST /api/flows/:name/preview': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/replay': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/discard': ADMIN,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)

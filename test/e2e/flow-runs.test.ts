@@ -117,6 +117,21 @@ fields:
     expect((await copyRows())[0]!.display_name).toBe('Ada L.');
     const runs = await s.api<{ runs: Run[] }>(s.admin, 'GET', '/api/flows/hr-copy/runs');
     expect(runs.body.runs.map((r) => r.read)).toEqual([1, 0, 6]);
+
+    // A preview of the next run: what it would create and update, with nothing written and the cursor where it was.
+    await withPg(s.target.superuserUrl, (c) =>
+      c.query("UPDATE hr.people SET display_name = 'Cy C.' WHERE employee_id = 'E3'; INSERT INTO hr.people (employee_id, email, display_name, active) VALUES ('E6', 'eve@corp.example', 'Eve', true)"),
+    );
+    type Preview = { read: number; moreAfter: boolean; counts: Record<string, number>; sample: { situation: string; record: Record<string, unknown>; changedFields?: string[] }[] };
+    const preview = await s.api<Preview>(s.admin, 'POST', '/api/flows/hr-copy/preview', { limit: 10 });
+    expect(preview.status, JSON.stringify(preview.body)).toBe(200);
+    expect(preview.body).toMatchObject({ read: 2, moreAfter: false, counts: { create: 1, update: 1, unchanged: 0, kept: 0, skipped: 0, refused: 0 } });
+    const update = preview.body.sample.find((x) => x.situation === 'update')!;
+    expect(update).toMatchObject({ record: { employee_id: 'E3', display_name: 'Cy C.' }, changedFields: ['display_name'] });
+    expect(update.record.email).toMatch(/^[0-9a-f]{64}$/);
+    expect((await copyRows()).map((r) => r.employee_id)).not.toContain('E6');
+    expect((await ledger().query({ action: 'flow.previewed' })).entries[0]?.details).toMatchObject({ read: 2, create: 1, update: 1 });
+    expect(await run('hr-copy')).toMatchObject({ status: 'succeeded', read: 2, created: 1, updated: 1 });
   });
 
   it('refuses to write a class whose records grant access, saying why, and writes nothing', async () => {

@@ -12,7 +12,7 @@ import { compileExpression, type CompiledExpression } from '../../connectors/htt
 import type { ConnectorFactory, OpenedConnector } from '../../connectors/instances/connector-factory.js';
 import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import { requireCapability, type Connector } from '../../connectors/spi/connector.js';
-import { changesAccess, type ObjectBatch, type ObjectRecord, type UpsertOutcome } from '../../connectors/spi/records.js';
+import { changesAccess, type JsonValue, type ObjectBatch, type ObjectRecord, type UpsertOutcome } from '../../connectors/spi/records.js';
 import { ConnectorError } from '../../connectors/spi/errors.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { GatehouseError, notFound } from '../../shared/errors.js';
@@ -35,6 +35,34 @@ export interface DeadLetterReplay {
   error?: string;
   /** What the replay did. */
   outcome?: string;
+}
+
+/** What a preview found; the records in the sample are shown with the flow's field rules applied. */
+export interface FlowPreview {
+  flow: string;
+  versionHash: string;
+  /** What the target's records are (`data`, or a kind that grants access, which a run refuses). */
+  targetKind: string;
+  read: number;
+  /** More records wait after the ones previewed. */
+  moreAfter: boolean;
+  counts: { create: number; update: number; unchanged: number; kept: number; skipped: number; refused: number };
+  sample: { situation: 'create' | 'update' | 'unchanged' | 'kept' | 'refused'; record: ObjectRecord; changedFields?: string[]; error?: string }[];
+}
+
+const PREVIEW_SAMPLE = 50;
+
+/**
+ * Whether a mapped value equals the target's: numbers by value (a numeric column reads back as
+ * "12.50" or 12.5), everything else by canonical JSON. A preview may list as an update what the
+ * target then finds unchanged when the two write a value differently (a time zone, say).
+ */
+function sameValue(mapped: JsonValue, stored: JsonValue | undefined): boolean {
+  if (stored === undefined) return false;
+  const asNumber = (v: JsonValue) => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+  const [a, b] = [asNumber(mapped), asNumber(stored)];
+  if (a !== undefined && b !== undefined && (typeof mapped === 'number' || typeof stored === 'number')) return a === b;
+  return canonicalJson(mapped) === canonicalJson(stored);
 }
 
 /** A record a run could not map or write, on its way to the dead letters. */
@@ -366,6 +394,59 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
           if (page.complete || !next) return { ...total, complete: page.complete };
           reading = next;
         }
+      });
+    },
+
+    /**
+     * What the next run would do with the next `limit` records after the flow's cursor, without
+     * writing anything or moving the cursor: each record's situation (create, update with the fields
+     * that change, unchanged, kept by create-only, skipped by the filter, refused by the mapping), the
+     * counts, and a sample shown with the field rules applied. Recorded on the ledger by counts.
+     */
+    async previewFlow(input: { flowName: string; limit: number; actor: Actor }): Promise<FlowPreview> {
+      return asConnectorActivity(async () => {
+        const [flow] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
+        if (!flow) throw notFound('flow', input.flowName);
+        const version = await flowVersion(flow.version_hash);
+        const { doc } = version;
+        const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
+        const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
+        const records: ObjectRecord[] = [];
+        let from = state?.cursor ?? null;
+        let complete = false;
+        while (records.length < input.limit && !complete) {
+          const page = await readPage({ ...doc, source: { ...doc.source, pageSize: Math.min(doc.source.pageSize, input.limit - records.length) } }, sourceId, from);
+          records.push(...page.records);
+          complete = page.complete;
+          from = page.cursor;
+        }
+        const transformed = await transform(version, records);
+        const existing = await withConnector(targetId, async (connector, instance) => {
+          const reader = requireCapability(connector, 'readObjects', instance.name);
+          const target = (await reader.objectClasses()).find((c) => c.name === doc.target.objectClass);
+          if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
+          const keyOf = (r: ObjectRecord) => Object.fromEntries(target.key.map((k) => [k, r[k] ?? null]));
+          const found = transformed.out.length ? await reader.getObjects(doc.target.objectClass, transformed.out.map((o) => keyOf(o.mapped))) : [];
+          return { key: target.key, kind: target.kind, byKey: new Map(found.map((r) => [canonicalJson(target.key.map((k) => r[k] ?? null)), r])) };
+        });
+        const counts = { create: 0, update: 0, unchanged: 0, kept: 0, skipped: transformed.skipped, refused: transformed.failed.length };
+        const sample: FlowPreview['sample'] = [];
+        const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
+        for (const { mapped } of transformed.out) {
+          const current = existing.byKey.get(canonicalJson(existing.key.map((k) => mapped[k] ?? null)));
+          const changed = current ? Object.keys(mapped).filter((f) => !sameValue(mapped[f]!, current[f])) : [];
+          const situation = !current ? 'create' : !changed.length ? 'unchanged' : doc.target.operation === 'create-only' ? 'kept' : 'update';
+          counts[situation]++;
+          if (sample.length < PREVIEW_SAMPLE) sample.push({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
+        }
+        for (const f of transformed.failed) if (sample.length < PREVIEW_SAMPLE) sample.push({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error });
+        await deps.ledger.append({
+          action: 'flow.previewed',
+          actor: input.actor,
+          subject: { type: 'flow', id: input.flowName },
+          details: { versionHash: flow.version_hash, read: records.length, ...counts },
+        });
+        return { flow: input.flowName, versionHash: flow.version_hash, targetKind: existing.kind, read: records.length, moreAfter: !complete, counts, sample };
       });
     },
 

@@ -145,6 +145,33 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       },
     }),
     defineRoute({
+      method: 'post',
+      path: '/api/flows/:name/preview',
+      summary: 'What the next run would do with the next records after the cursor: nothing is written and the cursor stays',
+      tags: TAGS,
+      access: { action: 'run', subject: 'Flow' },
+      request: { params: z.object({ name: flowName }), body: z.object({ limit: z.number().int().min(1).max(10_000).default(500) }).strict() },
+      responses: {
+        200: {
+          description: "each situation's count, and a sample of records shown with the flow's field rules applied",
+          schema: z.object({
+            flow: z.string(),
+            versionHash: z.string(),
+            targetKind: z.string(),
+            read: z.number(),
+            moreAfter: z.boolean(),
+            counts: z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), skipped: z.number(), refused: z.number() }),
+            sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
+          }),
+        },
+        404: { description: 'no flow of that name was published', schema: errorBody },
+        503: { description: 'the preview did not finish (a connector or Temporal unreachable)', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.json(await service.preview(caller(req), (req.params as { name: string }).name, (req.body as { limit: number }).limit));
+      },
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/flows/:name/dead-letters',
       summary: "A flow's dead letters: records a run could not map or write, set aside while the rest went on",

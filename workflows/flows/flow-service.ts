@@ -10,8 +10,8 @@ import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { flowVersionHash, parseFlowDocument, type FlowDocument } from './flow-document.js';
-import { flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
-import type { DeadLetterReplay } from './activities.js';
+import { flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
+import type { DeadLetterReplay, FlowPreview } from './activities.js';
 import { flowWorkflowId, openFlowRun } from './flow-run-record.js';
 
 export interface FlowCaller {
@@ -365,6 +365,24 @@ export function createFlowService(deps: {
         await deps.ledger.append({ action: 'flow.deadletter.discarded', actor, subject: { type: 'flow', id: name }, details: { deadLetterId: id, reason } }, { em });
         return toDeadLetter(row);
       });
+    },
+
+    /** What the next run would do with the next `limit` records; nothing is written, the cursor stays. */
+    async preview(caller: FlowCaller, name: string, limit = 500): Promise<FlowPreview> {
+      check(caller, 'run');
+      if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot preview flows (it has no Temporal client)');
+      await inForce(name);
+      try {
+        return await deps.temporal.client.workflow.execute(flowPreviewWorkflow, {
+          workflowId: `flow-preview:${name}:${randomUUID()}`,
+          taskQueue: deps.temporal.taskQueue,
+          args: [{ flowName: name, limit, actor: actorOfPrincipal(caller.principal) }],
+          workflowExecutionTimeout: '10 minutes',
+        });
+      } catch (err) {
+        const cause = (err as { cause?: { cause?: Error; message?: string } }).cause;
+        throw dependencyUnavailable('preview', `the preview did not finish: ${cause?.cause?.message ?? cause?.message ?? (err as Error).message}`, err);
+      }
     },
 
     /** Replays an open dead letter through the flow's version in force, on a worker, and waits for the outcome. */

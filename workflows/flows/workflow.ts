@@ -72,3 +72,13 @@ const replay = proxyActivities<Pick<FlowActivities, 'replayDeadLetter'>>({
 export async function flowReplayWorkflow(input: Parameters<FlowActivities['replayDeadLetter']>[0]) {
   return replay.replayDeadLetter(input);
 }
+
+const preview = proxyActivities<Pick<FlowActivities, 'previewFlow'>>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/** Previews a flow's next run (nothing is written), on a worker, where connectors and keys are. */
+export async function flowPreviewWorkflow(input: Parameters<FlowActivities['previewFlow']>[0]) {
+  return preview.previewFlow(input);
+}
