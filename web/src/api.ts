@@ -198,3 +198,78 @@ export async function fetchInventory(filters: Record<string, string>, signal?: A
 
 /** Where the browser downloads the same list as a file. */
 export const inventoryExportUrl = (filters: Record<string, string>, format: 'csv' | 'json') => `/api/inventory/credentials/export?${inventoryQuery({ ...filters, format })}`;
+
+/** A sync flow in force, as GET /api/flows lists it (the fields the page shows). */
+export interface FlowItem {
+  name: string;
+  versionHash: string;
+  publishedAt: string;
+  publishedBy: { kind: string; id: string; name?: string };
+  version: {
+    document: {
+      description?: string;
+      source: { connector: string; objectClass: string };
+      target: { connector: string; objectClass: string; operation: string };
+      trigger: { type: string; cron?: string; timezone?: string };
+    };
+  };
+}
+
+export interface FlowRunItem {
+  id: string;
+  status: 'running' | 'succeeded' | 'failed';
+  startedAt: string;
+  endedAt?: string;
+  startedBy: { kind: string; id: string; name?: string };
+  pages: number;
+  read: number;
+  skipped: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deadLettered: number;
+  error?: string;
+}
+
+export interface DeadLetterItem {
+  id: string;
+  stage: 'map' | 'write';
+  error: string;
+  record: Record<string, unknown>;
+  status: string;
+  attempts: number;
+  createdAt: string;
+  reason?: string;
+}
+
+export interface FlowPreviewResult {
+  read: number;
+  moreAfter: boolean;
+  counts: { create: number; update: number; unchanged: number; kept: number; skipped: number; refused: number };
+}
+
+async function getJson<T>(url: string, signal?: AbortSignal): Promise<T | undefined> {
+  const res = await fetch(url, { headers: { Accept: 'application/json' }, signal });
+  if (res.status === 403) return undefined;
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return (await res.json()) as T;
+}
+
+async function postJson<T>(url: string, csrfToken: string, body: unknown = {}): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken }, body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(await errorMessage(res));
+  return (await res.json()) as T;
+}
+
+const flowPath = (name: string) => `/api/flows/${encodeURIComponent(name)}`;
+
+/** The flows in force; undefined when the caller may not read flows. */
+export const fetchFlows = async (signal?: AbortSignal) => (await getJson<{ flows: FlowItem[] }>('/api/flows', signal))?.flows;
+export const fetchFlowRuns = async (name: string, signal?: AbortSignal) => (await getJson<{ runs: FlowRunItem[] }>(`${flowPath(name)}/runs`, signal))?.runs ?? [];
+export const fetchDeadLetters = async (name: string, signal?: AbortSignal) => (await getJson<{ deadLetters: DeadLetterItem[] }>(`${flowPath(name)}/dead-letters`, signal))?.deadLetters ?? [];
+export const startFlowRun = (csrfToken: string, name: string) => postJson<FlowRunItem>(`${flowPath(name)}/runs`, csrfToken);
+export const previewFlow = (csrfToken: string, name: string) => postJson<FlowPreviewResult>(`${flowPath(name)}/preview`, csrfToken, { limit: 500 });
+export const replayDeadLetter = (csrfToken: string, name: string, id: string) =>
+  postJson<{ status: string; error?: string; outcome?: string }>(`${flowPath(name)}/dead-letters/${encodeURIComponent(id)}/replay`, csrfToken);
+export const discardDeadLetter = (csrfToken: string, name: string, id: string, reason: string) =>
+  postJson<DeadLetterItem>(`${flowPath(name)}/dead-letters/${encodeURIComponent(id)}/discard`, csrfToken, { reason });
