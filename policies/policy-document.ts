@@ -1,13 +1,9 @@
 // Access policy documents: YAML that admins write and publish, parsed and checked here. A document's
 // version hash is SHA-256 over its RFC 8785 canonical JSON, so formatting never changes identity
 // and any change to meaning does.
-import { createHash } from 'node:crypto';
 import ms from 'ms';
-import type { YAMLParseError } from 'yaml';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { invalid } from '../shared/errors.js';
-import { canonicalJson } from '../shared/canonical-json.js';
+import { documentVersionHash, parseVersionedDocument } from '../shared/versioned-document.js';
 import { CHANGE_KINDS, CHANGE_SOURCES, RISK_LEVELS } from './access-change.js';
 import { ROLES } from '../shared/auth/permissions.js';
 import { birthrightIssues, birthrightSchema } from './birthright.js';
@@ -220,33 +216,13 @@ export const policyDocumentSchema = z
 
 export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
 
-function issuePath(path: PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'document';
-}
-
 /** Parses and checks a YAML (or JSON) policy document; a problem names its path in the document. */
 export function parsePolicyDocument(text: string): PolicyDocument {
-  if (text.length > 1_000_000) throw invalid('document', 'is larger than 1 MB');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { maxAliasCount: 100 });
-  } catch (err) {
-    const e = err as YAMLParseError;
-    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
-    throw invalid('document', `is not valid YAML${where}: ${e.message.split('\n')[0]}`);
-  }
-  const result = policyDocumentSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw invalid(issuePath(issue.path), issue.message);
-  }
-  return result.data;
+  return parseVersionedDocument(text, policyDocumentSchema);
 }
 
 /** SHA-256 (hex) of the document's canonical JSON (RFC 8785). */
-export function policyVersionHash(doc: PolicyDocument): string {
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
-}
+export const policyVersionHash = (doc: PolicyDocument): string => documentVersionHash(doc);
 
 /** Durations in milliseconds, for the approval gate's timers. */
 export const durationMs = (value: string): number => ms(value as ms.StringValue);

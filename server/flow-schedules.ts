@@ -3,12 +3,13 @@
 // replica (idempotent): created for a newly scheduled flow, updated when its cron or time zone
 // changes, deleted when its version in force is manual again. A tick starts a run that opens itself
 // against the version in force then, and is skipped while another run of the flow is going.
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { FlowDocument } from '../workflows/flows/flow-document.js';
 import { flowRunWorkflow, type ScheduledFlowRun } from '../workflows/flows/workflow.js';
 import type { BackgroundService } from './modules.js';
+import { syncSchedules, type WantedSchedule } from './schedule-sync.js';
 
 const PREFIX = 'flow-schedule:';
 export const flowScheduleId = (flowName: string) => `${PREFIX}${flowName}`;
@@ -24,39 +25,19 @@ export async function syncFlowSchedules(deps: FlowScheduleDeps): Promise<{ sched
     `SELECT DISTINCT ON (p.flow_name) p.flow_name, v.document -> 'trigger' AS trigger
        FROM flow_publication p JOIN flow_version v USING (version_hash) ORDER BY p.flow_name, p.seq DESC`,
   );
-  const wanted = new Map(
-    flows.flatMap((f) => (f.trigger.type === 'schedule' ? [[flowScheduleId(f.flow_name), { name: f.flow_name, cron: f.trigger.cron, timezone: f.trigger.timezone }] as const] : [])),
-  );
-  let removed = 0;
-  for await (const s of deps.client.schedule.list()) {
-    // Only this deployment's schedules (its task queue): others may share the Temporal namespace.
-    if (!s.scheduleId.startsWith(PREFIX) || wanted.has(s.scheduleId) || s.memo?.taskQueue !== deps.taskQueue) continue;
-    await deps.client.schedule
-      .getHandle(s.scheduleId)
-      .delete()
-      .catch((err: unknown) => {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-      });
-    removed++;
-  }
-  for (const [scheduleId, f] of wanted) {
-    const action = {
-      type: 'startWorkflow' as const,
-      workflowType: flowRunWorkflow,
-      taskQueue: deps.taskQueue,
-      workflowId: `flow:${f.name}`,
-      args: [{ flowName: f.name, scheduled: true }] as [ScheduledFlowRun],
-    };
-    const spec = { cronExpressions: [f.cron], timezone: f.timezone };
-    try {
+  const wanted = new Map<string, WantedSchedule>();
+  for (const f of flows) {
+    if (f.trigger.type !== 'schedule') continue;
+    wanted.set(flowScheduleId(f.flow_name), {
+      spec: { cronExpressions: [f.trigger.cron], timezone: f.trigger.timezone },
+      action: { type: 'startWorkflow', workflowType: flowRunWorkflow, taskQueue: deps.taskQueue, workflowId: `flow:${f.flow_name}`, args: [{ flowName: f.flow_name, scheduled: true }] as [ScheduledFlowRun] },
       // One run at a time; ticks missed while the cluster was away are not made up, the next reads everything new anyway.
-      await deps.client.schedule.create({ scheduleId, spec, action, policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' }, memo: { flow: f.name, taskQueue: deps.taskQueue } });
-    } catch (err) {
-      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      await deps.client.schedule.getHandle(scheduleId).update((previous) => ({ ...previous, spec, action }));
-    }
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+      memo: { flow: f.flow_name },
+    });
   }
-  return { scheduled: wanted.size, removed };
+  const { synced, removed } = await syncSchedules({ client: deps.client, taskQueue: deps.taskQueue, prefix: PREFIX, wanted });
+  return { scheduled: synced, removed };
 }
 
 export function flowScheduleService(deps: FlowScheduleDeps & { log: Pick<Logger, 'warn'>; resyncEveryMs?: number }): BackgroundService & { syncNow(): Promise<void> } {

@@ -7,14 +7,10 @@
 // dead letters): `drop` removes the field, `hash` replaces it with a keyed hash (same input, same
 // output, so it still joins), `mask` keeps its last four characters, `pass` keeps it. A field
 // classified `secret` may only be dropped; one classified `pii` needs a rule said out loud.
-import { createHash } from 'node:crypto';
-import type { YAMLParseError } from 'yaml';
-import { parse as parseYaml } from 'yaml';
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { canonicalJson } from '../../shared/canonical-json.js';
-import { invalid } from '../../shared/errors.js';
 import { compileExpression } from '../../connectors/http/jsonata-expression.js';
+import { documentVersionHash, parseVersionedDocument } from '../../shared/versioned-document.js';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (at most 63)');
 const connectorName = z.string().min(1, 'must name a connector instance').max(200);
@@ -89,33 +85,13 @@ export const flowDocumentSchema = z.strictObject({
 });
 export type FlowDocument = z.output<typeof flowDocumentSchema>;
 
-function issuePath(path: PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'document';
-}
-
 /** Parses and checks a flow (YAML or JSON) and compiles its expressions; a problem names its path in the document. */
 export function parseFlowDocument(text: string): FlowDocument {
-  if (text.length > 1_000_000) throw invalid('document', 'is larger than 1 MB');
-  let raw: unknown;
-  try {
-    raw = parseYaml(text, { maxAliasCount: 100 });
-  } catch (err) {
-    const e = err as YAMLParseError;
-    const where = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
-    throw invalid('document', `is not valid YAML${where}: ${e.message.split('\n')[0]}`);
-  }
-  const result = flowDocumentSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw invalid(issuePath(issue.path), issue.message);
-  }
-  const doc = result.data;
+  const doc = parseVersionedDocument(text, flowDocumentSchema);
   if (doc.filter) compileExpression(doc.filter, 'filter');
   if (doc.mapping) compileExpression(doc.mapping, 'mapping');
   return doc;
 }
 
 /** SHA-256 (hex) of the document's canonical JSON (RFC 8785). */
-export function flowVersionHash(doc: FlowDocument): string {
-  return createHash('sha256').update(canonicalJson(doc)).digest('hex');
-}
+export const flowVersionHash = (doc: FlowDocument): string => documentVersionHash(doc);
