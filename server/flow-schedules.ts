@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { FlowDocument } from '../workflows/flows/flow-document.js';
 import { flowRunWorkflow, type ScheduledFlowRun } from '../workflows/flows/workflow.js';
 import type { BackgroundService } from './modules.js';
-import { syncSchedules, type WantedSchedule } from './schedule-sync.js';
+import { scheduleSyncService, syncSchedules, type WantedSchedule } from './schedule-sync.js';
 
 const PREFIX = 'flow-schedule:';
 export const flowScheduleId = (flowName: string) => `${PREFIX}${flowName}`;
@@ -41,38 +41,5 @@ export async function syncFlowSchedules(deps: FlowScheduleDeps): Promise<{ sched
 }
 
 export function flowScheduleService(deps: FlowScheduleDeps & { log: Pick<Logger, 'warn'>; resyncEveryMs?: number }): BackgroundService & { syncNow(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let again = false;
-  const syncNow = (): Promise<void> => {
-    // A publication during a sync is synced right after it, so its schedule is never left behind.
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = syncFlowSchedules(deps)
-      .then(() => undefined)
-      .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'syncing the flow schedules failed; trying again later'))
-      .finally(() => {
-        running = undefined;
-        if (again) {
-          again = false;
-          void syncNow();
-        }
-      });
-    return running;
-  };
-  return {
-    name: 'flow schedules',
-    syncNow,
-    async start() {
-      void syncNow();
-      timer = setInterval(() => void syncNow(), deps.resyncEveryMs ?? 5 * 60_000);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
+  return scheduleSyncService('flow schedules', () => syncFlowSchedules(deps), deps.log, deps.resyncEveryMs);
 }

@@ -8,6 +8,7 @@ import { GatehouseError, invalid } from '../../shared/errors.js';
 import { flowVersionHash, parseFlowDocument } from '../../workflows/flows/flow-document.js';
 import { createFlowService, type FlowRun } from '../../workflows/flows/flow-service.js';
 import type { CliContext } from '../cli-context.js';
+import type { Config } from '../config.js';
 import { cliOperator, connectCliTemporal, fail, readCliDocument, withCliContext } from './common.js';
 
 const out = (text: string): void => {
@@ -19,6 +20,17 @@ const out = (text: string): void => {
 function service(ctx: CliContext, temporal?: { client: Client; taskQueue: string }) {
   const principal = cliOperator();
   return { flows: createFlowService({ orm: ctx.orm, ledger: ctx.ledger, ...(temporal ? { temporal } : {}) }), caller: { principal, ability: adminAbilityFor(principal) } };
+}
+
+/** The flow service with a running Gatehouse's Temporal, for what runs on its workers; the connection is closed after `work`. */
+async function withWorkers<T>(ctx: CliContext, config: Config, why: string, work: (flows: ReturnType<typeof service>['flows'], caller: ReturnType<typeof service>['caller']) => Promise<T>): Promise<T> {
+  const connection = await connectCliTemporal(config, why);
+  try {
+    const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+    return await work(flows, caller);
+  } finally {
+    await connection.close();
+  }
 }
 
 const counts = (r: FlowRun) =>
@@ -80,9 +92,7 @@ export function registerFlowCommands(program: Command): void {
     .option('--no-wait', 'print the run id and return at once')
     .action(async (name: string, opts: { wait: boolean }) => {
       await withCliContext(async (ctx, { config }) => {
-        const connection = await connectCliTemporal(config, 'a flow runs on the workers of a running Gatehouse');
-        try {
-          const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+        await withWorkers(ctx, config, 'a flow runs on the workers of a running Gatehouse', async (flows, caller) => {
           let run = await flows.startRun(caller, name);
           out(`run ${run.id} of flow ${name} started`);
           if (!opts.wait) return;
@@ -96,9 +106,7 @@ export function registerFlowCommands(program: Command): void {
           }
           if (run.status === 'failed') fail(`run ${run.id} failed after ${counts(run)}: ${run.error ?? 'no reason recorded'}`);
           out(`run ${run.id} succeeded: ${counts(run)}`);
-        } finally {
-          await connection.close();
-        }
+        });
       });
     });
 
@@ -126,9 +134,7 @@ export function registerFlowCommands(program: Command): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) fail(invalid('--limit', 'must be a whole number from 1 to 10000').message);
       await withCliContext(async (ctx, { config }) => {
-        const connection = await connectCliTemporal(config, 'a preview runs on the workers of a running Gatehouse');
-        try {
-          const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+        await withWorkers(ctx, config, 'a preview runs on the workers of a running Gatehouse', async (flows, caller) => {
           const p = await flows.preview(caller, name, limit);
           if (opts.json) return out(JSON.stringify(p, null, 2));
           const c = p.counts;
@@ -136,9 +142,7 @@ export function registerFlowCommands(program: Command): void {
           for (const item of p.sample.filter((x) => x.situation === 'update' || x.situation === 'refused').slice(0, 10)) {
             out(`  ${item.situation}: ${item.changedFields ? `fields ${item.changedFields.join(', ')}` : (item.error ?? '')}`);
           }
-        } finally {
-          await connection.close();
-        }
+        });
       });
     });
 
@@ -165,15 +169,11 @@ export function registerFlowCommands(program: Command): void {
     .description("run a dead letter through the flow's version in force again, on the running Gatehouse's workers")
     .action(async (name: string, id: string) => {
       await withCliContext(async (ctx, { config }) => {
-        const connection = await connectCliTemporal(config, 'a replay runs on the workers of a running Gatehouse');
-        try {
-          const { flows, caller } = service(ctx, { client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), taskQueue: config.TEMPORAL_TASK_QUEUE });
+        await withWorkers(ctx, config, 'a replay runs on the workers of a running Gatehouse', async (flows, caller) => {
           const result = await flows.replayDeadLetter(caller, name, id);
           if (result.status !== 'replayed') fail(`dead letter ${id} was refused again: ${result.error ?? result.status}`);
           out(`dead letter ${id} replayed: ${result.outcome ?? ''}`);
-        } finally {
-          await connection.close();
-        }
+        });
       });
     });
 

@@ -7,7 +7,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { reconcileConnectorWorkflow, reconcileScheduleId } from '../../workflows/reconcile/workflow.js';
 import type { BackgroundService } from '../modules.js';
-import { syncSchedules, type WantedSchedule } from '../schedule-sync.js';
+import { scheduleSyncService, syncSchedules, type WantedSchedule } from '../schedule-sync.js';
 
 const PREFIX = reconcileScheduleId('');
 
@@ -43,28 +43,5 @@ export async function syncReconcileSchedules(deps: ReconcileScheduleDeps): Promi
 }
 
 export function reconcileScheduleService(deps: ReconcileScheduleDeps & { log: Pick<Logger, 'warn'>; resyncEveryMs?: number }): BackgroundService & { syncNow(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  const syncNow = () => {
-    running ??= syncReconcileSchedules(deps)
-      .then(() => undefined)
-      .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'syncing the reconciliation schedules failed; trying again later'))
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  };
-  return {
-    name: 'reconciliation schedules',
-    syncNow,
-    async start() {
-      void syncNow();
-      timer = setInterval(() => void syncNow(), deps.resyncEveryMs ?? 5 * 60_000);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
+  return scheduleSyncService('reconciliation schedules', () => syncReconcileSchedules(deps), deps.log, deps.resyncEveryMs);
 }

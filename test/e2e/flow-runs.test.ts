@@ -9,6 +9,7 @@ import { waitUntil } from '../helpers/access-world.js';
 import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
 import { withPg } from '../helpers/services.js';
 import { historyText } from '../helpers/temporal-history.js';
+import { runCliToEnd } from '../helpers/cli.js';
 
 interface Run {
   id: string;
@@ -133,6 +134,31 @@ fields:
     expect((await ledger().query({ action: 'flow.previewed' })).entries[0]?.details).toMatchObject({ read: 2, create: 1, update: 1 });
     expect(await run('hr-copy')).toMatchObject({ status: 'succeeded', read: 2, created: 1, updated: 1 });
   });
+
+  it('previews and runs from the command line, on the running Gatehouse\'s workers', async () => {
+    const c = s.gatehouse.runtime.config;
+    const env = {
+      LOG_LEVEL: 'silent',
+      GATEHOUSE_DATA_DIR: c.GATEHOUSE_DATA_DIR,
+      DATABASE_URL: s.db.ownerUrl,
+      DATABASE_APP_URL: s.db.appUrl,
+      DATABASE_LEDGER_URL: s.db.ledgerUrl,
+      TEMPORAL_ADDRESS: c.TEMPORAL_ADDRESS!,
+      TEMPORAL_TASK_QUEUE: c.TEMPORAL_TASK_QUEUE,
+      VAULT_ADDR: c.VAULT_ADDR!,
+      VAULT_TOKEN: c.VAULT_TOKEN!,
+      VAULT_KV_MOUNT: c.VAULT_KV_MOUNT,
+      VAULT_TRANSIT_MOUNT: c.VAULT_TRANSIT_MOUNT,
+    };
+    await withPg(s.target.superuserUrl, (q) => q.query("UPDATE hr.people SET display_name = 'Ed E.' WHERE employee_id = 'E5'"));
+    const preview = await runCliToEnd(['flow', 'preview', 'hr-copy'], env);
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.stdout).toContain('flow hr-copy: 1 records after the cursor: 0 to create, 1 to update, 0 unchanged');
+    expect(preview.stdout).toContain('  update: fields display_name');
+    const ran = await runCliToEnd(['flow', 'run', 'hr-copy'], env);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/run [0-9a-f-]{36} succeeded: 1 pages, 1 read, 0 skipped, 0 created, 1 updated, 0 unchanged/);
+  }, 120_000);
 
   it('refuses to write a class whose records grant access, saying why, and writes nothing', async () => {
     await withPg(s.target.superuserUrl, (c) => c.query("UPDATE hr.people_copy SET display_name = 'untouched'"));
