@@ -1,5 +1,7 @@
-// Validating, publishing and reading sync flows. A publication is stored and recorded in the ledger
-// (`flow.published`) in one transaction; every method checks the caller's ability first.
+// Sync flows as people use them: validating and publishing versions (each publication stored and
+// recorded in the ledger, `flow.published`, in one transaction), starting runs and reading them,
+// previews, and dead letters (listed, replayed, discarded). What touches connectors runs on a worker,
+// through Temporal. Every method checks the caller's ability first.
 import { randomUUID } from 'node:crypto';
 import { ForbiddenError } from '@casl/ability';
 import type { MikroORM } from '@mikro-orm/postgresql';
