@@ -4,21 +4,13 @@
 // against today's access and pending requests (simulate:Policy).
 import { z } from 'zod';
 import { defineRoute, type ApiRoute, errorBody } from '../shared/http/api-route.js';
+import { publicationView, versionView } from '../shared/http/publication-views.js';
 import { abilityOf, principalOf } from '../shared/http/request-auth.js';
 import type { PolicyService } from './policy-service.js';
 
 const TAGS = ['policies'];
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'must be a policy version hash (64 hex digits)');
 
-const publicationView = z.object({
-  seq: z.number(),
-  name: z.string(),
-  versionHash: z.string(),
-  publishedAt: z.string(),
-  publishedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }),
-  note: z.string().optional(),
-});
-const versionView = z.object({ name: z.string(), versionHash: z.string(), document: z.record(z.string(), z.unknown()), source: z.string(), createdAt: z.string() });
 
 const documentText = z.string({ error: 'must be the policy document, as YAML or JSON text' }).min(1, 'must not be empty').max(1_000_000, 'must be at most 1 MB');
 

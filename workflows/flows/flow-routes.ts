@@ -2,6 +2,7 @@
 // draft without storing it, and publishing a version (publish:Flow), recorded in the ledger.
 import { z } from 'zod';
 import { defineRoute, type ApiRoute, errorBody } from '../../shared/http/api-route.js';
+import { publicationView, versionView } from '../../shared/http/publication-views.js';
 import { abilityOf, principalOf } from '../../shared/http/request-auth.js';
 import type { FlowService } from './flow-service.js';
 
@@ -9,15 +10,6 @@ const TAGS = ['flows'];
 const hash = z.string().regex(/^[0-9a-f]{64}$/, 'must be a flow version hash (64 hex digits)');
 const flowName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a flow name (lower-case letters, digits and dashes)');
 
-const publicationView = z.object({
-  seq: z.number(),
-  name: z.string(),
-  versionHash: z.string(),
-  publishedAt: z.string(),
-  publishedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }),
-  note: z.string().optional(),
-});
-const versionView = z.object({ name: z.string(), versionHash: z.string(), document: z.record(z.string(), z.unknown()), source: z.string(), createdAt: z.string() });
 const inForceView = publicationView.extend({ version: versionView });
 
 const documentText = z.string({ error: 'must be the flow document, as YAML or JSON text' }).min(1, 'must not be empty').max(1_000_000, 'must be at most 1 MB');
