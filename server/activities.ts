@@ -28,6 +28,7 @@ import { createIdentityResolver } from './access/identity-resolver.js';
 import { createJmlActivities } from '../workflows/jml/activities.js';
 import { createBirthrightIdentitySource } from './jml/birthright-identity.js';
 import { createFlowActivities } from '../workflows/flows/activities.js';
+import { temporalChangeStarter } from '../workflows/flows/governed-writes.js';
 
 export interface ActivityDeps {
   orm: MikroORM;
@@ -71,6 +72,6 @@ export function buildActivities(deps: ActivityDeps): object {
     ...createRotationActivities({ orm: deps.orm, rotation, policies, ledger, participants: identities, decisions }),
     ...createInventoryScanActivities({ scanner: createInventoryScanner({ orm: deps.orm, secrets: deps.secrets, factory: connectors, registry, owners, ledger }) }),
     ...createLeaverCredentialActivities({ credentials }),
-    ...createFlowActivities({ orm: deps.orm, ledger, connectors, secrets: deps.secrets, isRunning: workflowIsRunning(deps.temporal.client) }),
+    ...createFlowActivities({ orm: deps.orm, ledger, connectors, secrets: deps.secrets, startChange: temporalChangeStarter(deps.temporal.client, deps.temporal.taskQueue), isRunning: workflowIsRunning(deps.temporal.client) }),
   };
 }

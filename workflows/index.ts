@@ -8,4 +8,4 @@ export { approvalWorkflow } from './approval/workflow.js';
 export { accessRequestWorkflow } from './access-request/workflow.js';
 export { identityWorkflow } from './jml/workflow.js';
 export { reconcileConnectorWorkflow } from './reconcile/workflow.js';
-export { flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './flows/workflow.js';
+export { flowChangeWorkflow, flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './flows/workflow.js';

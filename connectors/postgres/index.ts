@@ -1,6 +1,7 @@
 // The PostgreSQL connector type, as the registry sees it.
 import { CONNECTOR_CAPABILITIES, postgresCapabilities } from './postgres-connector.js';
 import { defineConnectorType } from '../spi/connector-type.js';
+import { MEMBERSHIPS_CLASS } from '../spi/records.js';
 import { invalid } from '../../shared/errors.js';
 import { postgresConfig } from './postgres-config.js';
 import { createPostgresConnector } from './postgres-connector.js';
@@ -18,6 +19,7 @@ export const postgresConnectorType = defineConnectorType({
     config.objectClasses.forEach((c, i) => {
       if (seen.has(c.name)) throw invalid(`${field}.objectClasses[${i}].name`, `names the object class ${c.name} a second time`);
       seen.add(c.name);
+      if (c.name === MEMBERSHIPS_CLASS) throw invalid(`${field}.objectClasses[${i}].name`, `${MEMBERSHIPS_CLASS} is the name of the connector's own memberships (its grants), which flows write through the access gate; choose another name`);
       if (c.cursor && c.key?.includes(c.cursor)) throw invalid(`${field}.objectClasses[${i}].cursor`, 'must not be one of the key columns');
     });
   },

@@ -263,6 +263,8 @@ describe('postgresql object classes, beyond the contract', () => {
     expect(await tryClass({ table: 'people', key: ['email'], writable: true })).toContain('writing needs a unique index on exactly (email)');
     expect(await tryClass({ table: 'nowhere' })).toContain('there is no table or view hr.nowhere');
     expect(() => postgresConnectorType.validate({ ...t.config(), objectClasses: [HR_CLASSES[0], HR_CLASSES[0]] })).toThrow(/objectClasses\[1\]\.name/);
+    // The connector's own memberships (its grants, written through the access gate) keep their name.
+    expect(() => postgresConnectorType.validate({ ...t.config(), objectClasses: [{ ...HR_CLASSES[0], name: 'memberships' }] })).toThrow(/objectClasses\[0\]\.name: memberships is the name of the connector's own memberships/);
   });
 });
 

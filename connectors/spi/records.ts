@@ -15,6 +15,14 @@ export type ObjectClassKind = (typeof OBJECT_CLASS_KINDS)[number];
 /** A write to a class of this kind changes access, so it is decided, approved where policy says, and recorded one by one. */
 export const changesAccess = (kind: ObjectClassKind): boolean => kind !== 'data';
 
+/**
+ * The class every connector that grants and revokes entitlements has without configuring it: who is
+ * a member of what, one record per membership, `{ subject, entitlement }`. A flow writing it proposes
+ * a grant per record (to the subject's own account on record), through the access gate; the
+ * connector's own grant operation applies it. No configured class may take this name.
+ */
+export const MEMBERSHIPS_CLASS = 'memberships';
+
 export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'datetime', 'date', 'json', 'binary'] as const;
 
 export const fieldInfo = z.object({

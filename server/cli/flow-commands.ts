@@ -33,8 +33,14 @@ async function withWorkers<T>(ctx: CliContext, config: Config, why: string, work
   }
 }
 
+/** A run's access changes, where they stand now (each is decided, and waits for approval, on its own). */
+const changes = ({ accessChanges: c }: FlowRun) =>
+  c.total
+    ? `, ${c.total} access changes handed to the gate (${[`${c.applied} applied`, c.awaitingApproval && `${c.awaitingApproval} awaiting approval`, c.inProgress && `${c.inProgress} in progress`, c.refused && `${c.refused} refused`, c.failed && `${c.failed} failed`].filter(Boolean).join(', ')})`
+    : '';
+
 const counts = (r: FlowRun) =>
-  `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
+  `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${changes(r)}${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
 
 export function registerFlowCommands(program: Command): void {
   const flow = program.command('flow').description('sync flows: check, publish, list, show, preview, run, runs, dead-letters, replay, discard');
@@ -138,7 +144,8 @@ export function registerFlowCommands(program: Command): void {
           const p = await flows.preview(caller, name, limit);
           if (opts.json) return out(JSON.stringify(p, null, 2));
           const c = p.counts;
-          out(`flow ${name}: ${p.read} records after the cursor${p.moreAfter ? ' (more after them)' : ''}: ${c.create} to create, ${c.update} to update, ${c.unchanged} unchanged, ${c.kept} kept (create-only), ${c.skipped} skipped, ${c.refused} refused`);
+          const writes = p.targetKind === 'membership' ? `${c.grant} grants to hand to the access gate (it decides each when the run proposes it)` : `${c.create} to create, ${c.update} to update`;
+          out(`flow ${name}: ${p.read} records after the cursor${p.moreAfter ? ' (more after them)' : ''}: ${writes}, ${c.unchanged} unchanged, ${c.kept} kept (create-only), ${c.skipped} skipped, ${c.refused} refused`);
           for (const item of p.sample.filter((x) => x.situation === 'update' || x.situation === 'refused').slice(0, 10)) {
             out(`  ${item.situation}: ${item.changedFields ? `fields ${item.changedFields.join(', ')}` : (item.error ?? '')}`);
           }

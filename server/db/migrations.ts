@@ -20,6 +20,7 @@ import { Migration20261208000000LedgerRole } from '../../audit/migrations/Migrat
 import { Migration20261208010000Flows } from '../../workflows/migrations/Migration20261208010000Flows.js';
 import { Migration20261208020000FlowRuns } from '../../workflows/migrations/Migration20261208020000FlowRuns.js';
 import { Migration20261208030000FlowDeadLetters } from '../../workflows/migrations/Migration20261208030000FlowDeadLetters.js';
+import { Migration20261208040000FlowChanges } from '../../workflows/migrations/Migration20261208040000FlowChanges.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -46,6 +47,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261208010000Flows,
   Migration20261208020000FlowRuns,
   Migration20261208030000FlowDeadLetters,
+  Migration20261208040000FlowChanges,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -70,6 +70,7 @@ export async function createPostgresTarget(): Promise<PostgresTarget> {
       CREATE VIEW hr.people_emails AS SELECT employee_id, email FROM hr.people;
       CREATE TABLE hr.no_key (note text);
       CREATE TABLE hr.people_copy (employee_id text PRIMARY KEY, email text, display_name text, ssn text);
+      CREATE TABLE hr.access_requests (request_id text PRIMARY KEY, person text NOT NULL, grp text NOT NULL, changed bigint NOT NULL DEFAULT nextval('hr.change_seq'));
       GRANT USAGE ON SCHEMA hr TO ${c.escapeIdentifier(admin.user)};
       GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hr TO ${c.escapeIdentifier(admin.user)};
       GRANT USAGE, SELECT ON SEQUENCE hr.change_seq TO ${c.escapeIdentifier(admin.user)};`);

@@ -228,6 +228,7 @@ export interface FlowRunItem {
   updated: number;
   unchanged: number;
   deadLettered: number;
+  accessChanges: { total: number; applied: number; awaitingApproval: number; inProgress: number; refused: number; failed: number };
   error?: string;
 }
 
@@ -245,7 +246,8 @@ export interface DeadLetterItem {
 export interface FlowPreviewResult {
   read: number;
   moreAfter: boolean;
-  counts: { create: number; update: number; unchanged: number; kept: number; skipped: number; refused: number };
+  targetKind: string;
+  counts: { create: number; update: number; unchanged: number; kept: number; grant: number; skipped: number; refused: number };
 }
 
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T | undefined> {

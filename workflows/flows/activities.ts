@@ -6,13 +6,13 @@
 // record, no cursor (it holds key values) enters Temporal's history or the ledger.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Actor, LedgerAppender } from '../../audit/index.js';
 import { compileExpression, type CompiledExpression } from '../../connectors/http/jsonata-expression.js';
 import type { ConnectorFactory, OpenedConnector } from '../../connectors/instances/connector-factory.js';
 import { asConnectorActivity } from '../../connectors/spi/activity-failure.js';
 import { requireCapability, type Connector } from '../../connectors/spi/connector.js';
-import { changesAccess, type JsonValue, type ObjectBatch, type ObjectRecord, type UpsertOutcome } from '../../connectors/spi/records.js';
+import { changesAccess, MEMBERSHIPS_CLASS, type JsonValue, type ObjectBatch, type ObjectRecord, type UpsertOutcome } from '../../connectors/spi/records.js';
 import { ConnectorError } from '../../connectors/spi/errors.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
 import { GatehouseError, notFound } from '../../shared/errors.js';
@@ -21,6 +21,7 @@ import { SecretConflictError } from '../../shared/secrets/secret-store.js';
 import { applyFieldRules, FIELD_HASH_KEY_PATH } from './field-rules.js';
 import type { FlowDocument } from './flow-document.js';
 import { openFlowRun } from './flow-run-record.js';
+import { createGovernedWrites, type ChangeStarter, type ProposedChange } from './governed-writes.js';
 import { DEAD_LETTER_KEY_PATH, openRecord, sealRecord } from './record-seal.js';
 
 export interface FlowRunRef {
@@ -41,13 +42,14 @@ export interface DeadLetterReplay {
 export interface FlowPreview {
   flow: string;
   versionHash: string;
-  /** What the target's records are (`data`, or a kind that grants access, which a run refuses). */
+  /** What the target's records are: `data`, `membership` (grants through the gate), or another kind that grants access, which a run refuses. */
   targetKind: string;
   read: number;
   /** More records wait after the ones previewed. */
   moreAfter: boolean;
-  counts: { create: number; update: number; unchanged: number; kept: number; skipped: number; refused: number };
-  sample: { situation: 'create' | 'update' | 'unchanged' | 'kept' | 'refused'; record: ObjectRecord; changedFields?: string[]; error?: string }[];
+  /** `grant`: an access change the run would hand to the gate, which decides it then. */
+  counts: { create: number; update: number; unchanged: number; kept: number; grant: number; skipped: number; refused: number };
+  sample: { situation: 'create' | 'update' | 'unchanged' | 'kept' | 'grant' | 'refused'; record: ObjectRecord; changedFields?: string[]; error?: string }[];
 }
 
 const PREVIEW_SAMPLE = 50;
@@ -83,6 +85,15 @@ export interface FlowPageOutcome {
   unchanged: number;
   /** Records set aside as dead letters (the rest of their page went on). */
   deadLettered: number;
+  /** Access changes handed to the gate, each its own workflow (records of a class that grants access). */
+  accessChanges: number;
+}
+
+/** What writing a page to the target did. */
+interface TargetWrite extends UpsertOutcome {
+  failed: FailedRecord[];
+  /** Access changes started, one per membership record not yet held. */
+  proposed: ProposedChange[];
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -94,8 +105,17 @@ const ACTIVITY_BUDGET_MS = 30_000;
 /** How long a flow's connector stays open after its last page, for the next one. */
 const CONNECTOR_IDLE_MS = 60_000;
 
-export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppender; connectors: ConnectorFactory; secrets: SecretStore; isRunning?: (workflowId: string) => Promise<boolean> }) {
+export function createFlowActivities(deps: {
+  orm: MikroORM;
+  ledger: LedgerAppender;
+  connectors: ConnectorFactory;
+  secrets: SecretStore;
+  /** Starts the workflow of an access change a run proposed (`flow-change:<id>`). */
+  startChange: ChangeStarter;
+  isRunning?: (workflowId: string) => Promise<boolean>;
+}) {
   const sql = () => deps.orm.em.getConnection();
+  const governed = createGovernedWrites({ orm: deps.orm });
   const documents = new Map<string, { doc: FlowDocument; filter?: CompiledExpression; mapping?: CompiledExpression }>();
 
   // A run's pages follow each other on this worker: their connectors stay open between pages (a new
@@ -256,36 +276,80 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
   /** The SHA-256 of a source record's key values: how a dead letter is matched with a later version of its record. */
   const recordKey = (record: ObjectRecord, key: string[]) => sha256(canonicalJson(key.map((k) => record[k] ?? null)));
 
-  /** Writes mapped records to the flow's target class, refusing a class that is not there, not writable, or grants access. */
-  async function writeTarget(input: FlowRunRef, doc: FlowDocument, targetId: string, from: string | null, items: { source: ObjectRecord; mapped: ObjectRecord }[]) {
+  /**
+   * Memberships records become grants through the access gate: planned (who is meant, whether they
+   * hold it already), then each grant not held is started as its own workflow. They are started before
+   * the page is recorded: a page written again after a crash proposes the same change ids, and a
+   * change already started is not started twice.
+   */
+  async function proposeMemberships(input: FlowRunRef, doc: FlowDocument, connector: Connector, target: { id: string; name: string }, from: string | null, items: { source: ObjectRecord; mapped: ObjectRecord }[], keyOf: (source: ObjectRecord) => string): Promise<TargetWrite> {
+    requireCapability(connector, 'grantRevoke', target.name);
+    const plan = await governed.planMemberships({
+      flowName: input.flowName,
+      versionHash: input.versionHash,
+      from,
+      connector: target,
+      source: `${doc.source.connector}/${doc.source.objectClass}`,
+      items: items.map((i) => ({ ...i, recordKey: keyOf(i.source) })),
+    });
+    for (let i = 0; i < plan.proposed.length; i += 20) await Promise.all(plan.proposed.slice(i, i + 20).map((p) => deps.startChange(p.change)));
+    return {
+      created: 0,
+      updated: 0,
+      unchanged: plan.unchanged.length,
+      failed: plan.refused.map((r) => ({ source: r.item.source, stage: 'write' as const, error: r.error })),
+      proposed: plan.proposed.map(({ change, recordKey }) => ({ change, recordKey })),
+    };
+  }
+
+  /**
+   * Writes mapped records to the flow's target class: a connector's memberships through the access
+   * gate, any other class that grants access not at all, a data class by key.
+   */
+  async function writeTarget(input: FlowRunRef, doc: FlowDocument, targetId: string, from: string | null, items: { source: ObjectRecord; mapped: ObjectRecord }[], keyOf: (source: ObjectRecord) => string): Promise<TargetWrite> {
     return withConnector(targetId, async (connector, instance) => {
+      if (doc.target.objectClass === MEMBERSHIPS_CLASS) return proposeMemberships(input, doc, connector, { id: targetId, name: instance.name }, from, items, keyOf);
       const classes = await requireCapability(connector, 'readObjects', instance.name).objectClasses();
       const target = classes.find((c) => c.name === doc.target.objectClass);
       if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
       if (changesAccess(target.kind)) {
         throw new GatehouseError(
           'invalid_request',
-          `target.objectClass: ${doc.target.objectClass} holds ${target.kind} records, so writing it changes access; flows write such classes only through the access gate, which is not built yet, so nothing was written`,
+          `target.objectClass: ${doc.target.objectClass} holds ${target.kind} records, so writing it changes access; a flow changes access only through the access gate, by writing a connector's ${MEMBERSHIPS_CLASS} (its grants), so nothing was written`,
           { field: 'target.objectClass' },
         );
       }
       if (!target.writable) {
         throw new GatehouseError('invalid_request', `target.objectClass: ${doc.target.objectClass} is not writable in the configuration of connector ${instance.name}; nothing was written`, { field: 'target.objectClass' });
       }
-      if (!items.length) return { created: 0, updated: 0, unchanged: 0, failed: [] };
+      if (!items.length) return { created: 0, updated: 0, unchanged: 0, failed: [], proposed: [] };
       const writer = requireCapability(connector, 'writeObjects', instance.name);
-      return writeIsolating(
+      const written = await writeIsolating(
         (records) => writer.upsertObjects(doc.target.objectClass, records, { idempotencyKey: `flow:${input.flowName}:${input.runId}:${sha256(from ?? '')}` }, { createOnly: doc.target.operation === 'create-only' }),
         items,
       );
+      return { ...written, proposed: [] };
     });
+  }
+
+  /** Ties the access changes a page (or a replay) started to the run, in the page's transaction. */
+  async function recordProposed(em: EntityManager, input: FlowRunRef, proposed: ProposedChange[]) {
+    if (!proposed.length) return;
+    await em.getConnection().execute(
+      `INSERT INTO flow_change (change_id, flow_name, run_id, record_key)
+       SELECT (p ->> 'changeId')::uuid, ?, ?::uuid, p ->> 'recordKey' FROM jsonb_array_elements(?::jsonb) p
+       ON CONFLICT (change_id) DO NOTHING`,
+      [input.flowName, input.runId, JSON.stringify(proposed.map((p) => ({ changeId: p.change.id, recordKey: p.recordKey })))],
+      'all',
+      em.getTransactionContext(),
+    );
   }
 
   /** Transforms and writes one page read from `from`, then records it (and its dead letters) and moves the cursor past it. */
   async function writePage(input: FlowRunRef, version: Awaited<ReturnType<typeof flowVersion>>, targetId: string, from: string | null, page: ObjectBatch & { key: string[] }): Promise<Omit<FlowPageOutcome, 'complete' | 'pages'>> {
     const { doc } = version;
     const transformed = await transform(version, page.records);
-    const written = await writeTarget(input, doc, targetId, from, transformed.out);
+    const written = await writeTarget(input, doc, targetId, from, transformed.out, (r) => recordKey(r, page.key));
     const failed = [...transformed.failed, ...written.failed];
     const refused = new Set(written.failed.map((f) => f.source));
     // Only a flow with open dead letters has any to supersede (a run is the only writer of its flow's dead letters).
@@ -293,7 +357,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
     const writtenKeys = pending ? transformed.out.filter((o) => !refused.has(o.source)).map((o) => recordKey(o.source, page.key)) : [];
     const [hashKey, sealKey] = failed.length ? await Promise.all([flowKey(FIELD_HASH_KEY_PATH), flowKey(DEAD_LETTER_KEY_PATH)]) : [undefined, undefined];
 
-    const outcome = { read: page.records.length, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, deadLettered: failed.length };
+    const outcome = { read: page.records.length, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, deadLettered: failed.length, accessChanges: written.proposed.length };
     await deps.orm.em.transactional(async (em) => {
       const conn = em.getConnection();
       const ctx = em.getTransactionContext();
@@ -324,9 +388,10 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
           ctx,
         );
       }
+      await recordProposed(em, input, written.proposed);
       await conn.execute(
-        `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, dead_lettered = dead_lettered + ? WHERE id = ?`,
-        [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, outcome.deadLettered, input.runId],
+        `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, dead_lettered = dead_lettered + ?, access_changes = access_changes + ? WHERE id = ?`,
+        [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, outcome.deadLettered, outcome.accessChanges, input.runId],
         'all',
         ctx,
       );
@@ -366,7 +431,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
         let from = state?.cursor ?? null;
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
-        const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0, deadLettered: 0 };
+        const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0, deadLettered: 0, accessChanges: 0 };
         const started = Date.now();
         Context.current().heartbeat({ pages: 0 });
         let reading = readPage(doc, sourceId, from);
@@ -390,6 +455,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
           total.updated += outcome.updated;
           total.unchanged += outcome.unchanged;
           total.deadLettered += outcome.deadLettered;
+          total.accessChanges += outcome.accessChanges;
           from = page.cursor;
           if (page.complete || !next) return { ...total, complete: page.complete };
           reading = next;
@@ -421,32 +487,50 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
           from = page.cursor;
         }
         const transformed = await transform(version, records);
-        const existing = await withConnector(targetId, async (connector, instance) => {
-          const reader = requireCapability(connector, 'readObjects', instance.name);
-          const target = (await reader.objectClasses()).find((c) => c.name === doc.target.objectClass);
-          if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
-          const keyOf = (r: ObjectRecord) => Object.fromEntries(target.key.map((k) => [k, r[k] ?? null]));
-          const found = transformed.out.length ? await reader.getObjects(doc.target.objectClass, transformed.out.map((o) => keyOf(o.mapped))) : [];
-          return { key: target.key, kind: target.kind, byKey: new Map(found.map((r) => [canonicalJson(target.key.map((k) => r[k] ?? null)), r])) };
-        });
-        const counts = { create: 0, update: 0, unchanged: 0, kept: 0, skipped: transformed.skipped, refused: transformed.failed.length };
+        const counts = { create: 0, update: 0, unchanged: 0, kept: 0, grant: 0, skipped: transformed.skipped, refused: transformed.failed.length };
         const sample: FlowPreview['sample'] = [];
-        const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
-        for (const { mapped } of transformed.out) {
-          const current = existing.byKey.get(canonicalJson(existing.key.map((k) => mapped[k] ?? null)));
-          const changed = current ? Object.keys(mapped).filter((f) => !sameValue(mapped[f]!, current[f])) : [];
-          const situation = !current ? 'create' : !changed.length ? 'unchanged' : doc.target.operation === 'create-only' ? 'kept' : 'update';
-          counts[situation]++;
-          if (sample.length < PREVIEW_SAMPLE) sample.push({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
+        const add = (entry: FlowPreview['sample'][number]) => void (sample.length < PREVIEW_SAMPLE && sample.push(entry));
+        let targetKind: string;
+        if (doc.target.objectClass === MEMBERSHIPS_CLASS) {
+          // The grants the run would hand to the gate; what the gate would decide is the policy's, at run time.
+          const plan = await withConnector(targetId, async (connector, instance) => {
+            requireCapability(connector, 'grantRevoke', instance.name);
+            return governed.planMemberships({ flowName: input.flowName, versionHash: flow.version_hash, from: state?.cursor ?? null, connector: { id: targetId, name: instance.name }, source: `${doc.source.connector}/${doc.source.objectClass}`, items: transformed.out.map((o) => ({ ...o, recordKey: '' })) });
+          });
+          targetKind = 'membership';
+          counts.grant = plan.proposed.length;
+          counts.unchanged = plan.unchanged.length;
+          counts.refused += plan.refused.length;
+          for (const p of plan.proposed) add({ situation: 'grant', record: p.item.mapped });
+          for (const u of plan.unchanged) add({ situation: 'unchanged', record: u.mapped });
+          for (const r of plan.refused) add({ situation: 'refused', record: r.item.mapped, error: r.error });
+        } else {
+          const existing = await withConnector(targetId, async (connector, instance) => {
+            const reader = requireCapability(connector, 'readObjects', instance.name);
+            const target = (await reader.objectClasses()).find((c) => c.name === doc.target.objectClass);
+            if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
+            const keyOf = (r: ObjectRecord) => Object.fromEntries(target.key.map((k) => [k, r[k] ?? null]));
+            const found = transformed.out.length ? await reader.getObjects(doc.target.objectClass, transformed.out.map((o) => keyOf(o.mapped))) : [];
+            return { key: target.key, kind: target.kind, byKey: new Map(found.map((r) => [canonicalJson(target.key.map((k) => r[k] ?? null)), r])) };
+          });
+          targetKind = existing.kind;
+          for (const { mapped } of transformed.out) {
+            const current = existing.byKey.get(canonicalJson(existing.key.map((k) => mapped[k] ?? null)));
+            const changed = current ? Object.keys(mapped).filter((f) => !sameValue(mapped[f]!, current[f])) : [];
+            const situation = !current ? 'create' : !changed.length ? 'unchanged' : doc.target.operation === 'create-only' ? 'kept' : 'update';
+            counts[situation]++;
+            add({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
+          }
         }
-        for (const f of transformed.failed) if (sample.length < PREVIEW_SAMPLE) sample.push({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error });
+        const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
+        for (const f of transformed.failed) add({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error });
         await deps.ledger.append({
           action: 'flow.previewed',
           actor: input.actor,
           subject: { type: 'flow', id: input.flowName },
           details: { versionHash: flow.version_hash, read: records.length, ...counts },
         });
-        return { flow: input.flowName, versionHash: flow.version_hash, targetKind: existing.kind, read: records.length, moreAfter: !complete, counts, sample };
+        return { flow: input.flowName, versionHash: flow.version_hash, targetKind, read: records.length, moreAfter: !complete, counts, sample };
       });
     },
 
@@ -456,7 +540,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
      */
     async replayDeadLetter(input: { deadLetterId: string; flowName: string; actor: Actor }): Promise<DeadLetterReplay> {
       return asConnectorActivity(async () => {
-        const [letter] = await sql().execute<{ status: string; sealed: Buffer }[]>('SELECT status, sealed FROM flow_dead_letter WHERE id = ? AND flow_name = ?', [input.deadLetterId, input.flowName]);
+        const [letter] = await sql().execute<{ status: string; sealed: Buffer; record_key: string }[]>('SELECT status, sealed, record_key FROM flow_dead_letter WHERE id = ? AND flow_name = ?', [input.deadLetterId, input.flowName]);
         if (!letter) throw notFound('dead letter', input.deadLetterId);
         if (letter.status !== 'open') return { status: letter.status as DeadLetterReplay['status'] };
         const [flow] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
@@ -464,7 +548,11 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
         const source = openRecord(letter.sealed, await flowKey(DEAD_LETTER_KEY_PATH));
         const transformed = await transform(version, [source]);
         const targetId = await instanceId(version.doc.target.connector, 'target.connector');
-        const written = transformed.failed.length ? { created: 0, updated: 0, unchanged: 0, failed: transformed.failed } : await writeTarget({ runId: input.deadLetterId, flowName: input.flowName, versionHash: flow!.version_hash }, version.doc, targetId, null, transformed.out);
+        // A replay's access changes are tied to the dead letter, in the place of a run.
+        const ref: FlowRunRef = { runId: input.deadLetterId, flowName: input.flowName, versionHash: flow!.version_hash };
+        const written: TargetWrite = transformed.failed.length
+          ? { created: 0, updated: 0, unchanged: 0, failed: transformed.failed, proposed: [] }
+          : await writeTarget(ref, version.doc, targetId, null, transformed.out, () => letter.record_key);
         const refusal = written.failed[0];
         return deps.orm.em.transactional(async (em) => {
           const conn = em.getConnection();
@@ -473,7 +561,11 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
             await conn.execute("UPDATE flow_dead_letter SET attempts = attempts + 1, error = ? WHERE id = ? AND status = 'open'", [refusal.error.slice(0, 2000), input.deadLetterId], 'all', ctx);
             return { status: 'open' as const, error: refusal.error };
           }
-          const outcome = transformed.skipped ? 'skipped by the flow in force' : `written (${written.created} created, ${written.updated} updated, ${written.unchanged} unchanged)`;
+          const outcome = transformed.skipped
+            ? 'skipped by the flow in force'
+            : written.proposed.length
+              ? `handed to the access gate as change ${written.proposed[0]!.change.id}`
+              : `written (${written.created} created, ${written.updated} updated, ${written.unchanged} unchanged)`;
           const closed = await conn.execute<{ id: string }[]>(
             `UPDATE flow_dead_letter SET status = 'replayed', attempts = attempts + 1, resolved_at = now(), resolved_by_kind = ?, resolved_by_id = ?, resolved_by_name = ?, reason = ?
              WHERE id = ? AND status = 'open' RETURNING id`,
@@ -482,13 +574,14 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
             ctx,
           );
           if (!closed.length) return { status: 'open' as const, error: 'it was resolved meanwhile' };
+          await recordProposed(em, ref, written.proposed);
           await deps.ledger.append(
             {
               action: 'flow.deadletter.replayed',
               actor: input.actor,
               subject: { type: 'flow', id: input.flowName },
               target: { type: 'connector', id: version.doc.target.connector },
-              details: { deadLetterId: input.deadLetterId, versionHash: flow!.version_hash, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged },
+              details: { deadLetterId: input.deadLetterId, versionHash: flow!.version_hash, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, accessChanges: written.proposed.map((p) => p.change.id) },
             },
             { em },
           );
@@ -513,9 +606,9 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
       await deps.orm.em.transactional(async (em) => {
         const conn = em.getConnection();
         const ctx = em.getTransactionContext();
-        const [run] = await conn.execute<{ batches: number; read: number; skipped: number; created: number; updated: number; unchanged: number; started_by_kind: string; started_by_id: string; started_by_name: string | null }[]>(
+        const [run] = await conn.execute<{ batches: number; read: number; skipped: number; created: number; updated: number; unchanged: number; access_changes: number; started_by_kind: string; started_by_id: string; started_by_name: string | null }[]>(
           `UPDATE flow_run SET status = ?, ended_at = now(), error = ? WHERE id = ? AND status = 'running'
-           RETURNING batches, read, skipped, created, updated, unchanged, started_by_kind, started_by_id, started_by_name`,
+           RETURNING batches, read, skipped, created, updated, unchanged, access_changes, started_by_kind, started_by_id, started_by_name`,
           [input.status, input.error?.slice(0, 2000) ?? null, input.runId],
           'all',
           ctx,
@@ -537,6 +630,7 @@ export function createFlowActivities(deps: { orm: MikroORM; ledger: LedgerAppend
               created: run.created,
               updated: run.updated,
               unchanged: run.unchanged,
+              accessChanges: run.access_changes,
               ...(input.error ? { error: input.error.slice(0, 500) } : {}),
             },
             correlation: { workflowId: `flow:${input.flowName}` },

@@ -37,6 +37,16 @@ const runView = z.object({
   created: z.number(),
   updated: z.number(),
   unchanged: z.number(),
+  accessChanges: z
+    .object({
+      total: z.number(),
+      applied: z.number(),
+      awaitingApproval: z.number(),
+      inProgress: z.number().describe('being decided or applied'),
+      refused: z.number().describe('denied by policy, or rejected, expired or cancelled at the gate'),
+      failed: z.number().describe('failed, or applied and then undone'),
+    })
+    .describe("access changes the run handed to the gate (records written to a connector's memberships), by where each stands now"),
   error: z.string().optional(),
 });
 
@@ -152,8 +162,8 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
             targetKind: z.string(),
             read: z.number(),
             moreAfter: z.boolean(),
-            counts: z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), skipped: z.number(), refused: z.number() }),
-            sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
+            counts: z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), grant: z.number().describe('access changes the run would hand to the gate'), skipped: z.number(), refused: z.number() }),
+            sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'grant', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
           }),
         },
         404: { description: 'no flow of that name was published', schema: errorBody },

@@ -89,7 +89,21 @@ export interface FlowRun {
   created: number;
   updated: number;
   unchanged: number;
+  /** Access changes the run handed to the gate (memberships records), by where each stands now. */
+  accessChanges: FlowRunChanges;
   error?: string;
+}
+
+export interface FlowRunChanges {
+  total: number;
+  applied: number;
+  awaitingApproval: number;
+  /** Being decided or applied. */
+  inProgress: number;
+  /** Denied by policy, or rejected, expired or cancelled at the gate. */
+  refused: number;
+  /** Failed, or applied and then undone. */
+  failed: number;
 }
 
 interface RunRow {
@@ -109,7 +123,26 @@ interface RunRow {
   created: number;
   updated: number;
   unchanged: number;
+  access_changes: number;
+  change_status: Record<string, number> | null;
   error: string | null;
+}
+
+/** Where a run's access changes stand, from each change's own record. */
+const RUN_SQL = `SELECT r.*, (SELECT jsonb_object_agg(s.status, s.n) FROM (
+    SELECT coalesce(a.status, 'starting') AS status, count(*) AS n FROM flow_change f LEFT JOIN access_change a ON a.id = f.change_id WHERE f.run_id = r.id GROUP BY 1) s) AS change_status
+  FROM flow_run r`;
+
+function toChanges(r: RunRow): FlowRunChanges {
+  const n = (...statuses: string[]) => statuses.reduce((sum, st) => sum + Number(r.change_status?.[st] ?? 0), 0);
+  return {
+    total: r.access_changes,
+    applied: n('applied'),
+    awaitingApproval: n('awaiting-approval'),
+    inProgress: n('starting', 'allowed', 'approved'),
+    refused: n('denied', 'rejected', 'expired', 'cancelled'),
+    failed: n('failed', 'compensated'),
+  };
 }
 
 const toRun = (r: RunRow): FlowRun => ({
@@ -127,6 +160,7 @@ const toRun = (r: RunRow): FlowRun => ({
   created: r.created,
   updated: r.updated,
   unchanged: r.unchanged,
+  accessChanges: toChanges(r),
   ...(r.error ? { error: r.error } : {}),
 });
 
@@ -210,7 +244,7 @@ export function createFlowService(deps: {
   }
 
   async function run(id: string): Promise<FlowRun> {
-    const [row] = await sql().execute<RunRow[]>('SELECT * FROM flow_run WHERE id = ?', [id]);
+    const [row] = await sql().execute<RunRow[]>(`${RUN_SQL} WHERE r.id = ?`, [id]);
     if (!row) throw notFound('flow run', id);
     return toRun(row);
   }
@@ -331,7 +365,7 @@ export function createFlowService(deps: {
     async runs(caller: FlowCaller, name: string, limit = 20): Promise<FlowRun[]> {
       check(caller, 'read');
       await inForce(name);
-      const rows = await sql().execute<RunRow[]>('SELECT * FROM flow_run WHERE flow_name = ? ORDER BY started_at DESC LIMIT ?', [name, limit]);
+      const rows = await sql().execute<RunRow[]>(`${RUN_SQL} WHERE r.flow_name = ? ORDER BY r.started_at DESC LIMIT ?`, [name, limit]);
       return rows.map(toRun);
     },
 

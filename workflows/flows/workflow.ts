@@ -4,6 +4,9 @@
 // new history carries on exactly where the old one stopped. A page that keeps failing fails the run
 // with the reason (refusals at once, transient failures after the flow's retries).
 import { ApplicationFailure, continueAsNew, proxyActivities, uuid4 } from '@temporalio/workflow';
+import type { AccessChangeInput } from '../../policies/access-change.js';
+import { runChange } from '../change/run-change.js';
+import type { ChangeOutcome } from '../change/change-types.js';
 import type { FlowActivities, FlowRunRef } from './activities.js';
 
 
@@ -81,4 +84,16 @@ const preview = proxyActivities<Pick<FlowActivities, 'previewFlow'>>({
 /** Previews a flow's next run (nothing is written), on a worker, where connectors and keys are. */
 export async function flowPreviewWorkflow(input: Parameters<FlowActivities['previewFlow']>[0]) {
   return preview.previewFlow(input);
+}
+
+/** The workflow id of an access change a flow proposed: one per change, ever. */
+export const flowChangeWorkflowId = (changeId: string) => `flow-change:${changeId}`;
+
+/**
+ * One access change a flow run proposed (a record written to a class that grants access): decided,
+ * approved where policy says, applied, each on the ledger, like any change. Started by the run's page
+ * activity, so a change waiting for approval holds up neither its page nor the run.
+ */
+export async function flowChangeWorkflow(change: AccessChangeInput): Promise<ChangeOutcome['status']> {
+  return (await runChange(change)).status;
 }
