@@ -47,6 +47,8 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(securityHeaders);
   app.use(logRequest);
 
+  // A webhook's signature covers the body's exact bytes, whatever its type: those routes get them raw.
+  app.use('/api/hooks', express.raw({ limit: '1mb', type: () => true }));
   app.use('/api', express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   const api = express.Router();
   mountRoutes(api, deps.routes, deps.authorize, deps.rateLimits, deps.govern);

@@ -103,6 +103,8 @@ export const configSchema = z
     /** Requests per client address per 15 minutes to the sign-in endpoints, and to the API token endpoints. */
     AUTH_SIGN_IN_RATE_LIMIT: z.coerce.number().int().min(1).default(100),
     AUTH_TOKEN_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
+    /** Calls per client address per 15 minutes to the flows' inbound webhooks (each refusal is a ledger entry). */
+    FLOW_WEBHOOK_RATE_LIMIT: z.coerce.number().int().min(1).default(600),
     /** Failed SCIM authentications per client address per 15 minutes; past it, 429 until the window ends. */
     SCIM_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(30),
 

@@ -59,7 +59,7 @@ export async function buildModules(ctx: ModuleContext): Promise<ServerModules> {
       ...access.routes,
       ...credentials.routes,
       ...jml.routes,
-      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal, isRunning: workflowIsRunning(temporal.client), onPublished: () => void flowSchedules.syncNow() }) }),
+      ...flowRoutes({ service: createFlowService({ orm: ctx.runtime.orm, ledger, temporal, secrets, isRunning: workflowIsRunning(temporal.client), onPublished: () => void flowSchedules.syncNow() }) }),
     ],
     protocols: [{ path: SCIM_MOUNT_PATH, handle: scim.handler }],
     services: [

@@ -37,6 +37,7 @@ export type AuthConfig = Pick<
   | 'AUTH_API_TOKEN_MAX_DAYS'
   | 'AUTH_SIGN_IN_RATE_LIMIT'
   | 'AUTH_TOKEN_RATE_LIMIT'
+  | 'FLOW_WEBHOOK_RATE_LIMIT'
 >;
 
 export type { IdentityLinkCheck } from './oidc-sign-in.js';
@@ -108,7 +109,7 @@ export function createAuth(deps: AuthDeps): Auth {
       ...apiTokenRoutes({ apiTokens }),
       ...userRoutes({ users }),
     ],
-    rateLimits: createRateLimiters({ orm, signInPerWindow: config.AUTH_SIGN_IN_RATE_LIMIT, tokenPerWindow: config.AUTH_TOKEN_RATE_LIMIT }),
+    rateLimits: createRateLimiters({ orm, signInPerWindow: config.AUTH_SIGN_IN_RATE_LIMIT, tokenPerWindow: config.AUTH_TOKEN_RATE_LIMIT, webhookPerWindow: config.FLOW_WEBHOOK_RATE_LIMIT }),
     services: [authHousekeeping({ orm, log: deps.log })],
 
     async onRefused(req, error) {

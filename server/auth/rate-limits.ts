@@ -39,7 +39,7 @@ export function postgresRateLimitStore(orm: MikroORM, prefix: string): Store {
   };
 }
 
-export function createRateLimiters(deps: { orm: MikroORM; signInPerWindow: number; tokenPerWindow: number }): Record<RouteRateLimit, RequestHandler> {
+export function createRateLimiters(deps: { orm: MikroORM; signInPerWindow: number; tokenPerWindow: number; webhookPerWindow: number }): Record<RouteRateLimit, RequestHandler> {
   const limiter = (name: RouteRateLimit, limit: number, what: string): RequestHandler =>
     rateLimit({
       windowMs: WINDOW_MS,
@@ -56,5 +56,6 @@ export function createRateLimiters(deps: { orm: MikroORM; signInPerWindow: numbe
   return {
     'sign-in': limiter('sign-in', deps.signInPerWindow, 'sign-in requests'),
     'api-token': limiter('api-token', deps.tokenPerWindow, 'API token requests'),
+    webhook: limiter('webhook', deps.webhookPerWindow, 'webhook calls'),
   };
 }

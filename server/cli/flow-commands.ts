@@ -7,6 +7,8 @@ import { adminAbilityFor } from '../../policies/admin-ability.js';
 import { GatehouseError, invalid } from '../../shared/errors.js';
 import { flowVersionHash, parseFlowDocument } from '../../workflows/flows/flow-document.js';
 import { createFlowService, type FlowRun } from '../../workflows/flows/flow-service.js';
+import type { SecretStore } from '../../shared/secrets/secret-store.js';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../workflows/flows/flow-webhooks.js';
 import type { CliContext } from '../cli-context.js';
 import type { Config } from '../config.js';
 import { cliOperator, connectCliTemporal, fail, readCliDocument, withCliContext } from './common.js';
@@ -17,9 +19,9 @@ const out = (text: string): void => {
 
 
 
-function service(ctx: CliContext, temporal?: { client: Client; taskQueue: string }) {
+function service(ctx: CliContext, temporal?: { client: Client; taskQueue: string }, secrets?: SecretStore) {
   const principal = cliOperator();
-  return { flows: createFlowService({ orm: ctx.orm, ledger: ctx.ledger, ...(temporal ? { temporal } : {}) }), caller: { principal, ability: adminAbilityFor(principal) } };
+  return { flows: createFlowService({ orm: ctx.orm, ledger: ctx.ledger, ...(temporal ? { temporal } : {}), ...(secrets ? { secrets } : {}) }), caller: { principal, ability: adminAbilityFor(principal) } };
 }
 
 /** The flow service with a running Gatehouse's Temporal, for what runs on its workers; the connection is closed after `work`. */
@@ -43,7 +45,7 @@ const counts = (r: FlowRun) =>
   `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${changes(r)}${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
 
 export function registerFlowCommands(program: Command): void {
-  const flow = program.command('flow').description('sync flows: check, publish, list, show, preview, run, runs, dead-letters, replay, discard');
+  const flow = program.command('flow').description('sync flows: check, publish, list, show, preview, run, runs, dead-letters, replay, discard, webhook-secret');
 
   flow
     .command('check <file>')
@@ -72,6 +74,25 @@ export function registerFlowCommands(program: Command): void {
         if (opts.json) return out(JSON.stringify(result, null, 2));
         const p = result.publication;
         out(result.published ? `published flow ${p.name} version ${p.versionHash} (publication ${p.seq})` : `flow ${p.name} version ${p.versionHash} is already in force; nothing published`);
+      });
+    });
+
+  flow
+    .command('webhook-secret <name>')
+    .description('set a new webhook secret for a flow started by webhooks (in Vault); it is printed this once, and the old one stops working')
+    .option('--json', 'print it as JSON')
+    .action(async (name: string, opts: { json?: boolean }) => {
+      await withCliContext(async (ctx, { config }) => {
+        const { flows, caller } = service(ctx, undefined, await ctx.secrets());
+        const set = await flows.setWebhookSecret(caller, name);
+        if (opts.json) return out(JSON.stringify(set, null, 2));
+        out(`flow ${name}: a new webhook secret is set (the old one no longer works). It is not shown again:\n\n  ${set.secret}\n`);
+        out(`Callers POST to ${config.PUBLIC_URL ?? `http://localhost:${config.PORT}`}${set.path}`);
+        out(
+          set.auth === 'hmac'
+            ? `with headers ${TIMESTAMP_HEADER}: <unix seconds> and ${SIGNATURE_HEADER}: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" under the secret>`
+            : 'with the header Authorization: Bearer <secret>',
+        );
       });
     });
 

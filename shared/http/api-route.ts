@@ -9,8 +9,8 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /** Who may call a route: anyone, anyone signed in, or holders of one permission. */
 export type RouteAccess = 'public' | 'authenticated' | { action: string; subject: string };
 
-/** A rate limit the server applies before the access check: sign-in endpoints, API token endpoints. */
-export type RouteRateLimit = 'sign-in' | 'api-token';
+/** A rate limit the server applies before the access check: sign-in endpoints, API token endpoints, inbound webhooks. */
+export type RouteRateLimit = 'sign-in' | 'api-token' | 'webhook';
 
 export interface ApiRoute {
   method: HttpMethod;

@@ -112,6 +112,9 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'POST /api/flows/:name/preview': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/replay': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/discard': ADMIN,
+  'POST /api/flows/:name/webhook-secret': ADMIN,
+  // a webhook authenticates by its flow's secret, not as a caller (an unknown flow answers 404)
+  'POST /api/hooks/flows/:name': EVERYONE,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)
   'GET /api/admin-changes': POLICY_READERS,
   'GET /api/admin-changes/inbox': PEOPLE,

@@ -210,7 +210,7 @@ export interface FlowItem {
       description?: string;
       source: { connector: string; objectClass: string };
       target: { connector: string; objectClass: string; operation: string };
-      trigger: { type: string; cron?: string; timezone?: string };
+      trigger: { type: string; cron?: string; timezone?: string; auth?: string };
     };
   };
 }

@@ -52,7 +52,9 @@ describe('flow documents', () => {
     expect(refusal(flow("filter: '$$$ nonsense ('"))).toMatchObject({ field: 'filter', message: expect.stringContaining('not a valid JSONata expression') });
     expect(refusal(flow().replace('$lowercase(email)', '$lowercase(email'))).toMatchObject({ field: 'mapping' });
     expect(refusal(flow('schedule: hourly'))).toMatchObject({ field: 'document', message: expect.stringContaining('schedule') });
-    expect(refusal(flow('trigger: { type: webhook }'))).toMatchObject({ field: 'trigger.type' });
+    expect(refusal(flow('trigger: { type: identity-event }'))).toMatchObject({ field: 'trigger.type' });
+    expect(refusal(flow('trigger: { type: webhook, auth: basic }'))).toMatchObject({ field: 'trigger.auth' });
+    expect(parseFlowDocument(flow('trigger: { type: webhook }')).trigger).toEqual({ type: 'webhook', auth: 'hmac' });
     expect(refusal(flow('trigger: { type: schedule }'))).toMatchObject({ field: 'trigger.cron' });
     expect(refusal(flow("trigger: { type: schedule, cron: '61 * * * *' }"))).toMatchObject({ field: 'trigger.cron', message: expect.stringContaining('not a valid cron expression') });
     expect(refusal(flow("trigger: { type: schedule, cron: '* * * *' }"))).toMatchObject({ field: 'trigger.cron', message: expect.stringContaining('five fields') });

@@ -45,7 +45,7 @@ export const flowDocumentSchema = z.strictObject({
     objectClass,
     pageSize: z.number().int().min(1).max(5000).default(500),
   }),
-  /** How runs start: by a person or a token with run:Flow (manual), or also on a schedule. */
+  /** How runs start: by a person or a token with run:Flow (manual), or also on a schedule, or also by a webhook call. */
   trigger: z
     .discriminatedUnion('type', [
       z.strictObject({ type: z.literal('manual') }),
@@ -63,7 +63,12 @@ export const flowDocumentSchema = z.strictObject({
         /** An IANA time zone the cron is read in (default UTC). */
         timezone: z.string().max(64).refine((tz) => Intl.supportedValuesOf('timeZone').includes(tz) || tz === 'UTC', 'must be an IANA time zone such as Europe/Paris').default('UTC'),
       }),
-    ], { error: 'must be { type: manual } or { type: schedule, cron: "<five fields>" } (identity events and webhooks come later)' })
+      z.strictObject({
+        type: z.literal('webhook'),
+        /** How a call proves it knows the flow's webhook secret: signing (hmac, the default) or sending it (token). */
+        auth: z.enum(['hmac', 'token']).default('hmac'),
+      }),
+    ], { error: 'must be { type: manual }, { type: schedule, cron: "<five fields>" } or { type: webhook } (identity events come later)' })
     .default({ type: 'manual' }),
   /** JSONata over the source record (as `$`): records it is false for are skipped. */
   filter: expression.optional(),

@@ -116,6 +116,51 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       },
     }),
     defineRoute({
+      method: 'post',
+      path: '/api/flows/:name/webhook-secret',
+      summary: "Set a new webhook secret for a flow started by webhooks (kept in Vault, shown this once; the old one stops working)",
+      tags: TAGS,
+      access: { action: 'publish', subject: 'Flow' },
+      request: { params: z.object({ name: flowName }) },
+      responses: {
+        201: {
+          description: 'the new secret, which is not shown again',
+          schema: z.object({ flow: z.string(), auth: z.enum(['hmac', 'token']), path: z.string().describe('where the webhook is called (POST)'), secret: z.string() }),
+        },
+        400: { description: 'the flow in force is not started by webhooks', schema: errorBody },
+        404: { description: 'no flow of that name was published', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        res.status(201).json(await service.setWebhookSecret(caller(req), (req.params as { name: string }).name));
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/hooks/flows/:name',
+      summary:
+        "A webhook call that starts a run of a flow whose trigger is a webhook. hmac: headers Gatehouse-Webhook-Timestamp (unix seconds, within 5 minutes) and Gatehouse-Webhook-Signature (sha256=<hex HMAC-SHA256 of \"<timestamp>.<raw body>\" under the flow's secret); token: Authorization: Bearer <secret>. The body is not read as data: the run reads the flow's source",
+      tags: TAGS,
+      access: 'public',
+      rateLimit: 'webhook',
+      request: { params: z.object({ name: flowName }) },
+      responses: {
+        202: { description: 'authentic: a run started; its id is in the answer', schema: runView },
+        401: { description: 'not authentic (a missing, stale or wrong signature, or a wrong token); recorded on the ledger with why', schema: errorBody },
+        404: { description: 'no flow of that name is started by webhooks', schema: errorBody },
+        409: { description: 'a run of this flow is in progress; send again after it ends (Retry-After)', schema: errorBody },
+        429: { description: 'too many webhook calls from this address', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        try {
+          res.status(202).json(await service.receiveWebhook({ name: (req.params as { name: string }).name, headers: req.headers, rawBody, from: req.ip ?? 'unknown' }));
+        } catch (err) {
+          if ((err as { code?: string }).code === 'conflict') res.setHeader('Retry-After', '30');
+          throw err;
+        }
+      },
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/flows/:name/runs',
       summary: "A flow's runs, newest first, with their counts",

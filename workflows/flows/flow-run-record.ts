@@ -17,6 +17,9 @@ export interface OpenedRun {
 /** A run still marked running this long after it started, whose workflow is not running, was abandoned (terminated in Temporal). */
 const ABANDONED_AFTER_SECONDS = 60;
 
+/** What started a run. */
+export type FlowTrigger = 'manual' | 'schedule' | 'webhook';
+
 export interface OpenRunDeps {
   orm: MikroORM;
   ledger: LedgerAppender;
@@ -26,7 +29,7 @@ export interface OpenRunDeps {
 
 export async function openFlowRun(
   deps: OpenRunDeps,
-  input: { id: string; flowName: string; actor: Actor; trigger: 'manual' | 'schedule'; workflowId?: string },
+  input: { id: string; flowName: string; actor: Actor; trigger: FlowTrigger; workflowId?: string },
   retried = false,
 ): Promise<OpenedRun> {
   const sql = deps.orm.em.fork().getConnection();

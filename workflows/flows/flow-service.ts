@@ -6,15 +6,17 @@ import { randomUUID } from 'node:crypto';
 import { ForbiddenError } from '@casl/ability';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
-import type { LedgerAppender } from '../../audit/index.js';
+import type { Actor, LedgerAppender } from '../../audit/index.js';
 import { actorOfPrincipal } from '../../audit/ledger-routes.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
-import { conflict, dependencyUnavailable, invalid, notFound } from '../../shared/errors.js';
+import { conflict, dependencyUnavailable, GatehouseError, invalid, notFound } from '../../shared/errors.js';
+import type { SecretStore } from '../../shared/secrets/secret-store.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { flowVersionHash, parseFlowDocument, type FlowDocument } from './flow-document.js';
 import { flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
 import type { DeadLetterReplay, FlowPreview } from './activities.js';
-import { flowWorkflowId, openFlowRun } from './flow-run-record.js';
+import { flowWorkflowId, openFlowRun, type FlowTrigger } from './flow-run-record.js';
+import { newWebhookSecret, verifyWebhook, webhookPath, webhookSecretPath, type WebhookAuth } from './flow-webhooks.js';
 
 export interface FlowCaller {
   principal: Principal;
@@ -229,6 +231,8 @@ export function createFlowService(deps: {
   orm: MikroORM;
   ledger: LedgerAppender;
   temporal?: { client: Client; taskQueue: string };
+  /** Where webhook secrets are kept (Vault). */
+  secrets?: SecretStore;
   /** Whether the latest execution of a workflow id is running (a run abandoned in Temporal is then closed). */
   isRunning?: (workflowId: string) => Promise<boolean>;
   /** Told after each publication (the server makes the flows' schedules match). */
@@ -247,6 +251,29 @@ export function createFlowService(deps: {
     const [row] = await sql().execute<RunRow[]>(`${RUN_SQL} WHERE r.id = ?`, [id]);
     if (!row) throw notFound('flow run', id);
     return toRun(row);
+  }
+
+  /** Opens a run (on the ledger, `flow.run.started`) and starts its workflow; a start that fails closes the run as failed, with why. */
+  async function launch(name: string, actor: Actor, trigger: FlowTrigger): Promise<FlowRun> {
+    if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot start flow runs (it has no Temporal client)');
+    const opened = await openFlowRun(deps, { id: randomUUID(), flowName: name, actor, trigger });
+    const { id } = opened;
+    try {
+      await deps.temporal.client.workflow.start(flowRunWorkflow, {
+        workflowId: flowWorkflowId(name),
+        taskQueue: deps.temporal.taskQueue,
+        args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 }],
+      });
+    } catch (err) {
+      // Nothing ran: the run is closed as failed, with why, so the flow is free to run again.
+      const message = `the run could not be started: ${(err as Error).message}`;
+      await deps.orm.em.transactional(async (em) => {
+        await em.getConnection().execute("UPDATE flow_run SET status = 'failed', ended_at = now(), error = ? WHERE id = ? AND status = 'running'", [message.slice(0, 2000), id], 'all', em.getTransactionContext());
+        await deps.ledger.append({ action: 'flow.run.failed', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: opened.versionHash, pages: 0, error: message.slice(0, 500) } }, { em });
+      });
+      throw dependencyUnavailable('temporal', message, err);
+    }
+    return run(id);
   }
 
   /** Names the connector instances a flow uses that do not exist, by the field that names them. */
@@ -340,26 +367,47 @@ export function createFlowService(deps: {
      */
     async startRun(caller: FlowCaller, name: string): Promise<FlowRun> {
       check(caller, 'run');
-      if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot start flow runs (it has no Temporal client)');
-      const actor = actorOfPrincipal(caller.principal);
-      const opened = await openFlowRun(deps, { id: randomUUID(), flowName: name, actor, trigger: 'manual' });
-      const { id } = opened;
+      return launch(name, actorOfPrincipal(caller.principal), 'manual');
+    },
+
+    /**
+     * A new webhook secret for a flow started by webhooks, stored in Vault and shown this once; the
+     * old one stops working. On the ledger (`flow.webhook.secret.set`), without the secret.
+     */
+    async setWebhookSecret(caller: FlowCaller, name: string): Promise<{ flow: string; auth: WebhookAuth; path: string; secret: string }> {
+      check(caller, 'publish');
+      const row = await inForce(name);
+      const trigger = row.document.trigger;
+      if (trigger.type !== 'webhook') throw invalid('trigger', `flow ${name} is not started by webhooks: publish a version with trigger { type: webhook } first`);
+      if (!deps.secrets) throw dependencyUnavailable('vault', 'this server cannot store webhook secrets (it has no secret store)');
+      const secret = newWebhookSecret();
+      await deps.secrets.writeKv(webhookSecretPath(name), { secret });
+      await deps.ledger.append({ action: 'flow.webhook.secret.set', actor: actorOfPrincipal(caller.principal), subject: { type: 'flow', id: name }, details: { auth: trigger.auth, vaultPath: webhookSecretPath(name) } });
+      return { flow: name, auth: trigger.auth, path: webhookPath(name), secret };
+    },
+
+    /**
+     * A webhook call: authenticated by the flow's secret (a refusal is on the ledger,
+     * `flow.webhook.refused`, with why and from where), then a run starts as `webhook`.
+     */
+    async receiveWebhook(input: { name: string; headers: Record<string, string | string[] | undefined>; rawBody: Buffer; from: string }): Promise<FlowRun> {
+      const [row] = await sql().execute<InForceRow[]>(`${IN_FORCE_SQL} WHERE p.flow_name = ? ORDER BY p.flow_name, p.seq DESC`, [input.name]);
+      const trigger = row?.document.trigger;
+      if (trigger?.type !== 'webhook') throw new GatehouseError('not_found', `no flow named ${input.name} is started by webhooks`);
+      const caller: Actor = { kind: 'system', id: 'webhook', display: `webhook call from ${input.from}` };
       try {
-        await deps.temporal.client.workflow.start(flowRunWorkflow, {
-          workflowId: flowWorkflowId(name),
-          taskQueue: deps.temporal.taskQueue,
-          args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 }],
-        });
+        if (!deps.secrets) throw dependencyUnavailable('vault', 'this server cannot read webhook secrets (it has no secret store)');
+        const stored = await deps.secrets.readKv(webhookSecretPath(input.name));
+        const secret = stored?.data.secret;
+        if (!secret) throw new GatehouseError('unauthenticated', `flow ${input.name} has no webhook secret yet: an admin sets one (gatehouse flow webhook-secret ${input.name})`);
+        verifyWebhook({ auth: trigger.auth, secret, headers: input.headers, rawBody: input.rawBody, nowSeconds: Math.floor(Date.now() / 1000) });
       } catch (err) {
-        // Nothing ran: the run is closed as failed, with why, so the flow is free to run again.
-        const message = `the run could not be started: ${(err as Error).message}`;
-        await deps.orm.em.transactional(async (em) => {
-          await em.getConnection().execute("UPDATE flow_run SET status = 'failed', ended_at = now(), error = ? WHERE id = ? AND status = 'running'", [message.slice(0, 2000), id], 'all', em.getTransactionContext());
-          await deps.ledger.append({ action: 'flow.run.failed', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: opened.versionHash, pages: 0, error: message.slice(0, 500) } }, { em });
-        });
-        throw dependencyUnavailable('temporal', message, err);
+        if (err instanceof GatehouseError && err.code === 'unauthenticated') {
+          await deps.ledger.append({ action: 'flow.webhook.refused', actor: caller, subject: { type: 'flow', id: input.name }, details: { reason: err.message, from: input.from, auth: trigger.auth } });
+        }
+        throw err;
       }
-      return run(id);
+      return launch(input.name, caller, 'webhook');
     },
 
     async runs(caller: FlowCaller, name: string, limit = 20): Promise<FlowRun[]> {
