@@ -56,6 +56,8 @@ export const rolePermissions: Record<Role, (can: Can, cannot: Cannot, userId: st
   // name this role for the security team's stages. The role adds reading what they review.
   'security-approver': (can) => {
     can('read', ['ApprovalRequest', 'AccessRequest', 'Run', 'Identity', 'Policy', 'Flow', 'Credential']);
+    // A flow run's plan (its blast radius) is theirs to approve too.
+    can('decide', 'Flow');
   },
 
   auditor: (can) => {

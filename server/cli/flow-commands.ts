@@ -41,8 +41,14 @@ const changes = ({ accessChanges: c }: FlowRun) =>
     ? `, ${c.total} access changes handed to the gate (${[`${c.applied} applied`, c.awaitingApproval && `${c.awaitingApproval} awaiting approval`, c.inProgress && `${c.inProgress} in progress`, c.refused && `${c.refused} refused`, c.failed && `${c.failed} failed`].filter(Boolean).join(', ')})`
     : '';
 
+/** A plan waiting for a person says so, with what it would write and where to decide it. */
+const planNote = ({ plan, flow, id }: FlowRun) =>
+  plan?.state === 'awaiting-approval'
+    ? `waiting for its plan to be approved (${plan.reasons.join('; ')}): ${plan.counts.create} to create, ${plan.counts.update} to update, ${plan.counts.grant} access changes; digest ${plan.digest}; decide in the web UI (Flows, ${flow}) or POST /api/flows/${flow}/runs/${id}/plan-decision; `
+    : '';
+
 const counts = (r: FlowRun) =>
-  `${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${changes(r)}${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
+  `${planNote(r)}${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${changes(r)}${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
 
 export function registerFlowCommands(program: Command): void {
   const flow = program.command('flow').description('sync flows: check, publish, list, show, preview, run, runs, dead-letters, replay, discard, webhook-secret');

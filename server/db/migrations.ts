@@ -21,6 +21,7 @@ import { Migration20261208010000Flows } from '../../workflows/migrations/Migrati
 import { Migration20261208020000FlowRuns } from '../../workflows/migrations/Migration20261208020000FlowRuns.js';
 import { Migration20261208030000FlowDeadLetters } from '../../workflows/migrations/Migration20261208030000FlowDeadLetters.js';
 import { Migration20261208040000FlowChanges } from '../../workflows/migrations/Migration20261208040000FlowChanges.js';
+import { Migration20261208050000FlowPlans } from '../../workflows/migrations/Migration20261208050000FlowPlans.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -48,6 +49,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261208020000FlowRuns,
   Migration20261208030000FlowDeadLetters,
   Migration20261208040000FlowChanges,
+  Migration20261208050000FlowPlans,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

@@ -113,6 +113,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'POST /api/flows/:name/dead-letters/:id/replay': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/discard': ADMIN,
   'POST /api/flows/:name/webhook-secret': ADMIN,
+  'POST /api/flows/:name/runs/:id/plan-decision': ['admin', 'security-approver'],
   // a webhook authenticates by its flow's secret, not as a caller (an unknown flow answers 404)
   'POST /api/hooks/flows/:name': EVERYONE,
   // admin changes waiting for approval: policy readers see them; deciding is for people (the stage says which)

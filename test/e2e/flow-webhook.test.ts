@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type LedgerEntry } from '../../audit/index.js';
 import { waitUntil } from '../helpers/access-world.js';
-import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
+import { createHrConnector, startAccessServer, type AccessServer } from '../helpers/access-server.js';
 import { withPg } from '../helpers/services.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, webhookSignature } from '../../workflows/flows/flow-webhooks.js';
 
@@ -40,13 +40,7 @@ mapping: '{ "employee_id": employee_id, "display_name": display_name }'
 
   beforeAll(async () => {
     s = await startAccessServer();
-    connector = `hr-${s.target.tag}`;
-    const created = await s.api(s.admin, 'POST', '/api/connectors', {
-      name: connector,
-      type: 'postgresql',
-      config: { ...s.target.config(), objectClasses: [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'people-copy', schema: 'hr', table: 'people_copy', writable: true }] },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    connector = await createHrConnector(s);
     await withPg(s.target.superuserUrl, (c) => c.query("INSERT INTO hr.people (employee_id, email, display_name) VALUES ('W1', 'w1@corp.example', 'Wen'), ('W2', 'w2@corp.example', 'Wim')"));
     for (const [name, trigger] of [['hr-hook', '{ type: webhook }'], ['hr-token-hook', '{ type: webhook, auth: token }'], ['hr-manual', '{ type: manual }']] as const) {
       const published = await s.api(s.admin, 'POST', '/api/flows', { document: flow(name, trigger) });

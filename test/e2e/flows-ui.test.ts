@@ -103,4 +103,34 @@ fields:
     await expect.poll(() => page.getByTestId('flows-error').textContent()).toContain('Cannot execute "run" on "Flow"');
     await context.close();
   });
+
+  it('shows an approver a run waiting for its plan, what it would write, and lets them approve it', async () => {
+    const gated = `apiVersion: gatehouse.dev/v1
+kind: Flow
+name: hr-gated
+source: { connector: hr-${s.target.tag}, objectClass: people }
+target: { connector: hr-${s.target.tag}, objectClass: copy }
+mapping: '{ "employee_id": employee_id, "display_name": display_name & " (checked)" }'
+plan: { approval: always }
+`;
+    expect((await s.api(s.admin, 'POST', '/api/flows', { document: gated })).status).toBe(201);
+    const started = await s.api<{ id: string }>(s.admin, 'POST', '/api/flows/hr-gated/runs');
+    expect(started.status).toBe(202);
+
+    const context = await signedIn(approver);
+    const page = await context.newPage();
+    await page.goto(`${s.gatehouse.url}/flows?flow=hr-gated`);
+    const card = page.getByTestId(`plan-${started.body.id}`);
+    await expect.poll(() => card.isVisible(), { timeout: 30_000 }).toBe(true);
+    expect(await card.textContent()).toContain('the flow has every plan approved');
+    expect(await card.getByTestId('plan-counts').textContent()).toContain('Of the 3 records it covers, it would create 0, update 3');
+    expect(await page.locator(`[data-testid="run-${started.body.id}"] [data-testid="run-status"]`).textContent()).toBe('waiting for plan approval');
+    await page.getByTestId(`plan-reason-${started.body.id}`).fill('names marked as checked');
+    await page.getByTestId(`plan-approve-${started.body.id}`).click();
+    await expect.poll(() => page.getByTestId('flows-notice').textContent()).toContain('Plan approved');
+    await expect.poll(() => page.locator(`[data-testid="run-${started.body.id}"] [data-testid="run-status"]`).textContent(), { timeout: 30_000 }).toBe('succeeded');
+    const copied = await withPg(s.target.superuserUrl, (c) => c.query("SELECT display_name FROM hr.people_copy WHERE employee_id = 'U1'"));
+    expect(copied.rows).toEqual([{ display_name: 'Una (checked)' }]);
+    await context.close();
+  });
 });

@@ -125,3 +125,18 @@ export async function startAccessServer(overrides: Record<string, string> = {}):
   };
   return server;
 }
+
+/**
+ * A PostgreSQL connector on the server's target database with the HR object classes sync flow tests
+ * use: `people` (read by its `changed` cursor) and `people-copy` (writable). Returns its name.
+ */
+export async function createHrConnector(s: AccessServer): Promise<string> {
+  const name = `hr-${s.target.tag}`;
+  const created = await s.api(s.admin, 'POST', '/api/connectors', {
+    name,
+    type: 'postgresql',
+    config: { ...s.target.config(), objectClasses: [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'people-copy', schema: 'hr', table: 'people_copy', writable: true }] },
+  });
+  if (created.status !== 201) throw new Error(`creating connector ${name} failed: ${created.status} ${JSON.stringify(created.body)}`);
+  return name;
+}

@@ -229,6 +229,18 @@ export interface FlowRunItem {
   unchanged: number;
   deadLettered: number;
   accessChanges: { total: number; applied: number; awaitingApproval: number; inProgress: number; refused: number; failed: number };
+  plan?: {
+    state: 'awaiting-approval' | 'approved' | 'not-needed' | 'rejected' | 'expired';
+    digest: string;
+    counts: FlowPreviewResult['counts'];
+    read: number;
+    moreAfter: boolean;
+    reasons: string[];
+    deadlineAt?: string;
+    decidedBy?: { kind: string; id: string; name?: string };
+    reason?: string | null;
+    driftedFrom?: string;
+  };
   error?: string;
 }
 
@@ -271,6 +283,8 @@ export const fetchFlowRuns = async (name: string, signal?: AbortSignal) => (awai
 export const fetchDeadLetters = async (name: string, signal?: AbortSignal) => (await getJson<{ deadLetters: DeadLetterItem[] }>(`${flowPath(name)}/dead-letters`, signal))?.deadLetters ?? [];
 export const startFlowRun = (csrfToken: string, name: string) => postJson<FlowRunItem>(`${flowPath(name)}/runs`, csrfToken);
 export const previewFlow = (csrfToken: string, name: string) => postJson<FlowPreviewResult>(`${flowPath(name)}/preview`, csrfToken, { limit: 500 });
+export const decideFlowPlan = (csrfToken: string, name: string, runId: string, verdict: 'approve' | 'reject', digest: string, reason?: string) =>
+  postJson<FlowRunItem>(`${flowPath(name)}/runs/${encodeURIComponent(runId)}/plan-decision`, csrfToken, { verdict, digest, ...(reason ? { reason } : {}) });
 export const replayDeadLetter = (csrfToken: string, name: string, id: string) =>
   postJson<{ status: string; error?: string; outcome?: string }>(`${flowPath(name)}/dead-letters/${encodeURIComponent(id)}/replay`, csrfToken);
 export const discardDeadLetter = (csrfToken: string, name: string, id: string, reason: string) =>

@@ -19,7 +19,8 @@ import { GatehouseError, notFound } from '../../shared/errors.js';
 import type { SecretStore } from '../../shared/secrets/secret-store.js';
 import { SecretConflictError } from '../../shared/secrets/secret-store.js';
 import { applyFieldRules, FIELD_HASH_KEY_PATH } from './field-rules.js';
-import type { FlowDocument } from './flow-document.js';
+import { planRulesOf, type FlowDocument } from './flow-document.js';
+import ms from 'ms';
 import { openFlowRun } from './flow-run-record.js';
 import { createGovernedWrites, type ChangeStarter, type ProposedChange } from './governed-writes.js';
 import { DEAD_LETTER_KEY_PATH, openRecord, sealRecord } from './record-seal.js';
@@ -53,6 +54,29 @@ export interface FlowPreview {
 }
 
 const PREVIEW_SAMPLE = 50;
+
+/** A run's plan, as kept on the run: never a record, only counts and a digest of the diff. */
+export interface FlowPlan {
+  state: 'awaiting-approval' | 'approved' | 'not-needed' | 'rejected' | 'expired';
+  /** SHA-256 over every record's situation and content: what an approver approves. */
+  digest: string;
+  counts: FlowPreview['counts'];
+  read: number;
+  /** More records wait after those the plan covers (the next run's). */
+  moreAfter: boolean;
+  /** Why it needs approval (empty when it does not). */
+  reasons: string[];
+  proposedAt: string;
+  deadlineAt?: string;
+  decidedBy?: { kind: string; id: string; name?: string };
+  decidedAt?: string;
+  reason?: string;
+  /** The digest approved before the source or target drifted from it. */
+  driftedFrom?: string;
+}
+
+/** Where a run's plan stands, for its workflow. `until`: the hash of the cursor the plan ends at. */
+export type PlanStep = { status: 'approved'; until: string } | { status: 'awaiting-approval'; digest: string; deadlineMs: number } | { status: 'closed'; reason: string };
 
 /**
  * Whether a mapped value equals the target's: numbers by value (a numeric column reads back as
@@ -419,12 +443,76 @@ export function createFlowActivities(deps: {
     return outcome;
   }
 
+  /** The records after `from`, page by page, up to `limit` (whole pages: a plan's last page ends where a run's does). */
+  async function readAfter(doc: FlowDocument, sourceId: string, from: string | null, limit: number, wholePages = false): Promise<{ records: ObjectRecord[]; complete: boolean; cursor: string | null }> {
+    const records: ObjectRecord[] = [];
+    let cursor = from;
+    let complete = false;
+    while (records.length < limit && !complete) {
+      const pageSize = wholePages ? doc.source.pageSize : Math.min(doc.source.pageSize, limit - records.length);
+      const page = await readPage({ ...doc, source: { ...doc.source, pageSize } }, sourceId, cursor);
+      records.push(...page.records);
+      complete = page.complete;
+      cursor = page.cursor;
+    }
+    return { records, complete, cursor };
+  }
+
+  /**
+   * What writing these records would do, record by record, against the target as it is now: create,
+   * update (with the fields that change), unchanged, kept (create-only), grant (an access change for
+   * the gate), or refused (with why). Records shown with the field rules applied. Writes nothing.
+   */
+  async function diffRecords(input: { flowName: string; versionHash: string; version: Awaited<ReturnType<typeof flowVersion>>; targetId: string; from: string | null; records: ObjectRecord[] }): Promise<{ targetKind: string; counts: FlowPreview['counts']; entries: FlowPreview['sample'] }> {
+    const { doc } = input.version;
+    const transformed = await transform(input.version, input.records);
+    const counts = { create: 0, update: 0, unchanged: 0, kept: 0, grant: 0, skipped: transformed.skipped, refused: transformed.failed.length };
+    const entries: FlowPreview['sample'] = [];
+    let targetKind: string;
+    if (doc.target.objectClass === MEMBERSHIPS_CLASS) {
+      // The grants the run would hand to the gate; what the gate would decide is the policy's, at run time.
+      const plan = await withConnector(input.targetId, async (connector, instance) => {
+        requireCapability(connector, 'grantRevoke', instance.name);
+        return governed.planMemberships({ flowName: input.flowName, versionHash: input.versionHash, from: input.from, connector: { id: input.targetId, name: instance.name }, source: `${doc.source.connector}/${doc.source.objectClass}`, items: transformed.out.map((o) => ({ ...o, recordKey: '' })) });
+      });
+      targetKind = 'membership';
+      counts.grant = plan.proposed.length;
+      counts.unchanged = plan.unchanged.length;
+      counts.refused += plan.refused.length;
+      for (const p of plan.proposed) entries.push({ situation: 'grant', record: p.item.mapped });
+      for (const u of plan.unchanged) entries.push({ situation: 'unchanged', record: u.mapped });
+      for (const r of plan.refused) entries.push({ situation: 'refused', record: r.item.mapped, error: r.error });
+    } else {
+      const existing = await withConnector(input.targetId, async (connector, instance) => {
+        const reader = requireCapability(connector, 'readObjects', instance.name);
+        const target = (await reader.objectClasses()).find((c) => c.name === doc.target.objectClass);
+        if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
+        const keyOf = (r: ObjectRecord) => Object.fromEntries(target.key.map((k) => [k, r[k] ?? null]));
+        const found = transformed.out.length ? await reader.getObjects(doc.target.objectClass, transformed.out.map((o) => keyOf(o.mapped))) : [];
+        return { key: target.key, kind: target.kind, byKey: new Map(found.map((r) => [canonicalJson(target.key.map((k) => r[k] ?? null)), r])) };
+      });
+      targetKind = existing.kind;
+      for (const { mapped } of transformed.out) {
+        const current = existing.byKey.get(canonicalJson(existing.key.map((k) => mapped[k] ?? null)));
+        const changed = current ? Object.keys(mapped).filter((f) => !sameValue(mapped[f]!, current[f])) : [];
+        const situation = !current ? 'create' : !changed.length ? 'unchanged' : doc.target.operation === 'create-only' ? 'kept' : 'update';
+        counts[situation]++;
+        entries.push({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
+      }
+    }
+    if (transformed.failed.length) {
+      const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
+      for (const f of transformed.failed) entries.push({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error });
+    }
+    return { targetKind, counts, entries };
+  }
+
   return {
     /**
      * Pages from the flow's cursor, each written and recorded on its own, for up to PAGES_PER_ACTIVITY
      * pages or ACTIVITY_BUDGET_MS; the next page is read while the current one is written.
      */
-    async runFlowPages(input: FlowRunRef): Promise<FlowPageOutcome> {
+    async runFlowPages(input: FlowRunRef & { until?: string }): Promise<FlowPageOutcome> {
       return asConnectorActivity(async () => {
         const version = await flowVersion(input.versionHash);
         const { doc } = version;
@@ -457,9 +545,102 @@ export function createFlowActivities(deps: {
           total.deadLettered += outcome.deadLettered;
           total.accessChanges += outcome.accessChanges;
           from = page.cursor;
+          // A planned run writes what its plan covered: the rest is the next run's.
+          if (input.until && sha256(page.cursor) === input.until) {
+            await next?.catch(() => undefined);
+            return { ...total, complete: true };
+          }
           if (page.complete || !next) return { ...total, complete: page.complete };
           reading = next;
         }
+      });
+    },
+
+    /**
+     * Works out the run's plan (what it would do with the records after the cursor, up to the plan's
+     * maxRecords) and whether a person must approve it. An approved plan whose digest still matches
+     * goes ahead; one the live diff has drifted from is proposed again (`flow.plan.drifted`).
+     */
+    async planFlowRun(input: FlowRunRef): Promise<PlanStep> {
+      return asConnectorActivity(async () => {
+        const version = await flowVersion(input.versionHash);
+        const { doc } = version;
+        const rules = planRulesOf(doc);
+        if (!rules) throw new GatehouseError('internal', `flow ${input.flowName} version ${input.versionHash} has no plan rules`);
+        const [run] = await sql().execute<{ status: string; plan: FlowPlan | null }[]>('SELECT status, plan FROM flow_run WHERE id = ?', [input.runId]);
+        if (!run) throw notFound('flow run', input.runId);
+        const current = run.plan;
+        if (current?.state === 'rejected') return { status: 'closed', reason: `its plan was rejected by ${current.decidedBy?.name ?? current.decidedBy?.id ?? 'an approver'}: ${current.reason ?? 'no reason given'}` };
+        if (current?.state === 'expired') return { status: 'closed', reason: `its plan was not decided before ${current.deadlineAt}` };
+
+        const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
+        const from = state?.cursor ?? null;
+        const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
+        const read = await readAfter(doc, sourceId, from, rules.maxRecords, true);
+        const diff = await diffRecords({ flowName: input.flowName, versionHash: input.versionHash, version, targetId, from, records: read.records });
+        const digest = sha256(
+          canonicalJson({
+            versionHash: input.versionHash,
+            from: sha256(from ?? ''),
+            entries: diff.entries.map((e) => [e.situation, sha256(canonicalJson(e.record)), e.changedFields ?? [], e.error ?? '']),
+          }),
+        );
+        const until = sha256(read.cursor ?? '');
+        if (current?.state === 'approved' && current.digest === digest) return { status: 'approved', until };
+
+        const { counts } = diff;
+        const reasons: string[] = [];
+        if (rules.approval === 'always') reasons.push('the flow has every plan approved');
+        if (counts.grant > rules.maxAccessChanges) reasons.push(`${counts.grant} access changes, more than the ${rules.maxAccessChanges} a run makes without approval`);
+        if (rules.maxWrites !== undefined && counts.create + counts.update > rules.maxWrites) reasons.push(`${counts.create + counts.update} records to create or update, more than the ${rules.maxWrites} a run writes without approval`);
+        if (current?.state === 'awaiting-approval' && current.digest === digest) return { status: 'awaiting-approval', digest, deadlineMs: Math.max(1000, Date.parse(current.deadlineAt!) - Date.now()) };
+
+        const now = new Date();
+        const deadlineMs = ms(rules.deadline as ms.StringValue);
+        const drifted = current?.state === 'approved' ? current.digest : undefined;
+        const plan: FlowPlan = {
+          state: reasons.length ? 'awaiting-approval' : 'not-needed',
+          digest,
+          counts,
+          read: read.records.length,
+          moreAfter: !read.complete,
+          reasons,
+          proposedAt: now.toISOString(),
+          ...(reasons.length ? { deadlineAt: new Date(now.getTime() + deadlineMs).toISOString() } : {}),
+          ...(drifted ? { driftedFrom: drifted } : {}),
+        };
+        await deps.orm.em.transactional(async (em) => {
+          await em.getConnection().execute("UPDATE flow_run SET plan = ? WHERE id = ? AND status = 'running'", [JSON.stringify(plan), input.runId], 'all', em.getTransactionContext());
+          if (!reasons.length && !drifted) return;
+          await deps.ledger.append(
+            {
+              action: drifted ? 'flow.plan.drifted' : 'flow.plan.proposed',
+              actor: { kind: 'workflow', id: `flow:${input.flowName}` },
+              subject: { type: 'flow', id: input.flowName },
+              details: { runId: input.runId, versionHash: input.versionHash, digest, read: plan.read, ...counts, reasons, ...(drifted ? { approvedDigest: drifted } : {}) },
+              correlation: { workflowId: `flow:${input.flowName}` },
+            },
+            { em },
+          );
+        });
+        return reasons.length ? { status: 'awaiting-approval', digest, deadlineMs } : { status: 'approved', until };
+      });
+    },
+
+    /** A plan nobody decided before its deadline: closed as expired, on the ledger. */
+    async expireFlowPlan(input: FlowRunRef & { digest: string }): Promise<void> {
+      await deps.orm.em.transactional(async (em) => {
+        const closed = await em.getConnection().execute<{ id: string }[]>(
+          `UPDATE flow_run SET plan = plan || jsonb_build_object('state', 'expired') WHERE id = ? AND plan ->> 'state' = 'awaiting-approval' AND plan ->> 'digest' = ? RETURNING id`,
+          [input.runId, input.digest],
+          'all',
+          em.getTransactionContext(),
+        );
+        if (!closed.length) return;
+        await deps.ledger.append(
+          { action: 'flow.plan.expired', actor: { kind: 'workflow', id: `flow:${input.flowName}` }, subject: { type: 'flow', id: input.flowName }, details: { runId: input.runId, digest: input.digest } },
+          { em },
+        );
       });
     },
 
@@ -477,53 +658,10 @@ export function createFlowActivities(deps: {
         const { doc } = version;
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
-        const records: ObjectRecord[] = [];
-        let from = state?.cursor ?? null;
-        let complete = false;
-        while (records.length < input.limit && !complete) {
-          const page = await readPage({ ...doc, source: { ...doc.source, pageSize: Math.min(doc.source.pageSize, input.limit - records.length) } }, sourceId, from);
-          records.push(...page.records);
-          complete = page.complete;
-          from = page.cursor;
-        }
-        const transformed = await transform(version, records);
-        const counts = { create: 0, update: 0, unchanged: 0, kept: 0, grant: 0, skipped: transformed.skipped, refused: transformed.failed.length };
-        const sample: FlowPreview['sample'] = [];
-        const add = (entry: FlowPreview['sample'][number]) => void (sample.length < PREVIEW_SAMPLE && sample.push(entry));
-        let targetKind: string;
-        if (doc.target.objectClass === MEMBERSHIPS_CLASS) {
-          // The grants the run would hand to the gate; what the gate would decide is the policy's, at run time.
-          const plan = await withConnector(targetId, async (connector, instance) => {
-            requireCapability(connector, 'grantRevoke', instance.name);
-            return governed.planMemberships({ flowName: input.flowName, versionHash: flow.version_hash, from: state?.cursor ?? null, connector: { id: targetId, name: instance.name }, source: `${doc.source.connector}/${doc.source.objectClass}`, items: transformed.out.map((o) => ({ ...o, recordKey: '' })) });
-          });
-          targetKind = 'membership';
-          counts.grant = plan.proposed.length;
-          counts.unchanged = plan.unchanged.length;
-          counts.refused += plan.refused.length;
-          for (const p of plan.proposed) add({ situation: 'grant', record: p.item.mapped });
-          for (const u of plan.unchanged) add({ situation: 'unchanged', record: u.mapped });
-          for (const r of plan.refused) add({ situation: 'refused', record: r.item.mapped, error: r.error });
-        } else {
-          const existing = await withConnector(targetId, async (connector, instance) => {
-            const reader = requireCapability(connector, 'readObjects', instance.name);
-            const target = (await reader.objectClasses()).find((c) => c.name === doc.target.objectClass);
-            if (!target) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
-            const keyOf = (r: ObjectRecord) => Object.fromEntries(target.key.map((k) => [k, r[k] ?? null]));
-            const found = transformed.out.length ? await reader.getObjects(doc.target.objectClass, transformed.out.map((o) => keyOf(o.mapped))) : [];
-            return { key: target.key, kind: target.kind, byKey: new Map(found.map((r) => [canonicalJson(target.key.map((k) => r[k] ?? null)), r])) };
-          });
-          targetKind = existing.kind;
-          for (const { mapped } of transformed.out) {
-            const current = existing.byKey.get(canonicalJson(existing.key.map((k) => mapped[k] ?? null)));
-            const changed = current ? Object.keys(mapped).filter((f) => !sameValue(mapped[f]!, current[f])) : [];
-            const situation = !current ? 'create' : !changed.length ? 'unchanged' : doc.target.operation === 'create-only' ? 'kept' : 'update';
-            counts[situation]++;
-            add({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
-          }
-        }
-        const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
-        for (const f of transformed.failed) add({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error });
+        const { records, complete } = await readAfter(doc, sourceId, state?.cursor ?? null, input.limit);
+        const diff = await diffRecords({ flowName: input.flowName, versionHash: flow.version_hash, version, targetId, from: state?.cursor ?? null, records });
+        const { counts, targetKind } = diff;
+        const sample = diff.entries.slice(0, PREVIEW_SAMPLE);
         await deps.ledger.append({
           action: 'flow.previewed',
           actor: input.actor,
@@ -591,11 +729,11 @@ export function createFlowActivities(deps: {
     },
 
     /** A scheduled run's start: opened against the version in force then, or skipped while another run is going. */
-    async openScheduledFlowRun(input: { runId: string; flowName: string }): Promise<{ run: FlowRunRef & { attempts: number } } | { skipped: string }> {
+    async openScheduledFlowRun(input: { runId: string; flowName: string }): Promise<{ run: FlowRunRef & { attempts: number; planned: boolean } } | { skipped: string }> {
       try {
         const workflowId = Context.current().info.workflowExecution?.workflowId;
         const opened = await openFlowRun(deps, { id: input.runId, flowName: input.flowName, actor: { kind: 'system', id: 'schedule', display: 'flow schedule' }, trigger: 'schedule', ...(workflowId ? { workflowId } : {}) });
-        return { run: { runId: opened.id, flowName: input.flowName, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 } };
+        return { run: { runId: opened.id, flowName: input.flowName, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1, planned: !!planRulesOf(opened.document) } };
       } catch (err) {
         if (err instanceof GatehouseError && (err.code === 'conflict' || err.code === 'not_found')) return { skipped: err.message };
         throw err;

@@ -8,8 +8,10 @@
 // output, so it still joins), `mask` keeps its last four characters, `pass` keeps it. A field
 // classified `secret` may only be dropped; one classified `pii` needs a rule said out loud.
 import { CronExpressionParser } from 'cron-parser';
+import ms from 'ms';
 import { z } from 'zod';
 import { compileExpression } from '../../connectors/http/jsonata-expression.js';
+import { MEMBERSHIPS_CLASS } from '../../connectors/spi/records.js';
 import { documentVersionHash, parseVersionedDocument } from '../../shared/versioned-document.js';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (at most 63)');
@@ -81,6 +83,32 @@ export const flowDocumentSchema = z.strictObject({
     objectClass,
     operation: z.enum(TARGET_OPERATIONS).default('upsert'),
   }),
+  /**
+   * A run's plan: before writing, a run of a flow with a plan (and of every flow that writes
+   * memberships) works out what it would do with the records after the cursor, up to maxRecords, and
+   * waits for a person to approve it when `approval` is `always` or the plan passes a threshold.
+   * The approved plan is checked again right before writing; if the live diff has drifted from it,
+   * the run waits for approval of the new plan. Runs write only what the plan covered.
+   */
+  plan: z
+    .strictObject({
+      approval: z.enum(['always', 'threshold']).default('threshold'),
+      /** Access changes (grants) a run may hand to the gate without its plan approved. */
+      maxAccessChanges: z.number().int().min(0).max(1_000_000).default(100),
+      /** Records a run may create or update without its plan approved (no limit when absent). */
+      maxWrites: z.number().int().min(0).max(100_000_000).optional(),
+      /** Records one plan covers; what comes after them is the next run's. */
+      maxRecords: z.number().int().min(1).max(100_000).default(10_000),
+      /** How long a plan waits for a decision before the run fails as not approved. */
+      deadline: z
+        .string()
+        .refine((v) => {
+          const n = ms(v as ms.StringValue);
+          return typeof n === 'number' && Number.isFinite(n) && n >= 1000 && n <= 30 * 24 * 3600 * 1000;
+        }, 'must be a duration such as 30m, 24h or 7d (between 1 second and 30 days)')
+        .default('24h'),
+    })
+    .optional(),
   errors: z
     .strictObject({
       /** Attempts at a failing batch before its records are tried one by one and the failing ones set aside. */
@@ -89,6 +117,14 @@ export const flowDocumentSchema = z.strictObject({
     .default({ retries: 3 }),
 });
 export type FlowDocument = z.output<typeof flowDocumentSchema>;
+export type FlowPlanRules = NonNullable<FlowDocument['plan']>;
+
+/** The plan rules a run follows: the flow's own, or for a flow that writes memberships and says none, the defaults. */
+export function planRulesOf(doc: FlowDocument): FlowPlanRules | undefined {
+  if (doc.plan) return doc.plan;
+  if (doc.target.objectClass === MEMBERSHIPS_CLASS) return { approval: 'threshold', maxAccessChanges: 100, maxRecords: 10_000, deadline: '24h' };
+  return undefined;
+}
 
 /** Parses and checks a flow (YAML or JSON) and compiles its expressions; a problem names its path in the document. */
 export function parseFlowDocument(text: string): FlowDocument {

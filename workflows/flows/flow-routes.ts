@@ -22,6 +22,25 @@ const publishBody = z
   })
   .strict();
 
+const previewCounts = z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), grant: z.number().describe('access changes the run would hand to the gate'), skipped: z.number(), refused: z.number() });
+
+const planView = z
+  .object({
+    state: z.enum(['awaiting-approval', 'approved', 'not-needed', 'rejected', 'expired']),
+    digest: hash.describe('SHA-256 over every record\'s situation and content: approve by naming it'),
+    counts: previewCounts,
+    read: z.number(),
+    moreAfter: z.boolean().describe('more records wait after those the plan covers (the next run\'s)'),
+    reasons: z.array(z.string()).describe('why it needs approval'),
+    proposedAt: z.string(),
+    deadlineAt: z.string().optional(),
+    decidedBy: z.object({ kind: z.string(), id: z.string(), name: z.string().optional() }).optional(),
+    decidedAt: z.string().optional(),
+    reason: z.string().nullable().optional(),
+    driftedFrom: hash.optional().describe('the digest approved before the live diff drifted from it'),
+  })
+  .describe("a planned run's plan (flows with plan rules, and every flow that writes memberships)");
+
 const runView = z.object({
   id: z.string(),
   flow: z.string(),
@@ -47,6 +66,7 @@ const runView = z.object({
       failed: z.number().describe('failed, or applied and then undone'),
     })
     .describe("access changes the run handed to the gate (records written to a connector's memberships), by where each stands now"),
+  plan: planView.optional(),
   error: z.string().optional(),
 });
 
@@ -161,6 +181,27 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       },
     }),
     defineRoute({
+      method: 'post',
+      path: '/api/flows/:name/runs/:id/plan-decision',
+      summary: "Approve or reject a run's plan, naming the digest you looked at; whoever started the run does not decide it",
+      tags: TAGS,
+      access: { action: 'decide', subject: 'Flow' },
+      request: {
+        params: z.object({ name: flowName, id: z.uuid('must be a run id (a UUID)') }),
+        body: z.object({ verdict: z.enum(['approve', 'reject']), digest: hash, reason: z.string().min(1).max(1000).optional() }).strict(),
+      },
+      responses: {
+        200: { description: 'decided; the run goes on (checking the live diff against the plan first) or fails', schema: runView },
+        403: { description: 'you started this run, or may not decide plans', schema: errorBody },
+        404: { description: 'no such run of this flow', schema: errorBody },
+        409: { description: 'the run has no plan waiting, or its plan changed since you looked (another digest)', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const { name, id } = req.params as { name: string; id: string };
+        res.json(await service.decidePlan(caller(req), name, id, req.body as { verdict: 'approve' | 'reject'; digest: string; reason?: string }));
+      },
+    }),
+    defineRoute({
       method: 'get',
       path: '/api/flows/:name/runs',
       summary: "A flow's runs, newest first, with their counts",
@@ -207,7 +248,7 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
             targetKind: z.string(),
             read: z.number(),
             moreAfter: z.boolean(),
-            counts: z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), grant: z.number().describe('access changes the run would hand to the gate'), skipped: z.number(), refused: z.number() }),
+            counts: previewCounts,
             sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'grant', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
           }),
         },

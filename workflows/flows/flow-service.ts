@@ -12,9 +12,9 @@ import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
 import { conflict, dependencyUnavailable, GatehouseError, invalid, notFound } from '../../shared/errors.js';
 import type { SecretStore } from '../../shared/secrets/secret-store.js';
 import { isoTime } from '../../shared/timestamps.js';
-import { flowVersionHash, parseFlowDocument, type FlowDocument } from './flow-document.js';
-import { flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
-import type { DeadLetterReplay, FlowPreview } from './activities.js';
+import { flowVersionHash, parseFlowDocument, planRulesOf, type FlowDocument } from './flow-document.js';
+import { flowPlanDecided, flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
+import type { DeadLetterReplay, FlowPlan, FlowPreview } from './activities.js';
 import { flowWorkflowId, openFlowRun, type FlowTrigger } from './flow-run-record.js';
 import { newWebhookSecret, verifyWebhook, webhookPath, webhookSecretPath, type WebhookAuth } from './flow-webhooks.js';
 
@@ -93,6 +93,8 @@ export interface FlowRun {
   unchanged: number;
   /** Access changes the run handed to the gate (memberships records), by where each stands now. */
   accessChanges: FlowRunChanges;
+  /** A planned run's plan: what it would write, and whether a person approved it. */
+  plan?: FlowPlan;
   error?: string;
 }
 
@@ -127,6 +129,7 @@ interface RunRow {
   unchanged: number;
   access_changes: number;
   change_status: Record<string, number> | null;
+  plan: FlowPlan | null;
   error: string | null;
 }
 
@@ -163,6 +166,7 @@ const toRun = (r: RunRow): FlowRun => ({
   updated: r.updated,
   unchanged: r.unchanged,
   accessChanges: toChanges(r),
+  ...(r.plan ? { plan: r.plan } : {}),
   ...(r.error ? { error: r.error } : {}),
 });
 
@@ -239,7 +243,7 @@ export function createFlowService(deps: {
   onPublished?: () => void;
 }) {
   const sql = () => deps.orm.em.getConnection();
-  const check = (caller: FlowCaller, action: 'read' | 'publish' | 'run') => ForbiddenError.from(caller.ability).throwUnlessCan(action, 'Flow');
+  const check = (caller: FlowCaller, action: 'read' | 'publish' | 'run' | 'decide') => ForbiddenError.from(caller.ability).throwUnlessCan(action, 'Flow');
 
   async function inForce(name: string): Promise<InForceRow> {
     const [row] = await sql().execute<InForceRow[]>(`${IN_FORCE_SQL} WHERE p.flow_name = ? ORDER BY p.flow_name, p.seq DESC`, [name]);
@@ -262,7 +266,7 @@ export function createFlowService(deps: {
       await deps.temporal.client.workflow.start(flowRunWorkflow, {
         workflowId: flowWorkflowId(name),
         taskQueue: deps.temporal.taskQueue,
-        args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1 }],
+        args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1, planned: !!planRulesOf(opened.document) }],
       });
     } catch (err) {
       // Nothing ran: the run is closed as failed, with why, so the flow is free to run again.
@@ -408,6 +412,40 @@ export function createFlowService(deps: {
         throw err;
       }
       return launch(input.name, caller, 'webhook');
+    },
+
+    /**
+     * Approves or rejects a run's plan, as the approver saw it (its digest): a plan that changed since
+     * is refused (409), and whoever started the run does not decide its plan. On the ledger
+     * (`flow.plan.approved` or `flow.plan.rejected`); the run is told and goes on (re-checking the
+     * live diff against the plan first) or fails.
+     */
+    async decidePlan(caller: FlowCaller, name: string, runId: string, decision: { verdict: 'approve' | 'reject'; digest: string; reason?: string | undefined }): Promise<FlowRun> {
+      check(caller, 'decide');
+      const current = await run(runId);
+      if (current.flow !== name) throw notFound('flow run', runId);
+      const plan = current.plan;
+      if (current.status !== 'running' || plan?.state !== 'awaiting-approval') throw conflict(`run ${runId} has no plan waiting for a decision (${current.status !== 'running' ? `the run is ${current.status}` : `its plan is ${plan?.state ?? 'not worked out yet'}`})`);
+      if (plan.digest !== decision.digest) throw conflict(`the plan changed since it was shown: its digest is now ${plan.digest}; look at it again before deciding`);
+      const actor = actorOfPrincipal(caller.principal);
+      if (current.startedBy.kind === actor.kind && current.startedBy.id === actor.id) {
+        throw new GatehouseError('forbidden', 'you started this run, so someone else decides its plan', { details: { reason: 'separation of duties' } });
+      }
+      const state = decision.verdict === 'approve' ? 'approved' : 'rejected';
+      await deps.orm.em.transactional(async (em) => {
+        const decided = await em.getConnection().execute<{ id: string }[]>(
+          `UPDATE flow_run SET plan = plan || jsonb_build_object('state', ?::text, 'decidedBy', ?::jsonb, 'decidedAt', now(), 'reason', ?::text)
+            WHERE id = ? AND status = 'running' AND plan ->> 'state' = 'awaiting-approval' AND plan ->> 'digest' = ? RETURNING id`,
+          [state, JSON.stringify({ kind: actor.kind, id: actor.id, ...(actor.display ? { name: actor.display } : {}) }), decision.reason ?? null, runId, decision.digest],
+          'all',
+          em.getTransactionContext(),
+        );
+        if (!decided.length) throw conflict(`run ${runId}'s plan was decided or changed meanwhile; look at it again`);
+        await deps.ledger.append({ action: `flow.plan.${state}`, actor, subject: { type: 'flow', id: name }, details: { runId, digest: decision.digest, ...(decision.reason ? { reason: decision.reason } : {}) } }, { em });
+      });
+      if (!deps.temporal) throw dependencyUnavailable('temporal', 'the decision is recorded, but this server cannot tell the run (it has no Temporal client)');
+      await deps.temporal.client.workflow.getHandle(flowWorkflowId(name)).signal(flowPlanDecided);
+      return run(runId);
     },
 
     async runs(caller: FlowCaller, name: string, limit = 20): Promise<FlowRun[]> {

@@ -3,7 +3,7 @@
 // backfill continues as new after PAGES_PER_HISTORY pages; the cursor lives in PostgreSQL, so the
 // new history carries on exactly where the old one stopped. A page that keeps failing fails the run
 // with the reason (refusals at once, transient failures after the flow's retries).
-import { ApplicationFailure, continueAsNew, proxyActivities, uuid4 } from '@temporalio/workflow';
+import { ApplicationFailure, condition, continueAsNew, defineSignal, proxyActivities, setHandler, uuid4 } from '@temporalio/workflow';
 import type { AccessChangeInput } from '../../policies/access-change.js';
 import { runChange } from '../change/run-change.js';
 import type { ChangeOutcome } from '../change/change-types.js';
@@ -11,10 +11,16 @@ import type { FlowActivities, FlowRunRef } from './activities.js';
 
 
 const PAGES_PER_HISTORY = 5000;
+/** How often a run waiting for its plan's approval looks at the plan again. */
+const PLAN_RECHECK_MS = 5 * 60_000;
 
 export interface FlowRunInput extends FlowRunRef {
   /** Attempts per page (the flow's errors.retries, plus the first). */
   attempts: number;
+  /** The run works out its plan first, and may wait for its approval (the flow has plan rules). */
+  planned?: boolean;
+  /** Once planned: the hash of the cursor its plan ends at; the run writes up to there. */
+  until?: string;
   /** Pages this run wrote in earlier histories. */
   pagesBefore?: number;
 }
@@ -25,7 +31,15 @@ export interface ScheduledFlowRun {
   scheduled: true;
 }
 
-const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun' | 'openScheduledFlowRun'>>({
+/** Someone decided the run's plan (the decision itself is in PostgreSQL, on the ledger): look again. */
+export const flowPlanDecided = defineSignal('flowPlanDecided');
+
+const planning = proxyActivities<Pick<FlowActivities, 'planFlowRun'>>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: 5 },
+});
+
+const close = proxyActivities<Pick<FlowActivities, 'finishFlowRun' | 'openScheduledFlowRun' | 'expireFlowPlan'>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
 });
@@ -47,21 +61,52 @@ export async function flowRunWorkflow(start: FlowRunInput | ScheduledFlowRun): P
     retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', backoffCoefficient: 2, maximumAttempts: input.attempts },
   });
   const ref: FlowRunRef = { runId: input.runId, flowName: input.flowName, versionHash: input.versionHash };
+  const fail = async (message: string) => {
+    await close.finishFlowRun({ ...ref, status: 'failed', error: message });
+    return ApplicationFailure.nonRetryable(`flow ${input.flowName}: the run failed: ${message}`, 'FlowRunFailed');
+  };
+  let until = input.until;
+  if (input.planned && !until) {
+    // The plan first; where it needs a person, wait for their decision (told by signal), then plan
+    // again: an approved plan goes ahead only if the live diff still matches it.
+    let decided = false;
+    setHandler(flowPlanDecided, () => void (decided = true));
+    for (;;) {
+      let step: Awaited<ReturnType<typeof planning.planFlowRun>>;
+      try {
+        step = await planning.planFlowRun(ref);
+      } catch (err) {
+        const cause = err instanceof ApplicationFailure ? err : ((err as { cause?: unknown }).cause ?? err);
+        throw await fail(`its plan could not be worked out: ${(cause as Error).message ?? String(cause)}`);
+      }
+      if (step.status === 'approved') {
+        until = step.until;
+        break;
+      }
+      if (step.status === 'closed') throw await fail(step.reason);
+      decided = false;
+      // Told by signal; and every few minutes the run looks again anyway (a lost signal, a source
+      // that changed while the plan waited: a new plan is proposed).
+      const wait = Math.min(step.deadlineMs, PLAN_RECHECK_MS);
+      if (!(await condition(() => decided, wait)) && step.deadlineMs <= PLAN_RECHECK_MS) {
+        await close.expireFlowPlan({ ...ref, digest: step.digest });
+        throw await fail('its plan was not decided before its deadline');
+      }
+    }
+  }
   let pages = 0;
   let complete = false;
   try {
     while (!complete && pages < PAGES_PER_HISTORY) {
-      const done = await runFlowPages(ref);
+      const done = await runFlowPages({ ...ref, ...(until ? { until } : {}) });
       complete = done.complete;
       pages += done.pages;
     }
   } catch (err) {
     const cause = err instanceof ApplicationFailure ? err : ((err as { cause?: unknown }).cause ?? err);
-    const message = (cause as Error).message ?? String(cause);
-    await close.finishFlowRun({ ...ref, status: 'failed', error: message });
-    throw ApplicationFailure.nonRetryable(`flow ${input.flowName}: the run failed: ${message}`, 'FlowRunFailed');
+    throw await fail((cause as Error).message ?? String(cause));
   }
-  if (!complete) return continueAsNew<typeof flowRunWorkflow>({ ...input, pagesBefore: (input.pagesBefore ?? 0) + pages });
+  if (!complete) return continueAsNew<typeof flowRunWorkflow>({ ...input, ...(until ? { until } : {}), pagesBefore: (input.pagesBefore ?? 0) + pages });
   await close.finishFlowRun({ ...ref, status: 'succeeded' });
   return { pages: (input.pagesBefore ?? 0) + pages };
 }
