@@ -123,11 +123,12 @@ export function registerFlowCommands(program: Command): void {
     .command('run <name>')
     .description('run a flow now, on the workers of the running Gatehouse, and follow it until it ends')
     .option('--no-wait', 'print the run id and return at once')
-    .action(async (name: string, opts: { wait: boolean }) => {
+    .option('--refresh', 'a full resync: read the source from its start (records already written come out unchanged)')
+    .action(async (name: string, opts: { wait: boolean; refresh?: boolean }) => {
       await withCliContext(async (ctx, { config }) => {
         await withWorkers(ctx, config, 'a flow runs on the workers of a running Gatehouse', async (flows, caller) => {
-          let run = await flows.startRun(caller, name);
-          out(`run ${run.id} of flow ${name} started`);
+          let run = await flows.startRun(caller, name, { refresh: opts.refresh });
+          out(`run ${run.id} of flow ${name} started${opts.refresh ? ', from the start of the source (refresh)' : ''}`);
           if (!opts.wait) return;
           let shown = '';
           while (run.status === 'running') {

@@ -135,6 +135,19 @@ fields:
     expect(await run('hr-copy')).toMatchObject({ status: 'succeeded', read: 2, created: 1, updated: 1 });
   });
 
+  it('a full resync reads the source from its start, on the ledger, and finds everything already written', async () => {
+    const started = await s.api<Run>(s.admin, 'POST', '/api/flows/hr-copy/runs', { refresh: true });
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    const refreshed = await waitUntil('the refresh to end', async () => {
+      const r = await s.api<Run>(s.admin, 'GET', `/api/flows/hr-copy/runs/${started.body.id}`);
+      return r.body.status === 'running' ? undefined : r.body;
+    });
+    expect(refreshed).toMatchObject({ status: 'succeeded', read: 7, skipped: 1, created: 0, updated: 0, unchanged: 6 });
+    const entry = (await ledger().query({ action: 'flow.refreshed' })).entries.find((e) => e.details?.runId === started.body.id);
+    expect(entry?.details?.cursorForgotten).toMatch(/^[0-9a-f]{64}$/);
+    expect((await s.api(s.admin, 'POST', '/api/flows/hr-copy/runs', { refresh: 'yes' })).status).toBe(400);
+  });
+
   it('previews and runs from the command line, on the running Gatehouse\'s workers', async () => {
     const c = s.gatehouse.runtime.config;
     const env = {

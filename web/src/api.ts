@@ -281,7 +281,7 @@ const flowPath = (name: string) => `/api/flows/${encodeURIComponent(name)}`;
 export const fetchFlows = async (signal?: AbortSignal) => (await getJson<{ flows: FlowItem[] }>('/api/flows', signal))?.flows;
 export const fetchFlowRuns = async (name: string, signal?: AbortSignal) => (await getJson<{ runs: FlowRunItem[] }>(`${flowPath(name)}/runs`, signal))?.runs ?? [];
 export const fetchDeadLetters = async (name: string, signal?: AbortSignal) => (await getJson<{ deadLetters: DeadLetterItem[] }>(`${flowPath(name)}/dead-letters`, signal))?.deadLetters ?? [];
-export const startFlowRun = (csrfToken: string, name: string) => postJson<FlowRunItem>(`${flowPath(name)}/runs`, csrfToken);
+export const startFlowRun = (csrfToken: string, name: string, refresh = false) => postJson<FlowRunItem>(`${flowPath(name)}/runs`, csrfToken, refresh ? { refresh } : {});
 export const previewFlow = (csrfToken: string, name: string) => postJson<FlowPreviewResult>(`${flowPath(name)}/preview`, csrfToken, { limit: 500 });
 export const decideFlowPlan = (csrfToken: string, name: string, runId: string, verdict: 'approve' | 'reject', digest: string, reason?: string) =>
   postJson<FlowRunItem>(`${flowPath(name)}/runs/${encodeURIComponent(runId)}/plan-decision`, csrfToken, { verdict, digest, ...(reason ? { reason } : {}) });

@@ -124,7 +124,10 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       summary: 'Run a flow now (its version in force): it reads what is new in the source since the last run, and writes it',
       tags: TAGS,
       access: { action: 'run', subject: 'Flow' },
-      request: { params: z.object({ name: flowName }) },
+      request: {
+        params: z.object({ name: flowName }),
+        body: z.object({ refresh: z.boolean().optional().describe('a full resync: read the source from its start (records already written come out unchanged)') }).strict(),
+      },
       responses: {
         202: { description: 'the run started; follow it at /api/flows/{name}/runs/{id}', schema: runView },
         404: { description: 'no flow of that name was published', schema: errorBody },
@@ -132,7 +135,7 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
         503: { description: 'Temporal could not be reached; the run is recorded as failed and nothing was read', schema: errorBody },
       },
       handler: async (req, res) => {
-        res.status(202).json(await service.startRun(caller(req), (req.params as { name: string }).name));
+        res.status(202).json(await service.startRun(caller(req), (req.params as { name: string }).name, req.body as { refresh?: boolean }));
       },
     }),
     defineRoute({

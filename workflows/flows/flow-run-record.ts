@@ -18,7 +18,7 @@ export interface OpenedRun {
 const ABANDONED_AFTER_SECONDS = 60;
 
 /** What started a run. */
-export type FlowTrigger = 'manual' | 'schedule' | 'webhook';
+export type FlowTrigger = 'manual' | 'schedule' | 'webhook' | 'refresh';
 
 export interface OpenRunDeps {
   orm: MikroORM;

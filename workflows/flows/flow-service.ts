@@ -2,7 +2,7 @@
 // recorded in the ledger, `flow.published`, in one transaction), starting runs and reading them,
 // previews, and dead letters (listed, replayed, discarded). What touches connectors runs on a worker,
 // through Temporal. Every method checks the caller's ability first.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { ForbiddenError } from '@casl/ability';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
@@ -257,12 +257,32 @@ export function createFlowService(deps: {
     return toRun(row);
   }
 
+  async function forgetCursor(name: string, runId: string, actor: Actor): Promise<void> {
+    await deps.orm.em.transactional(async (em) => {
+      const [was] = await em.getConnection().execute<{ cursor: string | null }[]>(
+        `WITH old AS (SELECT flow_name, cursor FROM flow_state WHERE flow_name = ? FOR UPDATE)
+         UPDATE flow_state s SET cursor = NULL, updated_at = now() FROM old WHERE s.flow_name = old.flow_name RETURNING old.cursor`,
+        [name],
+        'all',
+        em.getTransactionContext(),
+      );
+      await deps.ledger.append(
+        { action: 'flow.refreshed', actor, subject: { type: 'flow', id: name }, details: { runId, cursorForgotten: was?.cursor ? createHash('sha256').update(was.cursor).digest('hex') : null } },
+        { em },
+      );
+    });
+  }
+
   /** Opens a run (on the ledger, `flow.run.started`) and starts its workflow; a start that fails closes the run as failed, with why. */
   async function launch(name: string, actor: Actor, trigger: FlowTrigger): Promise<FlowRun> {
     if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot start flow runs (it has no Temporal client)');
     const opened = await openFlowRun(deps, { id: randomUUID(), flowName: name, actor, trigger });
     const { id } = opened;
+    let starting = false;
     try {
+      // A refresh reads the source from its start: the cursor goes, once this run holds the flow (on the ledger).
+      if (trigger === 'refresh') await forgetCursor(name, id, actor);
+      starting = true;
       await deps.temporal.client.workflow.start(flowRunWorkflow, {
         workflowId: flowWorkflowId(name),
         taskQueue: deps.temporal.taskQueue,
@@ -275,7 +295,7 @@ export function createFlowService(deps: {
         await em.getConnection().execute("UPDATE flow_run SET status = 'failed', ended_at = now(), error = ? WHERE id = ? AND status = 'running'", [message.slice(0, 2000), id], 'all', em.getTransactionContext());
         await deps.ledger.append({ action: 'flow.run.failed', actor, subject: { type: 'flow', id: name }, details: { runId: id, versionHash: opened.versionHash, pages: 0, error: message.slice(0, 500) } }, { em });
       });
-      throw dependencyUnavailable('temporal', message, err);
+      throw starting ? dependencyUnavailable('temporal', message, err) : err;
     }
     return run(id);
   }
@@ -367,11 +387,12 @@ export function createFlowService(deps: {
 
     /**
      * Starts a run of the version in force, recorded on the ledger (`flow.run.started`) before the
-     * workflow starts; one run of a flow at a time.
+     * workflow starts; one run of a flow at a time. A refresh (a full resync) reads the source from
+     * its start: upserts by key make records already written unchanged.
      */
-    async startRun(caller: FlowCaller, name: string): Promise<FlowRun> {
+    async startRun(caller: FlowCaller, name: string, options: { refresh?: boolean | undefined } = {}): Promise<FlowRun> {
       check(caller, 'run');
-      return launch(name, actorOfPrincipal(caller.principal), 'manual');
+      return launch(name, actorOfPrincipal(caller.principal), options.refresh ? 'refresh' : 'manual');
     },
 
     /**
