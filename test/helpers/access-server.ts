@@ -1,11 +1,12 @@
 // A running Gatehouse for the access API and inbox tests, set up the way an operator would: a
 // connector to a real PostgreSQL target and a directory configured through the API, people pushed
 // over SCIM by "the identity provider", and people signed in with those people's e-mails.
-import { createLogger } from '../../server/logger.js';
+import { createLogger, type Logger } from '../../server/logger.js';
 import { startGatehouse, type RunningGatehouse } from '../../server/server.js';
 import type { Role } from '../../shared/auth/permissions.js';
 import { createPostgresTarget, type PostgresTarget } from './postgres-target.js';
-import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal } from './services.js';
+import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, sharedTestDataDir, testConfig, withPg, type MikroORM, type TestDatabase, type TestTemporal } from './services.js';
+import { spawnTestWorker, type CliRun } from './cli.js';
 import { TEST_ISSUER, testCallers, type PersonCredentials } from './test-callers.js';
 import { waitUntil } from './access-world.js';
 import { publishPolicy } from './publish-policy.js';
@@ -33,12 +34,15 @@ export interface AccessServer {
   /** Waits until a request reaches one of these statuses (as the admin sees it). */
   waitForStatus(requestId: string, statuses: string[]): Promise<Record<string, unknown>>;
   membershipsOf(roleName: string): Promise<string[]>;
+  /** A worker as a process of its own (`gatehouse worker`), for a server started with GATEHOUSE_EMBEDDED_WORKER=false. */
+  spawnWorker(env?: Record<string, string>): CliRun;
   close(): Promise<void>;
 }
 
-export async function startAccessServer(overrides: Record<string, string> = {}): Promise<AccessServer> {
+/** `log`: where the server logs (by default nowhere); a test that reads the logs passes its own. */
+export async function startAccessServer(overrides: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<AccessServer> {
   const [db, vault, temporal, target] = await Promise.all([createTestDatabase(), createTestVault(), connectTestTemporal(), createPostgresTarget()]);
-  const gatehouse = await startGatehouse(testConfig({ db, vault, temporal }, overrides), createLogger({ level: 'silent' }), { announce: () => undefined });
+  const gatehouse = await startGatehouse(testConfig({ db, vault, temporal }, overrides), options.log ?? createLogger({ level: 'silent' }), { announce: () => undefined });
   const orm = await openOrm(db.appUrl, 2);
   const callers = testCallers(orm);
   const admin = await callers.person(['admin'], 'Ada Admin');
@@ -113,6 +117,10 @@ export async function startAccessServer(overrides: Record<string, string> = {}):
           )
         ).rows.map((r) => r.rolname),
       );
+    },
+
+    spawnWorker(env = {}) {
+      return spawnTestWorker({ db, vault, temporal, dataDir: sharedTestDataDir() }, env);
     },
 
     async close() {

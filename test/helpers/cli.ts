@@ -81,3 +81,24 @@ export async function runCliToEnd(args: string[], env: Record<string, string>, t
   clearTimeout(timer);
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
+
+/** `gatehouse worker` as a process of its own, pointed at a suite's services; `env` adds to (or overrides) its settings. */
+export function spawnTestWorker(services: { db: { ownerUrl: string; appUrl: string; ledgerUrl: string }; vault: { address: string; token: string; kvMount: string; transitMount: string }; temporal: { address: string; taskQueue: string }; dataDir: string }, env: Record<string, string> = {}): CliRun {
+  const { db, vault, temporal } = services;
+  return runCli(['worker'], {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    // The shared test cache holds the workflow bundle already (same sources, same hash).
+    GATEHOUSE_DATA_DIR: services.dataDir,
+    DATABASE_URL: db.ownerUrl,
+    DATABASE_APP_URL: db.appUrl,
+    DATABASE_LEDGER_URL: db.ledgerUrl,
+    TEMPORAL_ADDRESS: temporal.address,
+    TEMPORAL_TASK_QUEUE: temporal.taskQueue,
+    VAULT_ADDR: vault.address,
+    VAULT_TOKEN: vault.token,
+    VAULT_KV_MOUNT: vault.kvMount,
+    VAULT_TRANSIT_MOUNT: vault.transitMount,
+    ...env,
+  });
+}

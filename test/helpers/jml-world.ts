@@ -12,7 +12,7 @@ import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, shar
 import { TEST_ISSUER, testCallers, type PersonCredentials } from './test-callers.js';
 import { waitUntil } from './access-world.js';
 import { publishPolicy } from './publish-policy.js';
-import { runCli, type CliRun } from './cli.js';
+import { spawnTestWorker, type CliRun } from './cli.js';
 
 const LDAP_SEED = (suffix: string) => `
 dn: uid=seed,ou=people,${suffix}
@@ -266,21 +266,7 @@ export async function startJmlWorld(options: { embeddedWorker?: boolean } = {}):
     ldapRoot: withLdap,
 
     spawnWorker() {
-      return runCli(['worker'], {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'info',
-        // The shared test cache holds the workflow bundle already (same sources, same hash).
-        GATEHOUSE_DATA_DIR: sharedTestDataDir(),
-        DATABASE_URL: db.ownerUrl,
-        DATABASE_APP_URL: db.appUrl,
-        DATABASE_LEDGER_URL: db.ledgerUrl,
-        TEMPORAL_ADDRESS: temporal.address,
-        TEMPORAL_TASK_QUEUE: temporal.taskQueue,
-        VAULT_ADDR: vault.address,
-        VAULT_TOKEN: vault.token,
-        VAULT_KV_MOUNT: vault.kvMount,
-        VAULT_TRANSIT_MOUNT: vault.transitMount,
-      });
+      return spawnTestWorker({ db, vault, temporal, dataDir: sharedTestDataDir() });
     },
 
     async close() {
