@@ -3,6 +3,9 @@
 // worker, Temporal, Vault), against the same copy done by a bare script with `pg` (keyset pages,
 // batched upserts, nothing else), in the same run. Then a second run with nothing changed, and a run
 // after 1% of the rows changed. Every copy is checked row for row before its figure is reported.
+// Last, the cost of a governed write: GOVERNED people join over SCIM (an account each), and a flow
+// grants each a group role through the gate (decided, recorded, applied by its own workflow); the
+// figure is from the run's start until every grant is applied, per record, beside a data record's.
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { report, startBenchServices, type BenchRow } from './lib.js';
@@ -11,8 +14,10 @@ import { startGatehouse } from '../server/server.js';
 import { createPostgresTarget } from '../test/helpers/postgres-target.js';
 import { connectTestTemporal, createTestDatabase, createTestVault, openOrm, testConfig, withPg } from '../test/helpers/services.js';
 import { testCallers, type PersonCredentials } from '../test/helpers/test-callers.js';
+import { publishPolicy } from '../test/helpers/publish-policy.js';
 
 const ROWS = Number(process.env.BENCH_SYNC_ROWS ?? 100_000);
+const GOVERNED = Number(process.env.BENCH_SYNC_GOVERNED ?? 100);
 const PAGE = 5000;
 
 const TABLES = `
@@ -61,6 +66,37 @@ async function sameRows(url: string, table: string): Promise<void> {
   );
   const count = await withPg(url, (c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`));
   if (diff.rows[0]!.n !== 0 || count.rows[0]!.n !== ROWS) throw new Error(`${table} is not a copy of bench.src: ${diff.rows[0]!.n} rows differ, ${count.rows[0]!.n} rows`);
+}
+
+/** Birthright accounts on bench-db for everyone; grants of the group from sync flows allowed. */
+function governedPolicy(group: string): string {
+  return `apiVersion: gatehouse.dev/v1
+kind: AccessPolicy
+name: bench-governed
+rules:
+  - id: accounts
+    match: { sources: [jml], kinds: [create-account] }
+    effect: allow
+  - id: sync-grants
+    match: { sources: [sync], kinds: [grant], entitlements: ["bench-db:${group}"] }
+    effect: allow
+targets:
+  - { connector: bench-db }
+birthright:
+  accounts:
+    - { connector: bench-db, name: "{localPart}" }
+  rules:
+    - id: everyone
+      accounts: [bench-db]
+`;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function main() {
@@ -140,6 +176,53 @@ async function main() {
       await sameRows(target.superuserUrl, 'bench.dst');
       rows.push({ name: `bare pg copy, ${changed} changed rows`, value: bareDeltaMs, unit: 'ms' });
       rows.push({ name: `Gatehouse flow, ${changed} changed rows`, value: third.ms, unit: 'ms', extra: { read: third.read, updated: third.updated } });
+
+      // Governed writes: people with an account on bench-db, then one grant each, through the gate.
+      const asAdmin = async <T>(_as: PersonCredentials | undefined, method: string, path: string, body?: unknown) => api<T>(method, path, body);
+      let secondAdmin: Promise<PersonCredentials> | undefined;
+      await publishPolicy(asAdmin, admin, () => (secondAdmin ??= testCallers(orm).person(['admin'], 'Bench Second Admin')), governedPolicy(target.groups.analysts));
+      const directory = await api<{ directory: { id: string } }>('POST', '/api/directories', { name: 'bench-idp' });
+      const token = await api<{ secret: string }>('POST', `/api/directories/${directory.body.directory.id}/tokens`, { label: 'bench' });
+      const userName = (i: number) => `g${i}_${target.tag}@bench.test`;
+      for (let i = 0; i < GOVERNED; i++) {
+        const res = await fetch(`${gatehouse.url}/scim/v2/Users`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token.body.secret}`, 'content-type': 'application/scim+json' },
+          body: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: userName(i), active: true, name: { givenName: 'G', familyName: String(i) } }),
+        });
+        if (res.status !== 201) throw new Error(`SCIM create failed: ${res.status} ${await res.text()}`);
+      }
+      const count = async (sql: string) => Number((await orm.em.fork().getConnection().execute<{ n: string }[]>(sql))[0]!.n);
+      await until(`${GOVERNED} accounts`, async () => (await count('SELECT count(*) AS n FROM identity_account')) >= GOVERNED, 600_000);
+      await withPg(target.superuserUrl, async (c) => {
+        await c.query("CREATE TABLE bench.grants (id int PRIMARY KEY, person text NOT NULL, grp text NOT NULL, changed bigint NOT NULL DEFAULT nextval('bench.change_seq'))");
+        await c.query(`GRANT SELECT ON bench.grants TO ${c.escapeIdentifier(target.admin.user)}`);
+        await c.query('INSERT INTO bench.grants (id, person, grp) SELECT i, $1 || i || $2, $3 FROM generate_series(0, $4 - 1) i', [`g`, `_${target.tag}@bench.test`, target.groups.analysts, GOVERNED]);
+      });
+      const hr = await api('POST', '/api/connectors', { name: 'bench-hr', type: 'postgresql', config: { ...target.config(), objectClasses: [{ name: 'grants', schema: 'bench', table: 'grants', cursor: 'changed' }] } });
+      if (hr.status !== 201) throw new Error(`creating the HR connector failed: ${JSON.stringify(hr.body)}`);
+      const grantFlow = `apiVersion: gatehouse.dev/v1\nkind: Flow\nname: bench-grants\nsource: { connector: bench-hr, objectClass: grants, pageSize: 500 }\ntarget: { connector: bench-db, objectClass: memberships }\nmapping: '{ "subject": person, "entitlement": grp }'\nplan: { maxAccessChanges: ${GOVERNED} }\n`;
+      const grantPublished = await api('POST', '/api/flows', { document: grantFlow });
+      if (grantPublished.status !== 201) throw new Error(`publishing the grants flow failed: ${JSON.stringify(grantPublished.body)}`);
+      const g0 = performance.now();
+      const grantRun = await api<{ id: string }>('POST', '/api/flows/bench-grants/runs');
+      if (grantRun.status !== 202) throw new Error(`starting the grants run failed: ${JSON.stringify(grantRun.body)}`);
+      await until('the grants run to end', async () => {
+        const r = await api<{ status: string; error?: string; accessChanges: { total: number } }>('GET', `/api/flows/bench-grants/runs/${grantRun.body.id}`);
+        if (r.body.status === 'failed') throw new Error(`the grants run failed: ${r.body.error}`);
+        return r.body.status === 'succeeded' && r.body.accessChanges.total === GOVERNED;
+      }, 600_000);
+      const proposedMs = performance.now() - g0;
+      await until(`${GOVERNED} grants applied`, async () => (await count(`SELECT count(*) AS n FROM access_change WHERE status = 'applied' AND change ->> 'source' = 'sync'`)) >= GOVERNED, 600_000);
+      const governedMs = performance.now() - g0;
+      const members = await withPg(target.superuserUrl, (c) => c.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE g.rolname = $1', [target.groups.analysts]));
+      if (members.rows[0]!.n < GOVERNED) throw new Error(`only ${members.rows[0]!.n} of ${GOVERNED} are members of ${target.groups.analysts}`);
+      rows.push({
+        name: `governed write: ${GOVERNED} grants through the gate (run start to all applied), per record`,
+        value: governedMs / GOVERNED,
+        unit: 'ms/record',
+        extra: { seconds: governedMs / 1000, grants_per_second: GOVERNED / (governedMs / 1000), run_seconds: proposedMs / 1000, data_record_ms: first.ms / ROWS },
+      });
     } finally {
       await orm.close(true);
       await gatehouse.stop();
