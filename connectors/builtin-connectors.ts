@@ -6,7 +6,8 @@ import { postgresConnectorType } from './postgres/index.js';
 import { ldapConnectorType } from './ldap/index.js';
 import { httpConnectorType } from './http/index.js';
 import { scimConnectorType } from './scim/index.js';
+import { fileConnectorType } from './file/index.js';
 
-export const builtinConnectorTypes: readonly ConnectorType[] = [postgresConnectorType, ldapConnectorType, httpConnectorType, scimConnectorType];
+export const builtinConnectorTypes: readonly ConnectorType[] = [postgresConnectorType, ldapConnectorType, httpConnectorType, scimConnectorType, fileConnectorType];
 
 export const createBuiltinConnectorRegistry = (): ConnectorRegistry => createConnectorRegistry(builtinConnectorTypes);

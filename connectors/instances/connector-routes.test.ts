@@ -96,7 +96,7 @@ describe('connector API', () => {
     const res = await call('GET', '/api/connector-types');
     expect(res.status).toBe(200);
     const types = res.body!.types as { type: string; secretFields: string[]; configSchema: { properties: Record<string, { secret?: boolean; writeOnly?: boolean }> } }[];
-    expect(types.map((t) => t.type).sort()).toEqual(['http', 'ldap', 'postgresql', 'scim']);
+    expect(types.map((t) => t.type).sort()).toEqual(['file', 'http', 'ldap', 'postgresql', 'scim']);
     const pg = types.find((t) => t.type === 'postgresql')!;
     expect(pg.secretFields).toEqual(['password']);
     expect(pg.configSchema.properties.password).toMatchObject({ secret: true, writeOnly: true });

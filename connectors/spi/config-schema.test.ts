@@ -37,7 +37,7 @@ describe('connector configuration schemas', () => {
 
   it('gives every built-in type a schema whose secrets are exactly its password or token fields', () => {
     const secrets = Object.fromEntries(builtinConnectorTypes.map((t) => [t.type, [...t.secretFields]]));
-    expect(secrets).toEqual({ postgresql: ['password'], ldap: ['bindPassword'], http: ['token', 'password'], scim: ['token'] });
+    expect(secrets).toEqual({ postgresql: ['password'], ldap: ['bindPassword'], http: ['token', 'password'], scim: ['token'], file: [] });
     for (const t of builtinConnectorTypes) expect(t.jsonSchema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
   });
 
