@@ -48,7 +48,7 @@ const planNote = ({ plan, flow, id }: FlowRun) =>
     : '';
 
 const counts = (r: FlowRun) =>
-  `${planNote(r)}${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${changes(r)}${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
+  `${planNote(r)}${r.pages} pages, ${r.read} read, ${r.skipped} skipped, ${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged${r.deleted ? `, ${r.deleted} deleted (mirror)` : ''}${changes(r)}${r.deadLettered ? `, ${r.deadLettered} set aside (gatehouse flow dead-letters ${r.flow})` : ''}`;
 
 export function registerFlowCommands(program: Command): void {
   const flow = program.command('flow').description('sync flows: check, publish, list, show, preview, run, runs, dead-letters, replay, discard, webhook-secret');
@@ -172,7 +172,7 @@ export function registerFlowCommands(program: Command): void {
           const p = await flows.preview(caller, name, limit);
           if (opts.json) return out(JSON.stringify(p, null, 2));
           const c = p.counts;
-          const writes = p.targetKind === 'membership' ? `${c.grant} grants to hand to the access gate (it decides each when the run proposes it)` : `${c.create} to create, ${c.update} to update`;
+          const writes = p.targetKind === 'membership' ? `${c.grant} grants to hand to the access gate (it decides each when the run proposes it)` : `${c.create} to create, ${c.update} to update${c.delete ? `, ${c.delete} to delete (mirror)` : ''}`;
           out(`flow ${name}: ${p.read} records after the cursor${p.moreAfter ? ' (more after them)' : ''}: ${writes}, ${c.unchanged} unchanged, ${c.kept} kept (create-only), ${c.skipped} skipped, ${c.refused} refused`);
           for (const item of p.sample.filter((x) => x.situation === 'update' || x.situation === 'refused').slice(0, 10)) {
             out(`  ${item.situation}: ${item.changedFields ? `fields ${item.changedFields.join(', ')}` : (item.error ?? '')}`);

@@ -22,6 +22,7 @@ import { Migration20261208020000FlowRuns } from '../../workflows/migrations/Migr
 import { Migration20261208030000FlowDeadLetters } from '../../workflows/migrations/Migration20261208030000FlowDeadLetters.js';
 import { Migration20261208040000FlowChanges } from '../../workflows/migrations/Migration20261208040000FlowChanges.js';
 import { Migration20261208050000FlowPlans } from '../../workflows/migrations/Migration20261208050000FlowPlans.js';
+import { Migration20261208060000FlowMirror } from '../../workflows/migrations/Migration20261208060000FlowMirror.js';
 
 type MigrationClass = new (...args: ConstructorParameters<typeof Migration>) => Migration;
 
@@ -50,6 +51,7 @@ export const allMigrations: { name: string; class: MigrationClass }[] = [
   Migration20261208030000FlowDeadLetters,
   Migration20261208040000FlowChanges,
   Migration20261208050000FlowPlans,
+  Migration20261208060000FlowMirror,
 ]
   .sort(byName)
   .map((m) => ({ name: m.name, class: m }));

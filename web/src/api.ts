@@ -227,6 +227,7 @@ export interface FlowRunItem {
   created: number;
   updated: number;
   unchanged: number;
+  deleted: number;
   deadLettered: number;
   accessChanges: { total: number; applied: number; awaitingApproval: number; inProgress: number; refused: number; failed: number };
   plan?: {
@@ -259,7 +260,7 @@ export interface FlowPreviewResult {
   read: number;
   moreAfter: boolean;
   targetKind: string;
-  counts: { create: number; update: number; unchanged: number; kept: number; grant: number; skipped: number; refused: number };
+  counts: { create: number; update: number; unchanged: number; kept: number; delete: number; grant: number; skipped: number; refused: number };
 }
 
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T | undefined> {

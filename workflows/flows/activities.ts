@@ -49,8 +49,9 @@ export interface FlowPreview {
   /** More records wait after the ones previewed. */
   moreAfter: boolean;
   /** `grant`: an access change the run would hand to the gate, which decides it then. */
-  counts: { create: number; update: number; unchanged: number; kept: number; grant: number; skipped: number; refused: number };
-  sample: { situation: 'create' | 'update' | 'unchanged' | 'kept' | 'grant' | 'refused'; record: ObjectRecord; changedFields?: string[]; error?: string }[];
+  counts: { create: number; update: number; unchanged: number; kept: number; delete: number; grant: number; skipped: number; refused: number };
+  /** `delete`: a mirror's record the source no longer has (shown by its key). */
+  sample: { situation: 'create' | 'update' | 'unchanged' | 'kept' | 'delete' | 'grant' | 'refused'; record: ObjectRecord; changedFields?: string[]; error?: string }[];
 }
 
 const PREVIEW_SAMPLE = 50;
@@ -107,6 +108,8 @@ export interface FlowPageOutcome {
   created: number;
   updated: number;
   unchanged: number;
+  /** Records a mirror deleted from the target at its pass's end. */
+  deleted: number;
   /** Records set aside as dead letters (the rest of their page went on). */
   deadLettered: number;
   /** Access changes handed to the gate, each its own workflow (records of a class that grants access). */
@@ -118,6 +121,8 @@ interface TargetWrite extends UpsertOutcome {
   failed: FailedRecord[];
   /** Access changes started, one per membership record not yet held. */
   proposed: ProposedChange[];
+  /** The target class's key fields (a data class). */
+  targetKey?: string[];
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -287,13 +292,13 @@ export function createFlowActivities(deps: {
     return total;
   }
 
-  async function readPage(doc: FlowDocument, sourceId: string, from: string | null): Promise<ObjectBatch & { key: string[] }> {
+  async function readPage(doc: FlowDocument, sourceId: string, from: string | null): Promise<ObjectBatch & { key: string[]; snapshot: boolean }> {
     return withConnector(sourceId, async (connector, instance) => {
       const reader = requireCapability(connector, 'readObjects', instance.name);
       const cls = (await reader.objectClasses()).find((c) => c.name === doc.source.objectClass);
       if (!cls) throw new GatehouseError('invalid_request', `source.objectClass: connector ${instance.name} has no object class ${doc.source.objectClass}`, { field: 'source.objectClass' });
-      for await (const batch of reader.readObjects(doc.source.objectClass, { ...(from ? { cursor: from } : {}), pageSize: doc.source.pageSize })) return { ...batch, key: cls.key };
-      return { records: [], cursor: from ?? '', complete: true, key: cls.key };
+      for await (const batch of reader.readObjects(doc.source.objectClass, { ...(from ? { cursor: from } : {}), pageSize: doc.source.pageSize })) return { ...batch, key: cls.key, snapshot: !cls.cursor };
+      return { records: [], cursor: from ?? '', complete: true, key: cls.key, snapshot: !cls.cursor };
     });
   }
 
@@ -346,14 +351,54 @@ export function createFlowActivities(deps: {
       if (!target.writable) {
         throw new GatehouseError('invalid_request', `target.objectClass: ${doc.target.objectClass} is not writable in the configuration of connector ${instance.name}; nothing was written`, { field: 'target.objectClass' });
       }
-      if (!items.length) return { created: 0, updated: 0, unchanged: 0, failed: [], proposed: [] };
+      if (!items.length) return { created: 0, updated: 0, unchanged: 0, failed: [], proposed: [], targetKey: target.key };
       const writer = requireCapability(connector, 'writeObjects', instance.name);
       const written = await writeIsolating(
         (records) => writer.upsertObjects(doc.target.objectClass, records, { idempotencyKey: `flow:${input.flowName}:${input.runId}:${sha256(from ?? '')}` }, { createOnly: doc.target.operation === 'create-only' }),
         items,
       );
-      return { ...written, proposed: [] };
+      return { ...written, proposed: [], targetKey: target.key };
     });
+  }
+
+  /** The SHA-256 of a mapped record's target key values: how a mirror knows which target records its pass saw. */
+  const targetKeyHash = (record: ObjectRecord, key: string[]) => sha256(canonicalJson(key.map((k) => record[k] ?? null)));
+  const mirrorNeedsSnapshot = () =>
+    new GatehouseError('invalid_request', 'target.operation: mirror needs a snapshot source (an object class without a cursor): an incremental read cannot tell a deleted record from an unchanged one', { field: 'target.operation' });
+  /** Set among a pass's seen keys when a record could not be mapped: its target key is unknown, so the pass deletes nothing. */
+  const UNMAPPED = 'unmapped';
+
+  /** Every record key the target class holds, by the hash a mirror's seen set uses. */
+  async function targetKeys(doc: FlowDocument, targetId: string): Promise<{ key: string[]; byHash: Map<string, ObjectRecord> }> {
+    return withConnector(targetId, async (connector, instance) => {
+      const reader = requireCapability(connector, 'readObjects', instance.name);
+      const cls = (await reader.objectClasses()).find((c) => c.name === doc.target.objectClass);
+      if (!cls) throw new GatehouseError('invalid_request', `target.objectClass: connector ${instance.name} has no object class ${doc.target.objectClass}`, { field: 'target.objectClass' });
+      const byHash = new Map<string, ObjectRecord>();
+      for await (const batch of reader.readObjects(doc.target.objectClass, { pageSize: 5000 })) {
+        for (const r of batch.records) byHash.set(targetKeyHash(r, cls.key), Object.fromEntries(cls.key.map((k) => [k, r[k] ?? null])));
+        if (batch.complete) break;
+      }
+      return { key: cls.key, byHash };
+    });
+  }
+
+  /** The keys a mirror's pass has seen in earlier pages (and whether one of its records could not be mapped). */
+  async function seenSoFar(flowName: string): Promise<Set<string>> {
+    const rows = await sql().execute<{ key_hash: string }[]>('SELECT key_hash FROM flow_mirror_seen WHERE flow_name = ?', [flowName]);
+    return new Set(rows.map((r) => r.key_hash));
+  }
+
+  /**
+   * A mirror pass's end: what the target holds that the pass did not see. Nothing when a record of
+   * the pass could not be mapped (its key is unknown, so it might be any of them): `skipped` says why.
+   */
+  async function mirrorDeletes(flowName: string, doc: FlowDocument, targetId: string, seenNow: string[]): Promise<{ keys: ObjectRecord[]; skipped?: string }> {
+    const seen = await seenSoFar(flowName);
+    for (const h of seenNow) seen.add(h);
+    if (seen.has(UNMAPPED)) return { keys: [], skipped: 'a record of the pass could not be mapped, so what the source no longer has cannot be told; nothing was deleted' };
+    const target = await targetKeys(doc, targetId);
+    return { keys: [...target.byHash].filter(([h]) => !seen.has(h)).map(([, k]) => k) };
   }
 
   /** Ties the access changes a page (or a replay) started to the run, in the page's transaction. */
@@ -370,7 +415,7 @@ export function createFlowActivities(deps: {
   }
 
   /** Transforms and writes one page read from `from`, then records it (and its dead letters) and moves the cursor past it. */
-  async function writePage(input: FlowRunRef, version: Awaited<ReturnType<typeof flowVersion>>, targetId: string, from: string | null, page: ObjectBatch & { key: string[] }): Promise<Omit<FlowPageOutcome, 'complete' | 'pages'>> {
+  async function writePage(input: FlowRunRef, version: Awaited<ReturnType<typeof flowVersion>>, targetId: string, from: string | null, page: ObjectBatch & { key: string[]; snapshot: boolean }): Promise<Omit<FlowPageOutcome, 'complete' | 'pages'>> {
     const { doc } = version;
     const transformed = await transform(version, page.records);
     const written = await writeTarget(input, doc, targetId, from, transformed.out, (r) => recordKey(r, page.key));
@@ -381,7 +426,31 @@ export function createFlowActivities(deps: {
     const writtenKeys = pending ? transformed.out.filter((o) => !refused.has(o.source)).map((o) => recordKey(o.source, page.key)) : [];
     const [hashKey, sealKey] = failed.length ? await Promise.all([flowKey(FIELD_HASH_KEY_PATH), flowKey(DEAD_LETTER_KEY_PATH)]) : [undefined, undefined];
 
-    const outcome = { read: page.records.length, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, deadLettered: failed.length, accessChanges: written.proposed.length };
+    // A mirror: the keys this page saw; at the pass's end, what the target has beyond them is deleted
+    // before the page is recorded (a retried last page deletes what is left, and counts only that).
+    const mirror = doc.target.operation === 'mirror';
+    let seenNow: string[] = [];
+    let deleted = 0;
+    let mirrorSkipped: string | undefined;
+    if (mirror) {
+      if (!page.snapshot) throw mirrorNeedsSnapshot();
+      seenNow = transformed.out.map((o) => targetKeyHash(o.mapped, written.targetKey!));
+      if (transformed.failed.length) seenNow.push(UNMAPPED);
+      if (page.complete) {
+        const gone = await mirrorDeletes(input.flowName, doc, targetId, seenNow);
+        mirrorSkipped = gone.skipped;
+        if (gone.keys.length) {
+          deleted = await withConnector(targetId, async (connector, instance) => {
+            const writer = requireCapability(connector, 'writeObjects', instance.name);
+            let n = 0;
+            for (let i = 0; i < gone.keys.length; i += 1000) n += (await writer.deleteObjects(doc.target.objectClass, gone.keys.slice(i, i + 1000), { idempotencyKey: `flow:${input.flowName}:${input.runId}:mirror:${i}` })).deleted;
+            return n;
+          });
+        }
+      }
+    }
+
+    const outcome = { read: page.records.length, skipped: transformed.skipped, created: written.created, updated: written.updated, unchanged: written.unchanged, deleted, deadLettered: failed.length, accessChanges: written.proposed.length };
     await deps.orm.em.transactional(async (em) => {
       const conn = em.getConnection();
       const ctx = em.getTransactionContext();
@@ -413,9 +482,19 @@ export function createFlowActivities(deps: {
         );
       }
       await recordProposed(em, input, written.proposed);
+      if (mirror && page.complete) {
+        await conn.execute('DELETE FROM flow_mirror_seen WHERE flow_name = ?', [input.flowName], 'all', ctx);
+      } else if (mirror && seenNow.length) {
+        await conn.execute(
+          'INSERT INTO flow_mirror_seen (flow_name, key_hash) SELECT ?, h FROM jsonb_array_elements_text(?::jsonb) h ON CONFLICT DO NOTHING',
+          [input.flowName, JSON.stringify([...new Set(seenNow)])],
+          'all',
+          ctx,
+        );
+      }
       await conn.execute(
-        `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, dead_lettered = dead_lettered + ?, access_changes = access_changes + ? WHERE id = ?`,
-        [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, outcome.deadLettered, outcome.accessChanges, input.runId],
+        `UPDATE flow_run SET batches = batches + 1, read = read + ?, skipped = skipped + ?, created = created + ?, updated = updated + ?, unchanged = unchanged + ?, deleted = deleted + ?, dead_lettered = dead_lettered + ?, access_changes = access_changes + ? WHERE id = ?`,
+        [outcome.read, outcome.skipped, outcome.created, outcome.updated, outcome.unchanged, outcome.deleted, outcome.deadLettered, outcome.accessChanges, input.runId],
         'all',
         ctx,
       );
@@ -434,6 +513,7 @@ export function createFlowActivities(deps: {
             cursorFrom: from === null ? null : sha256(from),
             cursorTo: sha256(page.cursor),
             writtenHash: sha256(canonicalJson(transformed.out.filter((o) => !refused.has(o.source)).map((o) => o.mapped))),
+            ...(mirrorSkipped ? { mirrorSkipped } : {}),
           },
           correlation: { workflowId: `flow:${input.flowName}` },
         },
@@ -451,6 +531,7 @@ export function createFlowActivities(deps: {
     while (records.length < limit && !complete) {
       const pageSize = wholePages ? doc.source.pageSize : Math.min(doc.source.pageSize, limit - records.length);
       const page = await readPage({ ...doc, source: { ...doc.source, pageSize } }, sourceId, cursor);
+      if (doc.target.operation === 'mirror' && !page.snapshot) throw mirrorNeedsSnapshot();
       records.push(...page.records);
       complete = page.complete;
       cursor = page.cursor;
@@ -463,10 +544,19 @@ export function createFlowActivities(deps: {
    * update (with the fields that change), unchanged, kept (create-only), grant (an access change for
    * the gate), or refused (with why). Records shown with the field rules applied. Writes nothing.
    */
-  async function diffRecords(input: { flowName: string; versionHash: string; version: Awaited<ReturnType<typeof flowVersion>>; targetId: string; from: string | null; records: ObjectRecord[] }): Promise<{ targetKind: string; counts: FlowPreview['counts']; entries: FlowPreview['sample'] }> {
+  async function diffRecords(input: {
+    flowName: string;
+    versionHash: string;
+    version: Awaited<ReturnType<typeof flowVersion>>;
+    targetId: string;
+    from: string | null;
+    records: ObjectRecord[];
+    /** The records reach the end of the source's pass: a mirror then also says what it would delete. */
+    complete: boolean;
+  }): Promise<{ targetKind: string; counts: FlowPreview['counts']; entries: FlowPreview['sample'] }> {
     const { doc } = input.version;
     const transformed = await transform(input.version, input.records);
-    const counts = { create: 0, update: 0, unchanged: 0, kept: 0, grant: 0, skipped: transformed.skipped, refused: transformed.failed.length };
+    const counts = { create: 0, update: 0, unchanged: 0, kept: 0, delete: 0, grant: 0, skipped: transformed.skipped, refused: transformed.failed.length };
     const entries: FlowPreview['sample'] = [];
     let targetKind: string;
     if (doc.target.objectClass === MEMBERSHIPS_CLASS) {
@@ -499,6 +589,13 @@ export function createFlowActivities(deps: {
         counts[situation]++;
         entries.push({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
       }
+      if (doc.target.operation === 'mirror' && input.complete) {
+        const seenNow = transformed.out.map((o) => targetKeyHash(o.mapped, existing.key));
+        if (transformed.failed.length) seenNow.push(UNMAPPED);
+        const gone = await mirrorDeletes(input.flowName, doc, input.targetId, seenNow);
+        counts.delete = gone.keys.length;
+        for (const k of gone.keys) entries.push({ situation: 'delete', record: k });
+      }
     }
     if (transformed.failed.length) {
       const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
@@ -519,7 +616,7 @@ export function createFlowActivities(deps: {
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
         let from = state?.cursor ?? null;
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
-        const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0, deadLettered: 0, accessChanges: 0 };
+        const total: FlowPageOutcome = { complete: false, pages: 0, read: 0, skipped: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, deadLettered: 0, accessChanges: 0 };
         const started = Date.now();
         Context.current().heartbeat({ pages: 0 });
         let reading = readPage(doc, sourceId, from);
@@ -542,6 +639,7 @@ export function createFlowActivities(deps: {
           total.created += outcome.created;
           total.updated += outcome.updated;
           total.unchanged += outcome.unchanged;
+          total.deleted += outcome.deleted;
           total.deadLettered += outcome.deadLettered;
           total.accessChanges += outcome.accessChanges;
           from = page.cursor;
@@ -577,7 +675,10 @@ export function createFlowActivities(deps: {
         const from = state?.cursor ?? null;
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
         const read = await readAfter(doc, sourceId, from, rules.maxRecords, true);
-        const diff = await diffRecords({ flowName: input.flowName, versionHash: input.versionHash, version, targetId, from, records: read.records });
+        if (doc.target.operation === 'mirror' && !read.complete) {
+          return { status: 'closed', reason: `a mirror's plan covers its whole pass, and the source has more than plan.maxRecords (${rules.maxRecords}) records: raise plan.maxRecords` };
+        }
+        const diff = await diffRecords({ flowName: input.flowName, versionHash: input.versionHash, version, targetId, from, records: read.records, complete: read.complete });
         const digest = sha256(
           canonicalJson({
             versionHash: input.versionHash,
@@ -592,6 +693,7 @@ export function createFlowActivities(deps: {
         const reasons: string[] = [];
         if (rules.approval === 'always') reasons.push('the flow has every plan approved');
         if (counts.grant > rules.maxAccessChanges) reasons.push(`${counts.grant} access changes, more than the ${rules.maxAccessChanges} a run makes without approval`);
+        if (counts.delete > rules.maxDeletes) reasons.push(`${counts.delete} records to delete, more than the ${rules.maxDeletes} a run deletes without approval`);
         if (rules.maxWrites !== undefined && counts.create + counts.update > rules.maxWrites) reasons.push(`${counts.create + counts.update} records to create or update, more than the ${rules.maxWrites} a run writes without approval`);
         if (current?.state === 'awaiting-approval' && current.digest === digest) return { status: 'awaiting-approval', digest, deadlineMs: Math.max(1000, Date.parse(current.deadlineAt!) - Date.now()) };
 
@@ -659,7 +761,7 @@ export function createFlowActivities(deps: {
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
         const { records, complete } = await readAfter(doc, sourceId, state?.cursor ?? null, input.limit);
-        const diff = await diffRecords({ flowName: input.flowName, versionHash: flow.version_hash, version, targetId, from: state?.cursor ?? null, records });
+        const diff = await diffRecords({ flowName: input.flowName, versionHash: flow.version_hash, version, targetId, from: state?.cursor ?? null, records, complete });
         const { counts, targetKind } = diff;
         const sample = diff.entries.slice(0, PREVIEW_SAMPLE);
         await deps.ledger.append({
@@ -744,9 +846,9 @@ export function createFlowActivities(deps: {
       await deps.orm.em.transactional(async (em) => {
         const conn = em.getConnection();
         const ctx = em.getTransactionContext();
-        const [run] = await conn.execute<{ batches: number; read: number; skipped: number; created: number; updated: number; unchanged: number; access_changes: number; started_by_kind: string; started_by_id: string; started_by_name: string | null }[]>(
+        const [run] = await conn.execute<{ batches: number; read: number; skipped: number; created: number; updated: number; unchanged: number; deleted: number; access_changes: number; started_by_kind: string; started_by_id: string; started_by_name: string | null }[]>(
           `UPDATE flow_run SET status = ?, ended_at = now(), error = ? WHERE id = ? AND status = 'running'
-           RETURNING batches, read, skipped, created, updated, unchanged, access_changes, started_by_kind, started_by_id, started_by_name`,
+           RETURNING batches, read, skipped, created, updated, unchanged, deleted, access_changes, started_by_kind, started_by_id, started_by_name`,
           [input.status, input.error?.slice(0, 2000) ?? null, input.runId],
           'all',
           ctx,
@@ -768,6 +870,7 @@ export function createFlowActivities(deps: {
               created: run.created,
               updated: run.updated,
               unchanged: run.unchanged,
+              deleted: run.deleted,
               accessChanges: run.access_changes,
               ...(input.error ? { error: input.error.slice(0, 500) } : {}),
             },

@@ -61,7 +61,8 @@ describe('flow documents', () => {
     expect(refusal(flow("trigger: { type: schedule, cron: '0 * * * *', timezone: Mars/Olympus }"))).toMatchObject({ field: 'trigger.timezone' });
     expect(parseFlowDocument(flow("trigger: { type: schedule, cron: '*/15 * * * *', timezone: Europe/Paris }")).trigger).toEqual({ type: 'schedule', cron: '*/15 * * * *', timezone: 'Europe/Paris' });
     expect(refusal(flow('', 'operation: replace'))).toMatchObject({ field: 'target.operation' });
-    expect(refusal(flow('', 'operation: mirror'))).toMatchObject({ field: 'target.operation' });
+    expect(parseFlowDocument(flow('', 'operation: mirror')).target.operation).toBe('mirror');
+    expect(refusal(flow('plan: { maxDeletes: -1 }'))).toMatchObject({ field: 'plan.maxDeletes' });
     expect(refusal(flow('', 'operation: upsert').replace('kind: Flow', 'kind: Policy'))).toMatchObject({ field: 'kind', message: expect.stringContaining('must be Flow') });
     expect(refusal('name: [unclosed')).toMatchObject({ field: 'document', message: expect.stringContaining('not valid YAML at line 1') });
   });

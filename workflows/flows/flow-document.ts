@@ -35,7 +35,8 @@ const fieldRuleSchema = z
 export type FieldRule = z.output<typeof fieldRuleSchema>;
 
 /** upsert: create or update by key; create-only: never change a record that exists. (Mirroring deletes comes with snapshot diffs.) */
-export const TARGET_OPERATIONS = ['upsert', 'create-only'] as const;
+/** upsert: create and update by key; create-only: leave existing records alone; mirror: also delete what a snapshot source no longer has. */
+export const TARGET_OPERATIONS = ['upsert', 'create-only', 'mirror'] as const;
 
 export const flowDocumentSchema = z.strictObject({
   apiVersion: z.literal('gatehouse.dev/v1', { error: 'must be gatehouse.dev/v1' }),
@@ -95,6 +96,8 @@ export const flowDocumentSchema = z.strictObject({
       approval: z.enum(['always', 'threshold']).default('threshold'),
       /** Access changes (grants) a run may hand to the gate without its plan approved. */
       maxAccessChanges: z.number().int().min(0).max(1_000_000).default(100),
+      /** Records a mirror run may delete without its plan approved. */
+      maxDeletes: z.number().int().min(0).max(100_000_000).default(10),
       /** Records a run may create or update without its plan approved (no limit when absent). */
       maxWrites: z.number().int().min(0).max(100_000_000).optional(),
       /** Records one plan covers; what comes after them is the next run's. */
@@ -115,14 +118,18 @@ export const flowDocumentSchema = z.strictObject({
       retries: z.number().int().min(0).max(10).default(3),
     })
     .default({ retries: 3 }),
+}).superRefine((doc, ctx) => {
+  if (doc.target.objectClass === MEMBERSHIPS_CLASS && doc.target.operation === 'mirror') {
+    ctx.addIssue({ code: 'custom', path: ['target', 'operation'], message: `mirror of ${MEMBERSHIPS_CLASS} (revoking through the access gate what the source no longer lists) is not built yet; use upsert` });
+  }
 });
 export type FlowDocument = z.output<typeof flowDocumentSchema>;
 export type FlowPlanRules = NonNullable<FlowDocument['plan']>;
 
-/** The plan rules a run follows: the flow's own, or for a flow that writes memberships and says none, the defaults. */
+/** The plan rules a run follows: the flow's own, or for a flow that writes memberships or mirrors and says none, the defaults. */
 export function planRulesOf(doc: FlowDocument): FlowPlanRules | undefined {
   if (doc.plan) return doc.plan;
-  if (doc.target.objectClass === MEMBERSHIPS_CLASS) return { approval: 'threshold', maxAccessChanges: 100, maxRecords: 10_000, deadline: '24h' };
+  if (doc.target.objectClass === MEMBERSHIPS_CLASS || doc.target.operation === 'mirror') return { approval: 'threshold', maxAccessChanges: 100, maxDeletes: 10, maxRecords: 10_000, deadline: '24h' };
   return undefined;
 }
 

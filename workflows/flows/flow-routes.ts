@@ -22,7 +22,7 @@ const publishBody = z
   })
   .strict();
 
-const previewCounts = z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), grant: z.number().describe('access changes the run would hand to the gate'), skipped: z.number(), refused: z.number() });
+const previewCounts = z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), delete: z.number().describe("a mirror's records the source no longer has"), grant: z.number().describe('access changes the run would hand to the gate'), skipped: z.number(), refused: z.number() });
 
 const planView = z
   .object({
@@ -56,6 +56,7 @@ const runView = z.object({
   created: z.number(),
   updated: z.number(),
   unchanged: z.number(),
+  deleted: z.number().describe('records a mirror deleted because the source no longer has them'),
   accessChanges: z
     .object({
       total: z.number(),
@@ -252,7 +253,7 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
             read: z.number(),
             moreAfter: z.boolean(),
             counts: previewCounts,
-            sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'grant', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
+            sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'delete', 'grant', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
           }),
         },
         404: { description: 'no flow of that name was published', schema: errorBody },

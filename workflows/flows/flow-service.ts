@@ -91,6 +91,8 @@ export interface FlowRun {
   created: number;
   updated: number;
   unchanged: number;
+  /** Records a mirror deleted because the source no longer has them. */
+  deleted: number;
   /** Access changes the run handed to the gate (memberships records), by where each stands now. */
   accessChanges: FlowRunChanges;
   /** A planned run's plan: what it would write, and whether a person approved it. */
@@ -127,6 +129,7 @@ interface RunRow {
   created: number;
   updated: number;
   unchanged: number;
+  deleted: number;
   access_changes: number;
   change_status: Record<string, number> | null;
   plan: FlowPlan | null;
@@ -165,6 +168,7 @@ const toRun = (r: RunRow): FlowRun => ({
   created: r.created,
   updated: r.updated,
   unchanged: r.unchanged,
+  deleted: r.deleted,
   accessChanges: toChanges(r),
   ...(r.plan ? { plan: r.plan } : {}),
   ...(r.error ? { error: r.error } : {}),
