@@ -148,6 +148,28 @@ fields:
     expect((await s.api(s.admin, 'POST', '/api/flows/hr-copy/runs', { refresh: 'yes' })).status).toBe(400);
   });
 
+  it('starts a run the moment the last one has ended, while its workflow is still closing', async () => {
+    // Each run is started within a few milliseconds of the last one's record closing, when its workflow is still ending.
+    let id = (await s.api<Run>(s.admin, 'POST', '/api/flows/hr-copy/runs')).body.id;
+    for (let i = 0; i < 5; i++) {
+      for (;;) {
+        const r = await s.api<Run>(s.admin, 'GET', `/api/flows/hr-copy/runs/${id}`);
+        if (r.body.status !== 'running') {
+          expect(r.body, JSON.stringify(r.body)).toMatchObject({ status: 'succeeded' });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const next = await s.api<Run>(s.admin, 'POST', '/api/flows/hr-copy/runs');
+      expect(next.status, JSON.stringify(next.body)).toBe(202);
+      id = next.body.id;
+    }
+    expect(await waitUntil('the last run', async () => {
+      const r = await s.api<Run>(s.admin, 'GET', `/api/flows/hr-copy/runs/${id}`);
+      return r.body.status === 'running' ? undefined : r.body;
+    })).toMatchObject({ status: 'succeeded' });
+  });
+
   it('previews and runs from the command line, on the running Gatehouse\'s workers', async () => {
     const c = s.gatehouse.runtime.config;
     const env = {

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ForbiddenError } from '@casl/ability';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Actor, LedgerAppender } from '../../audit/index.js';
 import { actorOfPrincipal } from '../../audit/ledger-routes.js';
 import type { AdminAbility, Principal } from '../../shared/auth/permissions.js';
@@ -287,11 +287,24 @@ export function createFlowService(deps: {
       // A refresh reads the source from its start: the cursor goes, once this run holds the flow (on the ledger).
       if (trigger === 'refresh') await forgetCursor(name, id, actor);
       starting = true;
-      await deps.temporal.client.workflow.start(flowRunWorkflow, {
-        workflowId: flowWorkflowId(name),
-        taskQueue: deps.temporal.taskQueue,
-        args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1, planned: !!planRulesOf(opened.document) }],
-      });
+      const temporal = deps.temporal;
+      const start = () =>
+        temporal.client.workflow.start(flowRunWorkflow, {
+          workflowId: flowWorkflowId(name),
+          taskQueue: temporal.taskQueue,
+          args: [{ runId: id, flowName: name, versionHash: opened.versionHash, attempts: opened.document.errors.retries + 1, planned: !!planRulesOf(opened.document) }],
+        });
+      // This run holds the flow (its record is the only one running), so a workflow still under the
+      // flow's id is the last run's, which has closed its record and is ending: wait for it, briefly.
+      for (let wait = 100; ; wait *= 2) {
+        try {
+          await start();
+          break;
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError) || wait > 3200) throw err;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
     } catch (err) {
       // Nothing ran: the run is closed as failed, with why, so the flow is free to run again.
       const message = `the run could not be started: ${(err as Error).message}`;
