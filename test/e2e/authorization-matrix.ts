@@ -110,6 +110,7 @@ export const AUTHORIZATION_MATRIX: Record<string, readonly Caller[]> = {
   'GET /api/flows/:name/runs/:id': POLICY_READERS,
   'GET /api/flows/:name/dead-letters': POLICY_READERS,
   'POST /api/flows/:name/preview': ADMIN,
+  'POST /api/flows/preview-draft': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/replay': ADMIN,
   'POST /api/flows/:name/dead-letters/:id/discard': ADMIN,
   'POST /api/flows/:name/webhook-secret': ADMIN,

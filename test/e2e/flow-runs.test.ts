@@ -135,6 +135,27 @@ fields:
     expect(await run('hr-copy')).toMatchObject({ status: 'succeeded', read: 2, created: 1, updated: 1 });
   });
 
+  it('previews a draft without publishing it: the source\'s first records beside their results, nothing stored', async () => {
+    const draft = flow('hr-draft').replace('"display_name": display_name', '"display_name": $uppercase(display_name)');
+    type Sample = { situation: string; record: Record<string, unknown>; source?: Record<string, unknown> };
+    const tried = await s.api<{ read: number; counts: Record<string, number>; sample: Sample[] }>(s.admin, 'POST', '/api/flows/preview-draft', { document: draft, limit: 10 });
+    expect(tried.status, JSON.stringify(tried.body)).toBe(200);
+    expect(tried.body.read).toBe(7);
+    const first = tried.body.sample.find((x) => x.source?.employee_id === 'E1')!;
+    expect(first).toMatchObject({ situation: 'update', record: { employee_id: 'E1', display_name: 'ADA L.' }, source: { employee_id: 'E1', display_name: 'Ada L.' } });
+    // The draft's field rules apply to the source record too (by field name): no e-mail or SSN shown.
+    expect(first.source!.email).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.source).not.toHaveProperty('ssn');
+    expect((await s.api(s.admin, 'GET', '/api/flows/hr-draft')).status).toBe(404);
+    expect((await copyRows())[0]!.display_name).toBe('Ada L.');
+
+    const bad = await s.api<{ error: { field: string } }>(s.admin, 'POST', '/api/flows/preview-draft', { document: draft.replace("mapping: '{", "mapping: '{{") });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('mapping');
+    const nowhere = await s.api<{ error: { field: string } }>(s.admin, 'POST', '/api/flows/preview-draft', { document: draft.replace(`target: { connector: ${connector}`, 'target: { connector: nowhere') });
+    expect(nowhere.body.error.field).toBe('target.connector');
+  });
+
   it('a full resync reads the source from its start, on the ledger, and finds everything already written', async () => {
     const started = await s.api<Run>(s.admin, 'POST', '/api/flows/hr-copy/runs', { refresh: true });
     expect(started.status, JSON.stringify(started.body)).toBe(202);

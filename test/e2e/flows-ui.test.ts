@@ -53,6 +53,8 @@ fields:
 
   async function signedIn(as: PersonCredentials): Promise<BrowserContext> {
     const context = await browser.newContext();
+    // A step that cannot happen fails in 20 s, naming the step, instead of the whole test timing out.
+    context.setDefaultTimeout(20_000);
     await context.addCookies([{ name: 'gatehouse.sid', value: as.sessionCookie, url: s.gatehouse.url, httpOnly: true, sameSite: 'Strict' }]);
     return context;
   }
@@ -91,6 +93,18 @@ fields:
     await expect.poll(() => page.getByTestId('dead-letters-empty').isVisible()).toBe(true);
     const copied = await withPg(s.target.superuserUrl, (c) => c.query("SELECT display_name FROM hr.people_copy WHERE employee_id = 'U2'"));
     expect(copied.rows).toEqual([{ display_name: 'POISON' }]);
+
+    // The flow drawn as a pipeline, and its mapping tried on the source's first records before publishing.
+    expect(await page.getByTestId('flow-pipeline').textContent()).toMatch(/people\s+→\s+mapping\s+→\s+field rules \(1\)\s+→\s+.*copy \(upsert\)/);
+    await page.getByTestId('mapping-editor').fill('{ "employee_id": employee_id, "display_name": $uppercase(display_name), "email": email }');
+    await page.getByTestId('mapping-try').click();
+    await expect.poll(() => page.getByTestId('flows-notice').textContent(), { timeout: 30_000 }).toBe('Tried the mapping on the first 3 records of the source: nothing was written.');
+    const results = await page.getByTestId('mapping-result-record').allTextContents();
+    expect(results[0]).toContain('"display_name": "UNA"');
+    const sideBySide = (await page.getByTestId('mapping-result').textContent()) ?? '';
+    expect(sideBySide).toContain('"display_name": "Una"');
+    expect(sideBySide).not.toContain('u1@corp.example');
+    expect((await withPg(s.target.superuserUrl, (c) => c.query("SELECT display_name FROM hr.people_copy WHERE employee_id = 'U1'"))).rows).toEqual([{ display_name: 'Una' }]);
     await context.close();
   });
 

@@ -211,6 +211,9 @@ export interface FlowItem {
       source: { connector: string; objectClass: string };
       target: { connector: string; objectClass: string; operation: string };
       trigger: { type: string; cron?: string; timezone?: string; auth?: string };
+      filter?: string;
+      mapping?: string;
+      fields?: Record<string, { classification: string; rule: string }>;
     };
   };
 }
@@ -257,6 +260,7 @@ export interface DeadLetterItem {
 }
 
 export interface FlowPreviewResult {
+  sample: { situation: string; record: Record<string, unknown>; source?: Record<string, unknown>; error?: string }[];
   read: number;
   moreAfter: boolean;
   targetKind: string;
@@ -284,6 +288,8 @@ export const fetchFlowRuns = async (name: string, signal?: AbortSignal) => (awai
 export const fetchDeadLetters = async (name: string, signal?: AbortSignal) => (await getJson<{ deadLetters: DeadLetterItem[] }>(`${flowPath(name)}/dead-letters`, signal))?.deadLetters ?? [];
 export const startFlowRun = (csrfToken: string, name: string, refresh = false) => postJson<FlowRunItem>(`${flowPath(name)}/runs`, csrfToken, refresh ? { refresh } : {});
 export const previewFlow = (csrfToken: string, name: string) => postJson<FlowPreviewResult>(`${flowPath(name)}/preview`, csrfToken, { limit: 500 });
+/** A draft flow (a JSON or YAML document) previewed without publishing it: each source record beside its result. */
+export const previewFlowDraft = (csrfToken: string, document: string) => postJson<FlowPreviewResult>('/api/flows/preview-draft', csrfToken, { document, limit: 20 });
 export const decideFlowPlan = (csrfToken: string, name: string, runId: string, verdict: 'approve' | 'reject', digest: string, reason?: string) =>
   postJson<FlowRunItem>(`${flowPath(name)}/runs/${encodeURIComponent(runId)}/plan-decision`, csrfToken, { verdict, digest, ...(reason ? { reason } : {}) });
 export const replayDeadLetter = (csrfToken: string, name: string, id: string) =>

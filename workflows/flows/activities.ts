@@ -51,7 +51,14 @@ export interface FlowPreview {
   /** `grant`: an access change the run would hand to the gate, which decides it then. */
   counts: { create: number; update: number; unchanged: number; kept: number; delete: number; grant: number; skipped: number; refused: number };
   /** `delete`: a mirror's record the source no longer has (shown by its key). */
-  sample: { situation: 'create' | 'update' | 'unchanged' | 'kept' | 'delete' | 'grant' | 'refused'; record: ObjectRecord; changedFields?: string[]; error?: string }[];
+  sample: {
+    situation: 'create' | 'update' | 'unchanged' | 'kept' | 'delete' | 'grant' | 'refused';
+    record: ObjectRecord;
+    /** A draft's preview: the source record beside it, with the flow's field rules applied by field name. */
+    source?: ObjectRecord;
+    changedFields?: string[];
+    error?: string;
+  }[];
 }
 
 const PREVIEW_SAMPLE = 50;
@@ -190,7 +197,12 @@ export function createFlowActivities(deps: {
     if (cached) return cached;
     const [row] = await sql().execute<{ document: FlowDocument }[]>('SELECT document FROM flow_version WHERE version_hash = ?', [versionHash]);
     if (!row) throw notFound('flow version', versionHash);
-    const doc = row.document;
+    return compileVersion(versionHash, row.document);
+  }
+
+  function compileVersion(versionHash: string, doc: FlowDocument) {
+    // Drafts come and go (each edit in the mapping editor is one): the cache stays small.
+    if (documents.size >= 200) documents.clear();
     const compiled = {
       doc,
       ...(doc.filter ? { filter: compileExpression(doc.filter, 'filter') } : {}),
@@ -553,9 +565,13 @@ export function createFlowActivities(deps: {
     records: ObjectRecord[];
     /** The records reach the end of the source's pass: a mirror then also says what it would delete. */
     complete: boolean;
+    /** Show each source record beside what it maps to (a draft's preview, for the mapping editor). */
+    withSource?: boolean;
   }): Promise<{ targetKind: string; counts: FlowPreview['counts']; entries: FlowPreview['sample'] }> {
     const { doc } = input.version;
     const transformed = await transform(input.version, input.records);
+    const rulesKey = input.withSource ? await flowKey(FIELD_HASH_KEY_PATH) : undefined;
+    const src = (source: ObjectRecord) => (rulesKey ? { source: applyFieldRules(source, doc.fields, rulesKey) } : {});
     const counts = { create: 0, update: 0, unchanged: 0, kept: 0, delete: 0, grant: 0, skipped: transformed.skipped, refused: transformed.failed.length };
     const entries: FlowPreview['sample'] = [];
     let targetKind: string;
@@ -569,9 +585,9 @@ export function createFlowActivities(deps: {
       counts.grant = plan.proposed.length;
       counts.unchanged = plan.unchanged.length;
       counts.refused += plan.refused.length;
-      for (const p of plan.proposed) entries.push({ situation: 'grant', record: p.item.mapped });
-      for (const u of plan.unchanged) entries.push({ situation: 'unchanged', record: u.mapped });
-      for (const r of plan.refused) entries.push({ situation: 'refused', record: r.item.mapped, error: r.error });
+      for (const p of plan.proposed) entries.push({ situation: 'grant', record: p.item.mapped, ...src(p.item.source) });
+      for (const u of plan.unchanged) entries.push({ situation: 'unchanged', record: u.mapped, ...src(u.source) });
+      for (const r of plan.refused) entries.push({ situation: 'refused', record: r.item.mapped, error: r.error, ...src(r.item.source) });
     } else {
       const existing = await withConnector(input.targetId, async (connector, instance) => {
         const reader = requireCapability(connector, 'readObjects', instance.name);
@@ -582,12 +598,12 @@ export function createFlowActivities(deps: {
         return { key: target.key, kind: target.kind, byKey: new Map(found.map((r) => [canonicalJson(target.key.map((k) => r[k] ?? null)), r])) };
       });
       targetKind = existing.kind;
-      for (const { mapped } of transformed.out) {
+      for (const { source, mapped } of transformed.out) {
         const current = existing.byKey.get(canonicalJson(existing.key.map((k) => mapped[k] ?? null)));
         const changed = current ? Object.keys(mapped).filter((f) => !sameValue(mapped[f]!, current[f])) : [];
         const situation = !current ? 'create' : !changed.length ? 'unchanged' : doc.target.operation === 'create-only' ? 'kept' : 'update';
         counts[situation]++;
-        entries.push({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}) });
+        entries.push({ situation, record: mapped, ...(situation === 'update' || situation === 'kept' ? { changedFields: changed } : {}), ...src(source) });
       }
       if (doc.target.operation === 'mirror' && input.complete) {
         const seenNow = transformed.out.map((o) => targetKeyHash(o.mapped, existing.key));
@@ -599,7 +615,7 @@ export function createFlowActivities(deps: {
     }
     if (transformed.failed.length) {
       const hashKey = await flowKey(FIELD_HASH_KEY_PATH);
-      for (const f of transformed.failed) entries.push({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error });
+      for (const f of transformed.failed) entries.push({ situation: 'refused', record: applyFieldRules(f.source, doc.fields, hashKey), error: f.error, ...src(f.source) });
     }
     return { targetKind, counts, entries };
   }
@@ -752,23 +768,27 @@ export function createFlowActivities(deps: {
      * that change, unchanged, kept by create-only, skipped by the filter, refused by the mapping), the
      * counts, and a sample shown with the field rules applied. Recorded on the ledger by counts.
      */
-    async previewFlow(input: { flowName: string; limit: number; actor: Actor }): Promise<FlowPreview> {
+    async previewFlow(input: { flowName: string; limit: number; actor: Actor; draft?: { document: FlowDocument; versionHash: string } }): Promise<FlowPreview> {
       return asConnectorActivity(async () => {
-        const [flow] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
-        if (!flow) throw notFound('flow', input.flowName);
-        const version = await flowVersion(flow.version_hash);
+        // A draft needs no publication: it samples the source from its start, each record beside its result.
+        const [published] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
+        if (!published && !input.draft) throw notFound('flow', input.flowName);
+        const flow = input.draft ? { version_hash: input.draft.versionHash } : published!;
+        const version = input.draft ? compileVersion(input.draft.versionHash, input.draft.document) : await flowVersion(flow.version_hash);
         const { doc } = version;
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);
         const [sourceId, targetId] = await Promise.all([instanceId(doc.source.connector, 'source.connector'), instanceId(doc.target.connector, 'target.connector')]);
-        const { records, complete } = await readAfter(doc, sourceId, state?.cursor ?? null, input.limit);
-        const diff = await diffRecords({ flowName: input.flowName, versionHash: flow.version_hash, version, targetId, from: state?.cursor ?? null, records, complete });
+        // A draft samples the source from its start (what the mapping editor shows); a published flow previews its next run.
+        const from = input.draft ? null : (state?.cursor ?? null);
+        const { records, complete } = await readAfter(doc, sourceId, from, input.limit);
+        const diff = await diffRecords({ flowName: input.flowName, versionHash: flow.version_hash, version, targetId, from, records, complete: complete && !input.draft, withSource: !!input.draft });
         const { counts, targetKind } = diff;
         const sample = diff.entries.slice(0, PREVIEW_SAMPLE);
         await deps.ledger.append({
           action: 'flow.previewed',
           actor: input.actor,
           subject: { type: 'flow', id: input.flowName },
-          details: { versionHash: flow.version_hash, read: records.length, ...counts },
+          details: { versionHash: flow.version_hash, ...(input.draft ? { draft: true } : {}), read: records.length, ...counts },
         });
         return { flow: input.flowName, versionHash: flow.version_hash, targetKind, read: records.length, moreAfter: !complete, counts, sample };
       });

@@ -24,6 +24,24 @@ const publishBody = z
 
 const previewCounts = z.object({ create: z.number(), update: z.number(), unchanged: z.number(), kept: z.number(), delete: z.number().describe("a mirror's records the source no longer has"), grant: z.number().describe('access changes the run would hand to the gate'), skipped: z.number(), refused: z.number() });
 
+const previewView = z.object({
+  flow: z.string(),
+  versionHash: z.string(),
+  targetKind: z.string(),
+  read: z.number(),
+  moreAfter: z.boolean(),
+  counts: previewCounts,
+  sample: z.array(
+    z.object({
+      situation: z.enum(['create', 'update', 'unchanged', 'kept', 'delete', 'grant', 'refused']),
+      record: z.record(z.string(), z.unknown()),
+      source: z.record(z.string(), z.unknown()).optional().describe("a draft's preview: the source record, with the draft's field rules applied by field name"),
+      changedFields: z.array(z.string()).optional(),
+      error: z.string().optional(),
+    }),
+  ),
+});
+
 const planView = z
   .object({
     state: z.enum(['awaiting-approval', 'approved', 'not-needed', 'rejected', 'expired']),
@@ -238,6 +256,23 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
     }),
     defineRoute({
       method: 'post',
+      path: '/api/flows/preview-draft',
+      summary: "Preview a draft flow document without publishing it: the first records of its source, each beside what the draft makes of it (the mapping editor's view); nothing is stored or written",
+      tags: TAGS,
+      access: { action: 'run', subject: 'Flow' },
+      request: { body: z.object({ document: documentText, limit: z.number().int().min(1).max(500).default(20) }).strict() },
+      responses: {
+        200: { description: 'what the draft would do, record by record', schema: previewView },
+        400: { description: 'the draft is not a valid flow (the field is named), or names a connector that does not exist', schema: errorBody },
+        503: { description: 'the preview did not finish (a connector or Temporal unreachable)', schema: errorBody },
+      },
+      handler: async (req, res) => {
+        const body = req.body as { document: string; limit: number };
+        res.json(await service.previewDraft(caller(req), body.document, body.limit));
+      },
+    }),
+    defineRoute({
+      method: 'post',
       path: '/api/flows/:name/preview',
       summary: 'What the next run would do with the next records after the cursor: nothing is written and the cursor stays',
       tags: TAGS,
@@ -246,15 +281,7 @@ export function flowRoutes(deps: { service: FlowService }): ApiRoute[] {
       responses: {
         200: {
           description: "each situation's count, and a sample of records shown with the flow's field rules applied",
-          schema: z.object({
-            flow: z.string(),
-            versionHash: z.string(),
-            targetKind: z.string(),
-            read: z.number(),
-            moreAfter: z.boolean(),
-            counts: previewCounts,
-            sample: z.array(z.object({ situation: z.enum(['create', 'update', 'unchanged', 'kept', 'delete', 'grant', 'refused']), record: z.record(z.string(), z.unknown()), changedFields: z.array(z.string()).optional(), error: z.string().optional() })),
-          }),
+          schema: previewView,
         },
         404: { description: 'no flow of that name was published', schema: errorBody },
         503: { description: 'the preview did not finish (a connector or Temporal unreachable)', schema: errorBody },

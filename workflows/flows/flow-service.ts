@@ -545,6 +545,29 @@ export function createFlowService(deps: {
       }
     },
 
+    /**
+     * A draft's preview (nothing stored, nothing written, the cursor where it is): what the draft would
+     * do with the first records of its source, each beside its result, both with the draft's field
+     * rules applied, against the target as it is. What the mapping editor shows.
+     */
+    async previewDraft(caller: FlowCaller, text: string, limit = 20): Promise<FlowPreview> {
+      check(caller, 'run');
+      if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot preview flows (it has no Temporal client)');
+      const document = parseFlowDocument(text);
+      await checkConnectors(document);
+      try {
+        return await deps.temporal.client.workflow.execute(flowPreviewWorkflow, {
+          workflowId: `flow-preview:${document.name}:${randomUUID()}`,
+          taskQueue: deps.temporal.taskQueue,
+          args: [{ flowName: document.name, limit, actor: actorOfPrincipal(caller.principal), draft: { document, versionHash: flowVersionHash(document) } }],
+          workflowExecutionTimeout: '10 minutes',
+        });
+      } catch (err) {
+        const cause = (err as { cause?: { cause?: Error; message?: string } }).cause;
+        throw dependencyUnavailable('preview', `the preview did not finish: ${cause?.cause?.message ?? cause?.message ?? (err as Error).message}`, err);
+      }
+    },
+
     /** Replays an open dead letter through the flow's version in force, on a worker, and waits for the outcome. */
     async replayDeadLetter(caller: FlowCaller, name: string, id: string): Promise<DeadLetterReplay & { deadLetter: DeadLetter }> {
       check(caller, 'run');
