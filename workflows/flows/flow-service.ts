@@ -317,6 +317,22 @@ export function createFlowService(deps: {
     return run(id);
   }
 
+  /** Runs a preview on a worker (where connectors and keys are) and waits for it. */
+  async function runPreview(input: Parameters<typeof flowPreviewWorkflow>[0]): Promise<FlowPreview> {
+    if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot preview flows (it has no Temporal client)');
+    try {
+      return await deps.temporal.client.workflow.execute(flowPreviewWorkflow, {
+        workflowId: `flow-preview:${input.flowName}:${randomUUID()}`,
+        taskQueue: deps.temporal.taskQueue,
+        args: [input],
+        workflowExecutionTimeout: '10 minutes',
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { cause?: Error; message?: string } }).cause;
+      throw dependencyUnavailable('preview', `the preview did not finish: ${cause?.cause?.message ?? cause?.message ?? (err as Error).message}`, err);
+    }
+  }
+
   /** Names the connector instances a flow uses that do not exist, by the field that names them. */
   async function checkConnectors(doc: FlowDocument): Promise<void> {
     const names = [...new Set([doc.source.connector, doc.target.connector])];
@@ -532,17 +548,7 @@ export function createFlowService(deps: {
       check(caller, 'run');
       if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot preview flows (it has no Temporal client)');
       await inForce(name);
-      try {
-        return await deps.temporal.client.workflow.execute(flowPreviewWorkflow, {
-          workflowId: `flow-preview:${name}:${randomUUID()}`,
-          taskQueue: deps.temporal.taskQueue,
-          args: [{ flowName: name, limit, actor: actorOfPrincipal(caller.principal) }],
-          workflowExecutionTimeout: '10 minutes',
-        });
-      } catch (err) {
-        const cause = (err as { cause?: { cause?: Error; message?: string } }).cause;
-        throw dependencyUnavailable('preview', `the preview did not finish: ${cause?.cause?.message ?? cause?.message ?? (err as Error).message}`, err);
-      }
+      return runPreview({ flowName: name, limit, actor: actorOfPrincipal(caller.principal) });
     },
 
     /**
@@ -555,17 +561,7 @@ export function createFlowService(deps: {
       if (!deps.temporal) throw dependencyUnavailable('temporal', 'this server cannot preview flows (it has no Temporal client)');
       const document = parseFlowDocument(text);
       await checkConnectors(document);
-      try {
-        return await deps.temporal.client.workflow.execute(flowPreviewWorkflow, {
-          workflowId: `flow-preview:${document.name}:${randomUUID()}`,
-          taskQueue: deps.temporal.taskQueue,
-          args: [{ flowName: document.name, limit, actor: actorOfPrincipal(caller.principal), draft: { document, versionHash: flowVersionHash(document) } }],
-          workflowExecutionTimeout: '10 minutes',
-        });
-      } catch (err) {
-        const cause = (err as { cause?: { cause?: Error; message?: string } }).cause;
-        throw dependencyUnavailable('preview', `the preview did not finish: ${cause?.cause?.message ?? cause?.message ?? (err as Error).message}`, err);
-      }
+      return runPreview({ flowName: document.name, limit, actor: actorOfPrincipal(caller.principal), draft: { document, versionHash: flowVersionHash(document) } });
     },
 
     /** Replays an open dead letter through the flow's version in force, on a worker, and waits for the outcome. */
