@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../../audit/index.js';
 import { waitUntil } from '../helpers/access-world.js';
-import { startAccessServer, type AccessServer, type ServerPerson } from '../helpers/access-server.js';
+import { createHrConnector, startAccessServer, type AccessServer, type ServerPerson } from '../helpers/access-server.js';
 import { withPg } from '../helpers/services.js';
 import type { FlowRun } from '../../workflows/flows/flow-service.js';
 
@@ -39,20 +39,11 @@ plan: { maxDeletes: 1 }
   beforeAll(async () => {
     s = await startAccessServer();
     sam = await s.person('sam', { name: 'Sam Security', roles: ['security-approver'], department: 'Security' });
-    connector = `hr-${s.target.tag}`;
-    const created = await s.api(s.admin, 'POST', '/api/connectors', {
-      name: connector,
-      type: 'postgresql',
-      config: {
-        ...s.target.config(),
-        objectClasses: [
-          { name: 'everyone', schema: 'hr', table: 'people' },
-          { name: 'changes', schema: 'hr', table: 'people', cursor: 'changed' },
-          { name: 'copy', schema: 'hr', table: 'people_copy', writable: true },
-        ],
-      },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    connector = await createHrConnector(s, [
+      { name: 'everyone', schema: 'hr', table: 'people' },
+      { name: 'changes', schema: 'hr', table: 'people', cursor: 'changed' },
+      { name: 'copy', schema: 'hr', table: 'people_copy', writable: true },
+    ]);
     await source(`INSERT INTO hr.people (employee_id, email, display_name) SELECT id, lower(id) || '@corp.example', 'Person ' || id FROM unnest(ARRAY['M1','M2','M3','M4','M5']) id;
       INSERT INTO hr.people_copy (employee_id, display_name) VALUES ('ORPHAN', 'left over from an old import')`);
     const published = await s.api(s.admin, 'POST', '/api/flows', { document: flow('hr-mirror', 'everyone', '$.employee_id = "BAD" ? $number(email) : { "employee_id": employee_id, "display_name": display_name }') });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger } from '../../audit/index.js';
 import { createLogger } from '../../server/logger.js';
 import { waitUntil } from '../helpers/access-world.js';
-import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
+import { createHrConnector, startAccessServer, type AccessServer } from '../helpers/access-server.js';
 import type { CliRun } from '../helpers/cli.js';
 import { withPg } from '../helpers/services.js';
 import { historyText } from '../helpers/temporal-history.js';
@@ -32,13 +32,7 @@ describe('a flow keeps pii out of logs, the ledger, dead letters and Temporal', 
     s = await startAccessServer({ GATEHOUSE_EMBEDDED_WORKER: 'false' }, { log: createLogger({ level: 'debug', destination: sink }) });
     worker = s.spawnWorker({ LOG_LEVEL: 'debug' });
     await worker.waitFor(/worker running/, 120_000);
-    const connector = `hr-${s.target.tag}`;
-    const created = await s.api(s.admin, 'POST', '/api/connectors', {
-      name: connector,
-      type: 'postgresql',
-      config: { ...s.target.config(), objectClasses: [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'copy', schema: 'hr', table: 'people_copy', writable: true }] },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const connector = await createHrConnector(s, [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'copy', schema: 'hr', table: 'people_copy', writable: true }]);
     await withPg(s.target.superuserUrl, async (c) => {
       // The target refuses one record (a constraint on its key), whatever its hashed fields hold.
       await c.query("ALTER TABLE hr.people_copy ADD CONSTRAINT no_poison CHECK (employee_id <> 'M2')");

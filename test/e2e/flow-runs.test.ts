@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLedger, type LedgerEntry } from '../../audit/index.js';
 import { waitUntil } from '../helpers/access-world.js';
-import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
+import { createHrConnector, HR_CLASSES, startAccessServer, type AccessServer } from '../helpers/access-server.js';
 import { withPg } from '../helpers/services.js';
 import { historyText } from '../helpers/temporal-history.js';
 import { runCliToEnd } from '../helpers/cli.js';
@@ -55,20 +55,7 @@ fields:
 
   beforeAll(async () => {
     s = await startAccessServer();
-    connector = `hr-${s.target.tag}`;
-    const created = await s.api(s.admin, 'POST', '/api/connectors', {
-      name: connector,
-      type: 'postgresql',
-      config: {
-        ...s.target.config(),
-        objectClasses: [
-          { name: 'people', schema: 'hr', table: 'people', cursor: 'changed' },
-          { name: 'people-copy', schema: 'hr', table: 'people_copy', writable: true },
-          { name: 'app-grants', schema: 'hr', table: 'people_copy', kind: 'membership', writable: true },
-        ],
-      },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    connector = await createHrConnector(s, [...HR_CLASSES, { name: 'app-grants', schema: 'hr', table: 'people_copy', kind: 'membership', writable: true }]);
     await withPg(s.target.superuserUrl, (c) =>
       c.query(`INSERT INTO hr.people (employee_id, email, display_name, ssn, active) VALUES
         ('E1', 'Ada@Corp.example', 'Ada', '111-11-1111', true), ('E2', 'bo@corp.example', 'Bo', '222-22-2222', true),

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { WEB_DIST } from '../../server/server.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { startAccessServer, type AccessServer } from '../helpers/access-server.js';
+import { createHrConnector, startAccessServer, type AccessServer } from '../helpers/access-server.js';
 import { withPg } from '../helpers/services.js';
 import { testCallers, type PersonCredentials } from '../helpers/test-callers.js';
 
@@ -21,13 +21,7 @@ describe('the sync flows page in the browser', () => {
     if (!existsSync(path.join(WEB_DIST, 'index.html'))) throw new Error('the UI is not built: run `npm run build:web` (npm test does)');
     s = await startAccessServer();
     approver = await testCallers(s.orm).person(['security-approver'], 'Sam Approver');
-    const connector = `hr-${s.target.tag}`;
-    const created = await s.api(s.admin, 'POST', '/api/connectors', {
-      name: connector,
-      type: 'postgresql',
-      config: { ...s.target.config(), objectClasses: [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'copy', schema: 'hr', table: 'people_copy', writable: true }] },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const connector = await createHrConnector(s, [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'copy', schema: 'hr', table: 'people_copy', writable: true }]);
     await withPg(s.target.superuserUrl, async (c) => {
       await c.query("ALTER TABLE hr.people_copy ADD CONSTRAINT no_poison CHECK (display_name IS DISTINCT FROM 'POISON')");
       await c.query("INSERT INTO hr.people (employee_id, email, display_name) VALUES ('U1', 'u1@corp.example', 'Una'), ('U2', 'u2@corp.example', 'POISON'), ('U3', 'u3@corp.example', 'Ulf')");

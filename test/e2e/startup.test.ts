@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isPortFree, findBinary } from '../../server/embedded/process.js';
-import { runCli, runCliToEnd, type CliRun } from '../helpers/cli.js';
+import { runCli, runCliToEnd, testServiceEnv, type CliRun } from '../helpers/cli.js';
 import { createTestDatabase, createTestVault, connectTestTemporal, type TestDatabase, type TestVault, type TestTemporal } from '../helpers/services.js';
 
 function tempDataDir(): string {
@@ -118,19 +118,7 @@ describe('start-up failures: one clear line, non-zero exit, nothing left running
     };
   });
 
-  const external = () => ({
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: db.ownerUrl,
-    DATABASE_APP_URL: db.appUrl,
-    DATABASE_LEDGER_URL: db.ledgerUrl,
-    TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_TASK_QUEUE: temporal.taskQueue,
-    VAULT_ADDR: vault.address,
-    VAULT_TOKEN: vault.token,
-    VAULT_KV_MOUNT: vault.kvMount,
-    VAULT_TRANSIT_MOUNT: vault.transitMount,
-    GATEHOUSE_DATA_DIR: tempDataDir(),
-  });
+  const external = () => ({ LOG_LEVEL: 'warn', ...testServiceEnv({ db, vault, temporal }), GATEHOUSE_DATA_DIR: tempDataDir() });
 
   it('a malformed variable is named, with exit code 2', async () => {
     const r = await runCliToEnd(['start'], { DATABASE_URL: 'mysql://db/gatehouse' });

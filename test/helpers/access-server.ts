@@ -134,17 +134,16 @@ export async function startAccessServer(overrides: Record<string, string> = {}, 
   return server;
 }
 
-/**
- * A PostgreSQL connector on the server's target database with the HR object classes sync flow tests
- * use: `people` (read by its `changed` cursor) and `people-copy` (writable). Returns its name.
- */
-export async function createHrConnector(s: AccessServer): Promise<string> {
+/** The HR object classes sync flow tests read and write: `people` (by its `changed` cursor) and `people-copy` (writable). */
+export const HR_CLASSES = [
+  { name: 'people', schema: 'hr', table: 'people', cursor: 'changed' },
+  { name: 'people-copy', schema: 'hr', table: 'people_copy', writable: true },
+];
+
+/** A PostgreSQL connector `hr-<tag>` on the server's target database with these object classes. Returns its name. */
+export async function createHrConnector(s: AccessServer, objectClasses: Record<string, unknown>[] = HR_CLASSES): Promise<string> {
   const name = `hr-${s.target.tag}`;
-  const created = await s.api(s.admin, 'POST', '/api/connectors', {
-    name,
-    type: 'postgresql',
-    config: { ...s.target.config(), objectClasses: [{ name: 'people', schema: 'hr', table: 'people', cursor: 'changed' }, { name: 'people-copy', schema: 'hr', table: 'people_copy', writable: true }] },
-  });
+  const created = await s.api(s.admin, 'POST', '/api/connectors', { name, type: 'postgresql', config: { ...s.target.config(), objectClasses } });
   if (created.status !== 201) throw new Error(`creating connector ${name} failed: ${created.status} ${JSON.stringify(created.body)}`);
   return name;
 }

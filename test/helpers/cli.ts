@@ -82,14 +82,10 @@ export async function runCliToEnd(args: string[], env: Record<string, string>, t
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
-/** `gatehouse worker` as a process of its own, pointed at a suite's services; `env` adds to (or overrides) its settings. */
-export function spawnTestWorker(services: { db: { ownerUrl: string; appUrl: string; ledgerUrl: string }; vault: { address: string; token: string; kvMount: string; transitMount: string }; temporal: { address: string; taskQueue: string }; dataDir: string }, env: Record<string, string> = {}): CliRun {
+/** The settings that point a `gatehouse` process at a suite's own PostgreSQL, Temporal and Vault. */
+export function testServiceEnv(services: { db: { ownerUrl: string; appUrl: string; ledgerUrl: string }; vault: { address: string; token: string; kvMount: string; transitMount: string }; temporal: { address: string; taskQueue: string } }): Record<string, string> {
   const { db, vault, temporal } = services;
-  return runCli(['worker'], {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    // The shared test cache holds the workflow bundle already (same sources, same hash).
-    GATEHOUSE_DATA_DIR: services.dataDir,
+  return {
     DATABASE_URL: db.ownerUrl,
     DATABASE_APP_URL: db.appUrl,
     DATABASE_LEDGER_URL: db.ledgerUrl,
@@ -99,6 +95,17 @@ export function spawnTestWorker(services: { db: { ownerUrl: string; appUrl: stri
     VAULT_TOKEN: vault.token,
     VAULT_KV_MOUNT: vault.kvMount,
     VAULT_TRANSIT_MOUNT: vault.transitMount,
+  };
+}
+
+/** `gatehouse worker` as a process of its own, pointed at a suite's services; `env` adds to (or overrides) its settings. */
+export function spawnTestWorker(services: Parameters<typeof testServiceEnv>[0] & { dataDir: string }, env: Record<string, string> = {}): CliRun {
+  return runCli(['worker'], {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    // The shared test cache holds the workflow bundle already (same sources, same hash).
+    GATEHOUSE_DATA_DIR: services.dataDir,
+    ...testServiceEnv(services),
     ...env,
   });
 }

@@ -106,19 +106,24 @@ interface FailedRecord {
   error: string;
 }
 
-export interface FlowPageOutcome {
-  /** The source has nothing more after the last page (for now). */
-  complete: boolean;
-  pages: number;
+/** What a run did with records, page by page and in total. */
+export interface FlowRunCounts {
   read: number;
+  /** Records the filter refused or the mapping mapped to nothing. */
   skipped: number;
   created: number;
   updated: number;
   unchanged: number;
-  /** Records a mirror deleted from the target at its pass's end. */
+  /** Records a mirror deleted from the target because the source no longer has them. */
   deleted: number;
   /** Records set aside as dead letters (the rest of their page went on). */
   deadLettered: number;
+}
+
+export interface FlowPageOutcome extends FlowRunCounts {
+  /** The source has nothing more after the last page (for now). */
+  complete: boolean;
+  pages: number;
   /** Access changes handed to the gate, each its own workflow (records of a class that grants access). */
   accessChanges: number;
 }
@@ -771,9 +776,14 @@ export function createFlowActivities(deps: {
     async previewFlow(input: { flowName: string; limit: number; actor: Actor; draft?: { document: FlowDocument; versionHash: string } }): Promise<FlowPreview> {
       return asConnectorActivity(async () => {
         // A draft needs no publication: it samples the source from its start, each record beside its result.
-        const [published] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
-        if (!published && !input.draft) throw notFound('flow', input.flowName);
-        const flow = input.draft ? { version_hash: input.draft.versionHash } : published!;
+        let flow: { version_hash: string };
+        if (input.draft) {
+          flow = { version_hash: input.draft.versionHash };
+        } else {
+          const [published] = await sql().execute<{ version_hash: string }[]>('SELECT version_hash FROM flow_publication WHERE flow_name = ? ORDER BY seq DESC LIMIT 1', [input.flowName]);
+          if (!published) throw notFound('flow', input.flowName);
+          flow = published;
+        }
         const version = input.draft ? compileVersion(input.draft.versionHash, input.draft.document) : await flowVersion(flow.version_hash);
         const { doc } = version;
         const [state] = await sql().execute<{ cursor: string | null }[]>('SELECT cursor FROM flow_state WHERE flow_name = ?', [input.flowName]);

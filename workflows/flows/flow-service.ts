@@ -14,7 +14,7 @@ import type { SecretStore } from '../../shared/secrets/secret-store.js';
 import { isoTime } from '../../shared/timestamps.js';
 import { flowVersionHash, parseFlowDocument, planRulesOf, type FlowDocument } from './flow-document.js';
 import { flowPlanDecided, flowPreviewWorkflow, flowReplayWorkflow, flowRunWorkflow } from './workflow.js';
-import type { DeadLetterReplay, FlowPlan, FlowPreview } from './activities.js';
+import type { DeadLetterReplay, FlowPlan, FlowPreview, FlowRunCounts } from './activities.js';
 import { flowWorkflowId, openFlowRun, type FlowTrigger } from './flow-run-record.js';
 import { newWebhookSecret, verifyWebhook, webhookPath, webhookSecretPath, type WebhookAuth } from './flow-webhooks.js';
 
@@ -75,7 +75,7 @@ const toInForce = (r: InForceRow): FlowInForce => ({
 const IN_FORCE_SQL = `SELECT DISTINCT ON (p.flow_name) ${PUBLICATION_COLUMNS}, v.document, v.source, v.created_at
   FROM flow_publication p JOIN flow_version v ON v.version_hash = p.version_hash`;
 
-export interface FlowRun {
+export interface FlowRun extends FlowRunCounts {
   id: string;
   flow: string;
   versionHash: string;
@@ -84,15 +84,6 @@ export interface FlowRun {
   endedAt?: string;
   startedBy: { kind: string; id: string; name?: string };
   pages: number;
-  /** Records set aside as dead letters. */
-  deadLettered: number;
-  read: number;
-  skipped: number;
-  created: number;
-  updated: number;
-  unchanged: number;
-  /** Records a mirror deleted because the source no longer has them. */
-  deleted: number;
   /** Access changes the run handed to the gate (memberships records), by where each stands now. */
   accessChanges: FlowRunChanges;
   /** A planned run's plan: what it would write, and whether a person approved it. */
@@ -249,8 +240,13 @@ export function createFlowService(deps: {
   const sql = () => deps.orm.em.getConnection();
   const check = (caller: FlowCaller, action: 'read' | 'publish' | 'run' | 'decide') => ForbiddenError.from(caller.ability).throwUnlessCan(action, 'Flow');
 
-  async function inForce(name: string): Promise<InForceRow> {
+  async function findInForce(name: string): Promise<InForceRow | undefined> {
     const [row] = await sql().execute<InForceRow[]>(`${IN_FORCE_SQL} WHERE p.flow_name = ? ORDER BY p.flow_name, p.seq DESC`, [name]);
+    return row;
+  }
+
+  async function inForce(name: string): Promise<InForceRow> {
+    const row = await findInForce(name);
     if (!row) throw notFound('flow', name);
     return row;
   }
@@ -449,8 +445,7 @@ export function createFlowService(deps: {
      * `flow.webhook.refused`, with why and from where), then a run starts as `webhook`.
      */
     async receiveWebhook(input: { name: string; headers: Record<string, string | string[] | undefined>; rawBody: Buffer; from: string }): Promise<FlowRun> {
-      const [row] = await sql().execute<InForceRow[]>(`${IN_FORCE_SQL} WHERE p.flow_name = ? ORDER BY p.flow_name, p.seq DESC`, [input.name]);
-      const trigger = row?.document.trigger;
+      const trigger = (await findInForce(input.name))?.document.trigger;
       if (trigger?.type !== 'webhook') throw new GatehouseError('not_found', `no flow named ${input.name} is started by webhooks`);
       const caller: Actor = { kind: 'system', id: 'webhook', display: `webhook call from ${input.from}` };
       try {
